@@ -1,0 +1,15 @@
+//! airlock prepares air-gapped builds.
+//!
+//! A tour of the crate:
+//! - [`python`]: requirements files, wheel filenames and target tags, the Simple API, the
+//!   resolver (generic over a package source) and PEP 751 lockfiles.
+//! - [`net`]: the HTTP client, retry policy and HTTP cache; the only module that touches reqwest.
+//! - [`config`]: `airlock.toml`, validated into settings before any work starts.
+//! - [`lock`]: the `resolve` operation: inputs to lockfiles, `--check`, fingerprints.
+//! - [`reporter`]: how the library reports progress without printing.
+
+pub mod config;
+pub mod lock;
+pub mod net;
+pub mod python;
+pub mod reporter;

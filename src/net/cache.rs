@@ -1,0 +1,290 @@
+//! An HTTP cache on disk for index pages and metadata files.
+//!
+//! Project pages are revalidated per RFC 9111 as far as an index needs: a response is reused
+//! without a request while `Cache-Control: max-age` says it is fresh, then revalidated with
+//! `If-None-Match`/`If-Modified-Since`. Files whose URL names their content (metadata files next
+//! to a hashed wheel) are immutable and never revalidated. `--offline` reads whatever is stored.
+//! Entries are written to a temp file and renamed, so a killed run never leaves half an entry.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::{NetError, RetryPolicy, get_with_retry, redact};
+
+/// The cache root: `AIRLOCK_CACHE_DIR`, else the platform's user cache directory.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("AIRLOCK_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("airlock");
+    }
+    let home = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from);
+    if cfg!(target_os = "macos") {
+        home.join("Library/Caches/airlock")
+    } else {
+        home.join(".cache/airlock")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct EntryMeta {
+    etag: Option<String>,
+    last_modified: Option<String>,
+    stored_at: u64,
+    max_age: Option<u64>,
+    content_type: Option<String>,
+}
+
+/// A body from the network or the cache.
+#[derive(Debug, Clone)]
+pub struct CachedBody {
+    pub bytes: Vec<u8>,
+    pub content_type: Option<String>,
+    /// Whether the bytes came without touching the network.
+    pub from_cache: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpCache {
+    root: PathBuf,
+}
+
+fn now_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn key(url: &Url, vary: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(url.as_str().as_bytes());
+    hasher.update(b"\0");
+    hasher.update(vary.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// `max-age` from a Cache-Control header; `no-store`/`no-cache` mean "revalidate every time".
+fn max_age(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let value = headers.get(reqwest::header::CACHE_CONTROL)?.to_str().ok()?;
+    let mut age = None;
+    for directive in value.split(',').map(str::trim) {
+        if directive.eq_ignore_ascii_case("no-store") || directive.eq_ignore_ascii_case("no-cache")
+        {
+            return None;
+        }
+        if let Some(seconds) = directive.strip_prefix("max-age=") {
+            age = seconds.trim_matches('"').parse().ok();
+        }
+    }
+    age
+}
+
+fn header(
+    headers: &reqwest::header::HeaderMap,
+    name: reqwest::header::HeaderName,
+) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+impl HttpCache {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        HttpCache { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn paths(&self, bucket: &str, key: &str) -> (PathBuf, PathBuf) {
+        let dir = self.root.join("http-v1").join(bucket).join(&key[..2]);
+        (
+            dir.join(format!("{key}.meta")),
+            dir.join(format!("{key}.body")),
+        )
+    }
+
+    fn read(&self, bucket: &str, key: &str) -> Option<(EntryMeta, Vec<u8>)> {
+        let (meta_path, body_path) = self.paths(bucket, key);
+        let meta: EntryMeta = serde_json::from_slice(&std::fs::read(meta_path).ok()?).ok()?;
+        let body = std::fs::read(body_path).ok()?;
+        Some((meta, body))
+    }
+
+    fn write(
+        &self,
+        bucket: &str,
+        key: &str,
+        meta: &EntryMeta,
+        body: Option<&[u8]>,
+    ) -> Result<(), NetError> {
+        let (meta_path, body_path) = self.paths(bucket, key);
+        let dir = meta_path.parent().expect("cache paths have a parent");
+        let io = |source| NetError::Cache {
+            path: dir.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        // Body first, then meta: a meta file always points at a complete body.
+        if let Some(body) = body {
+            write_atomic(&body_path, body).map_err(io)?;
+        }
+        let meta_bytes = serde_json::to_vec(meta).expect("cache meta serialises");
+        write_atomic(&meta_path, &meta_bytes).map_err(io)
+    }
+
+    /// A page that changes over time (a project page): fresh entries are reused, stale ones
+    /// revalidated. `Ok(None)` for a 404, which on an index means "no such project here".
+    pub async fn get_revalidated(
+        &self,
+        client: &reqwest::Client,
+        url: &Url,
+        accept: &str,
+        offline: bool,
+        policy: &RetryPolicy,
+    ) -> Result<Option<CachedBody>, NetError> {
+        let key = key(url, accept);
+        let cached = self.read("pages", &key);
+        if let Some((meta, body)) = &cached {
+            let fresh = meta
+                .max_age
+                .is_some_and(|age| meta.stored_at + age > now_seconds());
+            if fresh || offline {
+                return Ok(Some(CachedBody {
+                    bytes: body.clone(),
+                    content_type: meta.content_type.clone(),
+                    from_cache: true,
+                }));
+            }
+        } else if offline {
+            return Err(NetError::NotCached { url: redact(url) });
+        }
+        let response = get_with_retry(client, url, policy, |request| {
+            let mut request = request.header(reqwest::header::ACCEPT, accept);
+            if let Some((meta, _)) = &cached {
+                if let Some(etag) = &meta.etag {
+                    request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+                }
+                if let Some(modified) = &meta.last_modified {
+                    request = request.header(reqwest::header::IF_MODIFIED_SINCE, modified);
+                }
+            }
+            request
+        })
+        .await?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        if status == 304
+            && let Some((mut meta, body)) = cached
+        {
+            meta.stored_at = now_seconds();
+            meta.max_age = max_age(&headers).or(meta.max_age);
+            self.write("pages", &key, &meta, None)?;
+            return Ok(Some(CachedBody {
+                bytes: body,
+                content_type: meta.content_type,
+                from_cache: false,
+            }));
+        }
+        if status == 404 {
+            return Ok(None);
+        }
+        if !(200..300).contains(&status) {
+            return Err(NetError::Status {
+                url: redact(url),
+                status,
+            });
+        }
+        let bytes = response.bytes().await.map_err(|source| NetError::Request {
+            url: redact(url),
+            source,
+        })?;
+        let meta = EntryMeta {
+            etag: header(&headers, reqwest::header::ETAG),
+            last_modified: header(&headers, reqwest::header::LAST_MODIFIED),
+            stored_at: now_seconds(),
+            max_age: max_age(&headers),
+            content_type: header(&headers, reqwest::header::CONTENT_TYPE),
+        };
+        self.write("pages", &key, &meta, Some(&bytes))?;
+        Ok(Some(CachedBody {
+            bytes: bytes.to_vec(),
+            content_type: meta.content_type,
+            from_cache: false,
+        }))
+    }
+
+    /// A file whose URL never changes content (it sits next to a hash-pinned wheel). `check`
+    /// validates the bytes before they are stored, so a bad body is never cached.
+    pub async fn get_immutable<E>(
+        &self,
+        client: &reqwest::Client,
+        url: &Url,
+        offline: bool,
+        policy: &RetryPolicy,
+        check: impl Fn(&[u8]) -> Result<(), E>,
+    ) -> Result<Result<CachedBody, E>, NetError> {
+        let key = key(url, "");
+        if let Some((meta, body)) = self.read("immutable", &key)
+            && check(&body).is_ok()
+        {
+            return Ok(Ok(CachedBody {
+                bytes: body,
+                content_type: meta.content_type,
+                from_cache: true,
+            }));
+        }
+        if offline {
+            return Err(NetError::NotCached { url: redact(url) });
+        }
+        let response = get_with_retry(client, url, policy, |request| request).await?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(NetError::Status {
+                url: redact(url),
+                status,
+            });
+        }
+        let content_type = header(response.headers(), reqwest::header::CONTENT_TYPE);
+        let bytes = response.bytes().await.map_err(|source| NetError::Request {
+            url: redact(url),
+            source,
+        })?;
+        if let Err(error) = check(&bytes) {
+            return Ok(Err(error));
+        }
+        let meta = EntryMeta {
+            etag: None,
+            last_modified: None,
+            stored_at: now_seconds(),
+            max_age: None,
+            content_type: content_type.clone(),
+        };
+        self.write("immutable", &key, &meta, Some(&bytes))?;
+        Ok(Ok(CachedBody {
+            bytes: bytes.to_vec(),
+            content_type,
+            from_cache: false,
+        }))
+    }
+}
+
+/// Writes `bytes` to a temp file beside `path`, syncs it, and renames it over `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".airlock-tmp-")
+        .tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_data()?;
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

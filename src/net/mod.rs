@@ -1,0 +1,152 @@
+//! The only module that touches reqwest: the HTTP client, the retry policy and the HTTP cache.
+//!
+//! TLS verifies against the system's trust store (rustls' platform verifier, which reads the
+//! OS store and honours `SSL_CERT_FILE`/`SSL_CERT_DIR`), so a corporate TLS-intercepting proxy's
+//! root works. Proxies come from `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`.
+
+pub mod cache;
+pub mod retry;
+
+use std::time::{Duration, SystemTime};
+
+use url::Url;
+
+pub use retry::{RetryDecision, RetryPolicy};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("cannot build the HTTP client")]
+    Client(#[source] reqwest::Error),
+    #[error("request to {url} failed")]
+    Request {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url} asked to retry after {seconds} s, longer than the {limit} s airlock waits")]
+    RetryAfterTooLong {
+        url: String,
+        seconds: u64,
+        limit: u64,
+    },
+    #[error("{url} is not in the cache and --offline forbids the network; run once online first")]
+    NotCached { url: String },
+    #[error("cache I/O failed at {path}")]
+    Cache {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A URL fit for messages and lockfiles: user name and password removed.
+pub fn redact(url: &Url) -> String {
+    if url.username().is_empty() && url.password().is_none() {
+        return url.to_string();
+    }
+    let mut clean = url.clone();
+    let _ = clean.set_username("");
+    let _ = clean.set_password(None);
+    clean.to_string()
+}
+
+/// Redacts credentials in a URL given as text; text that is not a URL passes unchanged.
+pub fn redact_str(url: &str) -> String {
+    Url::parse(url).map_or_else(|_| url.to_string(), |u| redact(&u))
+}
+
+pub const USER_AGENT: &str = concat!("airlock/", env!("CARGO_PKG_VERSION"));
+
+/// The shared client: connection pooling, HTTP/2 where offered, bounded redirects that never
+/// downgrade from https to http.
+pub fn client() -> Result<reqwest::Client, NetError> {
+    let redirects = reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() >= 10 {
+            return attempt.error("too many redirects (more than 10)");
+        }
+        let downgrade = attempt
+            .previous()
+            .last()
+            .is_some_and(|previous| previous.scheme() == "https")
+            && attempt.url().scheme() == "http";
+        if downgrade {
+            return attempt.error("refusing a redirect from https to http");
+        }
+        attempt.follow()
+    });
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .redirect(redirects)
+        .connect_timeout(Duration::from_secs(30))
+        .read_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(64)
+        .build()
+        .map_err(NetError::Client)
+}
+
+/// Sends a GET with retries. `prepare` adds headers to each attempt.
+pub async fn get_with_retry(
+    client: &reqwest::Client,
+    url: &Url,
+    policy: &RetryPolicy,
+    prepare: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+) -> Result<reqwest::Response, NetError> {
+    let mut attempt = 0;
+    loop {
+        let outcome = prepare(client.get(url.clone())).send().await;
+        let decision = match &outcome {
+            Ok(response) => policy.decide(
+                attempt,
+                retry::Outcome::Status {
+                    status: response.status().as_u16(),
+                    retry_after: response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string),
+                },
+                SystemTime::now(),
+            ),
+            Err(error) if error.is_connect() || error.is_timeout() || error.is_request() => {
+                policy.decide(attempt, retry::Outcome::Transport, SystemTime::now())
+            }
+            Err(_) => RetryDecision::GiveUp,
+        };
+        match decision {
+            RetryDecision::Retry(delay) => {
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            RetryDecision::TooLong(seconds) => {
+                return Err(NetError::RetryAfterTooLong {
+                    url: redact(url),
+                    seconds,
+                    limit: policy.max_retry_after.as_secs(),
+                });
+            }
+            RetryDecision::GiveUp | RetryDecision::Done => {
+                return match outcome {
+                    Ok(response) => Ok(response),
+                    Err(source) => Err(NetError::Request {
+                        url: redact(url),
+                        source,
+                    }),
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_credentials() {
+        let url = Url::parse("https://user:secret@127.0.0.1/simple/").unwrap();
+        assert_eq!(redact(&url), "https://127.0.0.1/simple/");
+        assert_eq!(redact_str("not a url"), "not a url");
+    }
+}

@@ -1,0 +1,11 @@
+//! Python packaging: everything between a requirements file and a PEP 751 lockfile.
+
+pub mod export;
+pub mod index;
+pub mod metadata;
+pub mod pylock;
+pub mod requirements;
+pub mod resolver;
+pub mod simple;
+pub mod target;
+pub mod wheel;

@@ -1,0 +1,1010 @@
+//! Dependency resolution for one target with PubGrub.
+//!
+//! The resolver asks a [`PackageSource`] for project files and core metadata and nothing else,
+//! so the same code resolves against a remote index (`airlock resolve`) and against the
+//! wheelhouse on disk (`airlock verify`). Markers are evaluated for the target's environment.
+//!
+//! Candidate rules, as pip and uv apply them: a version is a candidate only when it has a wheel
+//! whose tags the target accepts and whose `requires-python` admits the target's interpreter;
+//! the highest candidate wins; yanked files (PEP 592) only satisfy an exact `==` pin;
+//! pre-releases (PEP 440) only when a first-party specifier names one, `--pre`/`prerelease =
+//! "allow"` is set, or the project has no final releases at all.
+//! Extras are modelled as their own PubGrub packages that pin the base package to the same
+//! version, the usual encoding (uv, poetry).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use pep440_rs::{Operator, Version, VersionSpecifiers};
+use pep508_rs::{ExtraName, MarkerEnvironment, PackageName, Requirement, VersionOrUrl};
+use pubgrub::{
+    DefaultStringReporter, Dependencies, DependencyConstraints, DependencyProvider,
+    PackageResolutionStatistics, PubGrubError, Reporter,
+};
+use version_ranges::Ranges;
+
+use super::metadata::CoreMetadata;
+use super::requirements::{RequirementLine, specifier_range};
+use super::simple::{DistFile, ProjectFiles};
+use super::target::{Tags, Target};
+use super::wheel::DistFilename;
+
+/// An error from a package source, shareable between the resolver and prefetch tasks.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(transparent)]
+pub struct SourceError(pub Arc<dyn std::error::Error + Send + Sync>);
+
+impl SourceError {
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        SourceError(Arc::new(error))
+    }
+}
+
+/// Chooses the file whose metadata a prefetch should warm, given the project's files.
+pub type Picker = Box<dyn FnOnce(&ProjectFiles) -> Option<DistFile> + Send>;
+
+/// Where the resolver gets packages from.
+pub trait PackageSource: Send + Sync {
+    /// Every file of the project; an unknown project has no files.
+    fn project(&self, name: &PackageName) -> Result<Arc<ProjectFiles>, SourceError>;
+    /// The core metadata of one distribution file.
+    fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, SourceError>;
+    /// A hint that `name` will be needed soon; sources with latency start fetching now.
+    fn prefetch(&self, _name: &PackageName, _picker: Picker) {}
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PrereleaseMode {
+    Disallow,
+    Allow,
+    #[default]
+    IfNecessaryOrExplicit,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("no resolution for {target}:\n{report}")]
+    NoSolution { target: String, report: String },
+    #[error("{action} for {target}")]
+    Source {
+        action: String,
+        target: String,
+        #[source]
+        source: SourceError,
+    },
+    #[error(
+        "{file}: its metadata says {found_name} {found_version}, not what the filename says; the index serves inconsistent files"
+    )]
+    MetadataMismatch {
+        file: String,
+        found_name: String,
+        found_version: String,
+    },
+}
+
+/// A node in the PubGrub graph.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Node {
+    /// The requirements file itself.
+    Root(String),
+    Package(PackageName),
+    /// `name[extra]`: depends on `name` at the same version plus the extra's requirements.
+    Extra(PackageName, ExtraName),
+}
+
+impl Node {
+    fn name(&self) -> Option<&PackageName> {
+        match self {
+            Node::Root(_) => None,
+            Node::Package(name) | Node::Extra(name, _) => Some(name),
+        }
+    }
+}
+
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Node::Root(label) => write!(f, "{label}"),
+            Node::Package(name) => write!(f, "{name}"),
+            Node::Extra(name, extra) => write!(f, "{name}[{extra}]"),
+        }
+    }
+}
+
+/// One package in a resolution.
+#[derive(Debug, Clone)]
+pub struct ResolvedPackage {
+    pub name: PackageName,
+    pub version: Version,
+    pub extras: BTreeSet<ExtraName>,
+    /// Names this package needs on this target (extras included).
+    pub dependencies: BTreeSet<PackageName>,
+    /// The wheel the target's installer would pick.
+    pub wheel: DistFile,
+    /// Every file of this version on the index (the lock lists them).
+    pub files: Vec<DistFile>,
+    pub requires_python: Option<VersionSpecifiers>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Resolution {
+    pub packages: BTreeMap<PackageName, ResolvedPackage>,
+    /// Names the requirements file asks for directly.
+    pub roots: BTreeSet<PackageName>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ResolveOptions {
+    pub prerelease: PrereleaseMode,
+}
+
+/// Why a version of a project is not a candidate for the target.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Rejection {
+    OnlySdist,
+    NoCompatibleWheel,
+    RequiresPython(String),
+    HashMismatch,
+}
+
+#[derive(Debug, Clone)]
+struct Candidate {
+    wheel: DistFile,
+    yanked: bool,
+}
+
+#[derive(Debug, Default)]
+struct Candidates {
+    versions: BTreeMap<Version, Candidate>,
+    rejected: BTreeMap<Version, Rejection>,
+    files: Arc<ProjectFiles>,
+    any_final_release: bool,
+}
+
+/// Ranks the files of a project for a target.
+fn candidates_for(
+    files: Arc<ProjectFiles>,
+    tags: &Tags,
+    python: &Version,
+    hashes: Option<&HashSet<String>>,
+) -> Candidates {
+    let mut best: BTreeMap<Version, (u32, DistFile)> = BTreeMap::new();
+    let mut rejected: BTreeMap<Version, Rejection> = BTreeMap::new();
+    let mut yanked_versions: HashMap<Version, bool> = HashMap::new();
+    for file in &files.files {
+        let version = file.kind.version().clone();
+        let rejection = match &file.kind {
+            DistFilename::Sdist(_) => Some(Rejection::OnlySdist),
+            DistFilename::Wheel(wheel) => match tags.rank(wheel) {
+                None => Some(Rejection::NoCompatibleWheel),
+                Some(rank) => {
+                    if let Some(requires) = &file.requires_python
+                        && !requires.contains(python)
+                    {
+                        Some(Rejection::RequiresPython(requires.to_string()))
+                    } else if hashes.is_some_and(|allowed| {
+                        !file.sha256.as_ref().is_some_and(|h| allowed.contains(h))
+                    }) {
+                        Some(Rejection::HashMismatch)
+                    } else {
+                        // Lower rank wins; ties go to the file name for determinism, and a
+                        // non-yanked file beats a yanked one.
+                        let key = (file.yanked, rank, file.filename.clone());
+                        let replace = best.get(&version).is_none_or(|(current_rank, current)| {
+                            key < (current.yanked, *current_rank, current.filename.clone())
+                        });
+                        if replace {
+                            best.insert(version.clone(), (rank, file.clone()));
+                        }
+                        let all_yanked = yanked_versions.entry(version.clone()).or_insert(true);
+                        *all_yanked &= file.yanked;
+                        None
+                    }
+                }
+            },
+        };
+        if let Some(rejection) = rejection {
+            // Keep the most telling reason: a wheel that exists but fails beats "only sdist".
+            let entry = rejected.entry(version).or_insert(rejection.clone());
+            if rejection > *entry {
+                *entry = rejection;
+            }
+        }
+    }
+    let versions: BTreeMap<Version, Candidate> = best
+        .into_iter()
+        .map(|(version, (_, wheel))| {
+            let yanked = yanked_versions.get(&version).copied().unwrap_or(false);
+            (version, Candidate { wheel, yanked })
+        })
+        .collect();
+    for version in versions.keys() {
+        rejected.remove(version);
+    }
+    let any_final_release = versions.keys().any(|v| !v.any_prerelease());
+    Candidates {
+        versions,
+        rejected,
+        files,
+        any_final_release,
+    }
+}
+
+struct Provider<'a> {
+    source: &'a dyn PackageSource,
+    target: &'a Target,
+    tags: Arc<Tags>,
+    env: MarkerEnvironment,
+    python: Version,
+    options: &'a ResolveOptions,
+    root: Node,
+    root_dependencies: Vec<(Node, Ranges<Version>)>,
+    constraints: HashMap<PackageName, Ranges<Version>>,
+    hashes: HashMap<PackageName, HashSet<String>>,
+    explicit_prerelease: HashSet<PackageName>,
+    exact_pins: HashSet<PackageName>,
+    candidates: RefCell<HashMap<PackageName, Arc<Candidates>>>,
+    requirements: RefCell<HashMap<(PackageName, Version), Arc<Vec<Requirement>>>>,
+    discovered: RefCell<HashMap<PackageName, usize>>,
+    reasons: RefCell<BTreeMap<PackageName, String>>,
+}
+
+fn specifiers_mention_prerelease(requirement: &Requirement) -> bool {
+    match &requirement.version_or_url {
+        Some(VersionOrUrl::VersionSpecifier(specifiers)) => {
+            specifiers.iter().any(|s| s.version().any_prerelease())
+        }
+        _ => false,
+    }
+}
+
+fn is_exact_pin(requirement: &Requirement) -> bool {
+    match &requirement.version_or_url {
+        Some(VersionOrUrl::VersionSpecifier(specifiers)) => specifiers
+            .iter()
+            .any(|s| matches!(s.operator(), Operator::Equal | Operator::ExactEqual)),
+        _ => false,
+    }
+}
+
+/// Adds `requirement` (already known to apply) to a dependency map, extras as extra nodes.
+fn add_dependency(
+    map: &mut BTreeMap<Node, Ranges<Version>>,
+    requirement: &Requirement,
+    constraints: &HashMap<PackageName, Ranges<Version>>,
+) {
+    let mut range = specifier_range(requirement);
+    if let Some(constraint) = constraints.get(&requirement.name) {
+        range = range.intersection(constraint);
+    }
+    let mut nodes = vec![Node::Package(requirement.name.clone())];
+    nodes.extend(
+        requirement
+            .extras
+            .iter()
+            .map(|extra| Node::Extra(requirement.name.clone(), extra.clone())),
+    );
+    for node in nodes {
+        map.entry(node)
+            .and_modify(|existing| *existing = existing.intersection(&range))
+            .or_insert_with(|| range.clone());
+    }
+}
+
+impl Provider<'_> {
+    fn candidates(&self, name: &PackageName) -> Result<Arc<Candidates>, SourceError> {
+        if let Some(found) = self.candidates.borrow().get(name) {
+            return Ok(found.clone());
+        }
+        let files = self.source.project(name)?;
+        let candidates = Arc::new(candidates_for(
+            files,
+            &self.tags,
+            &self.python,
+            self.hashes.get(name),
+        ));
+        self.candidates
+            .borrow_mut()
+            .insert(name.clone(), candidates.clone());
+        Ok(candidates)
+    }
+
+    fn prerelease_allowed(&self, name: &PackageName, candidates: &Candidates) -> bool {
+        match self.options.prerelease {
+            PrereleaseMode::Allow => true,
+            PrereleaseMode::Disallow => false,
+            PrereleaseMode::IfNecessaryOrExplicit => {
+                self.explicit_prerelease.contains(name) || !candidates.any_final_release
+            }
+        }
+    }
+
+    /// Picks the highest acceptable version in `range`.
+    fn pick(
+        &self,
+        name: &PackageName,
+        candidates: &Candidates,
+        range: &Ranges<Version>,
+    ) -> Option<Version> {
+        let allow_pre = self.prerelease_allowed(name, candidates);
+        let allow_yanked = self.exact_pins.contains(name) && range.as_singleton().is_some();
+        candidates
+            .versions
+            .iter()
+            .rev()
+            .find(|(version, candidate)| {
+                range.contains(*version)
+                    && (allow_pre || !version.any_prerelease())
+                    && (allow_yanked || !candidate.yanked)
+            })
+            .map(|(version, _)| version.clone())
+    }
+
+    /// Explains why no version of `name` in `range` was acceptable.
+    fn explain(
+        &self,
+        name: &PackageName,
+        candidates: &Candidates,
+        range: &Ranges<Version>,
+    ) -> String {
+        if candidates.files.files.is_empty() {
+            return format!("{name} was not found on the index");
+        }
+        let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (version, rejection) in &candidates.rejected {
+            if !range.contains(version) {
+                continue;
+            }
+            let reason = match rejection {
+                Rejection::OnlySdist => {
+                    "only a source distribution (airlock locks wheels: only-binary)".to_string()
+                }
+                Rejection::NoCompatibleWheel => format!("no wheel for {}", self.target),
+                Rejection::RequiresPython(spec) => {
+                    format!("wheels that need Python {spec}, not {}", self.python)
+                }
+                Rejection::HashMismatch => {
+                    "no wheel with a --hash given in the requirements".to_string()
+                }
+            };
+            groups.entry(reason).or_default().push(version.to_string());
+        }
+        let allow_pre = self.prerelease_allowed(name, candidates);
+        for (version, candidate) in &candidates.versions {
+            if !range.contains(version) {
+                continue;
+            }
+            let reason = if candidate.yanked {
+                "only yanked files (pin it with == to accept them)"
+            } else if !allow_pre && version.any_prerelease() {
+                "pre-releases (allow with --prerelease allow, or name a pre-release in a specifier)"
+            } else {
+                continue;
+            };
+            groups
+                .entry(reason.to_string())
+                .or_default()
+                .push(version.to_string());
+        }
+        if groups.is_empty() {
+            return format!("{name} has no version in {range} on the index");
+        }
+        let parts: Vec<String> = groups
+            .into_iter()
+            .map(|(reason, mut versions)| {
+                versions.reverse();
+                let shown = versions.len().min(5);
+                let more = if versions.len() > shown {
+                    format!(" and {} more", versions.len() - shown)
+                } else {
+                    String::new()
+                };
+                format!("{}{more} have {reason}", versions[..shown].join(", "))
+            })
+            .collect();
+        format!("{name} {range}: {}", parts.join("; "))
+    }
+
+    fn requirements_of(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Arc<Vec<Requirement>>, ResolveError> {
+        let key = (name.clone(), version.clone());
+        if let Some(found) = self.requirements.borrow().get(&key) {
+            return Ok(found.clone());
+        }
+        let candidates = self
+            .candidates(name)
+            .map_err(|source| self.source_error(name, source))?;
+        let candidate = candidates
+            .versions
+            .get(version)
+            .expect("PubGrub only asks for versions choose_version returned");
+        let metadata =
+            self.source
+                .metadata(&candidate.wheel)
+                .map_err(|source| ResolveError::Source {
+                    action: format!("reading the metadata of {}", candidate.wheel.filename),
+                    target: self.target.to_string(),
+                    source,
+                })?;
+        if metadata.name != *name || metadata.version != *version {
+            return Err(ResolveError::MetadataMismatch {
+                file: candidate.wheel.filename.clone(),
+                found_name: metadata.name.to_string(),
+                found_version: metadata.version.to_string(),
+            });
+        }
+        let requirements = Arc::new(metadata.requires_dist.clone());
+        self.requirements
+            .borrow_mut()
+            .insert(key, requirements.clone());
+        Ok(requirements)
+    }
+
+    fn source_error(&self, name: &PackageName, source: SourceError) -> ResolveError {
+        ResolveError::Source {
+            action: format!("listing the files of {name}"),
+            target: self.target.to_string(),
+            source,
+        }
+    }
+
+    /// Starts fetching what the resolver will most likely ask for next.
+    fn prefetch(&self, dependencies: &BTreeMap<Node, Ranges<Version>>) {
+        for (node, range) in dependencies {
+            let Node::Package(name) = node else {
+                continue;
+            };
+            {
+                let mut discovered = self.discovered.borrow_mut();
+                let next = discovered.len();
+                if discovered.contains_key(name) {
+                    continue;
+                }
+                discovered.insert(name.clone(), next);
+            }
+            let tags = self.tags.clone();
+            let python = self.python.clone();
+            let range = range.clone();
+            let hashes = self.hashes.get(name).cloned();
+            self.source.prefetch(
+                name,
+                Box::new(move |files: &ProjectFiles| {
+                    let candidates =
+                        candidates_for(Arc::new(files.clone()), &tags, &python, hashes.as_ref());
+                    candidates
+                        .versions
+                        .iter()
+                        .rev()
+                        .find(|(v, c)| range.contains(*v) && !v.any_prerelease() && !c.yanked)
+                        .map(|(_, c)| c.wheel.clone())
+                }),
+            );
+        }
+    }
+
+    fn dependencies_for(
+        &self,
+        node: &Node,
+        version: &Version,
+    ) -> Result<BTreeMap<Node, Ranges<Version>>, ResolveError> {
+        let mut map = BTreeMap::new();
+        match node {
+            Node::Root(_) => {
+                for (dependency, range) in &self.root_dependencies {
+                    map.insert(dependency.clone(), range.clone());
+                }
+            }
+            Node::Package(name) => {
+                for requirement in self.requirements_of(name, version)?.iter() {
+                    if requirement.name != *name && requirement.evaluate_markers(&self.env, &[]) {
+                        add_dependency(&mut map, requirement, &self.constraints);
+                    }
+                }
+            }
+            Node::Extra(name, extra) => {
+                map.insert(
+                    Node::Package(name.clone()),
+                    Ranges::singleton(version.clone()),
+                );
+                for requirement in self.requirements_of(name, version)?.iter() {
+                    let applies =
+                        requirement.evaluate_markers(&self.env, std::slice::from_ref(extra));
+                    let base = requirement.evaluate_markers(&self.env, &[]);
+                    if applies && !base {
+                        if requirement.name == *name {
+                            // `foo[a]` pulling in `foo[b]`: only the extras matter.
+                            for other in &requirement.extras {
+                                map.insert(
+                                    Node::Extra(name.clone(), other.clone()),
+                                    Ranges::singleton(version.clone()),
+                                );
+                            }
+                        } else {
+                            add_dependency(&mut map, requirement, &self.constraints);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(map)
+    }
+}
+
+impl DependencyProvider for Provider<'_> {
+    type P = Node;
+    type V = Version;
+    type VS = Ranges<Version>;
+    type M = String;
+    type Priority = (bool, std::cmp::Reverse<usize>);
+    type Err = ResolveError;
+
+    fn prioritize(
+        &self,
+        package: &Node,
+        range: &Ranges<Version>,
+        _statistics: &PackageResolutionStatistics,
+    ) -> Self::Priority {
+        // Exact pins first (they cannot branch), then in the order packages were discovered,
+        // which resolves the direct requirements before what they pull in.
+        let order = package
+            .name()
+            .and_then(|name| self.discovered.borrow().get(name).copied())
+            .unwrap_or(usize::MAX);
+        (range.as_singleton().is_some(), std::cmp::Reverse(order))
+    }
+
+    fn choose_version(
+        &self,
+        package: &Node,
+        range: &Ranges<Version>,
+    ) -> Result<Option<Version>, ResolveError> {
+        let name = match package {
+            Node::Root(_) => return Ok(Some(Version::new([0]))),
+            Node::Package(name) | Node::Extra(name, _) => name,
+        };
+        let candidates = self
+            .candidates(name)
+            .map_err(|source| self.source_error(name, source))?;
+        let chosen = self.pick(name, &candidates, range);
+        if chosen.is_none() {
+            let reason = self.explain(name, &candidates, range);
+            self.reasons.borrow_mut().insert(name.clone(), reason);
+        }
+        Ok(chosen)
+    }
+
+    fn get_dependencies(
+        &self,
+        package: &Node,
+        version: &Version,
+    ) -> Result<Dependencies<Node, Ranges<Version>, String>, ResolveError> {
+        let map = self.dependencies_for(package, version)?;
+        self.prefetch(&map);
+        let constraints: DependencyConstraints<Node, Ranges<Version>> = map.into_iter().collect();
+        Ok(Dependencies::Available(constraints))
+    }
+}
+
+/// Resolves `requirements` (with `constraints`) for one target.
+pub fn resolve(
+    source: &dyn PackageSource,
+    label: &str,
+    requirements: &[RequirementLine],
+    constraints: &[RequirementLine],
+    target: &Target,
+    options: &ResolveOptions,
+) -> Result<Resolution, ResolveError> {
+    let env = target.marker_environment();
+    let applies = |line: &&RequirementLine| line.requirement.evaluate_markers(&env, &[]);
+    let mut constraint_ranges: HashMap<PackageName, Ranges<Version>> = HashMap::new();
+    for line in constraints.iter().filter(applies) {
+        let range = specifier_range(&line.requirement);
+        constraint_ranges
+            .entry(line.requirement.name.clone())
+            .and_modify(|existing| *existing = existing.intersection(&range))
+            .or_insert(range);
+    }
+    let mut root_map = BTreeMap::new();
+    let mut hashes: HashMap<PackageName, HashSet<String>> = HashMap::new();
+    let mut explicit_prerelease = HashSet::new();
+    let mut exact_pins = HashSet::new();
+    let mut roots = BTreeSet::new();
+    for line in requirements.iter().chain(constraints).filter(applies) {
+        let name = &line.requirement.name;
+        if specifiers_mention_prerelease(&line.requirement) {
+            explicit_prerelease.insert(name.clone());
+        }
+        if is_exact_pin(&line.requirement) {
+            exact_pins.insert(name.clone());
+        }
+        if !line.hashes.is_empty() {
+            hashes
+                .entry(name.clone())
+                .or_default()
+                .extend(line.hashes.iter().cloned());
+        }
+    }
+    for line in requirements.iter().filter(applies) {
+        roots.insert(line.requirement.name.clone());
+        add_dependency(&mut root_map, &line.requirement, &constraint_ranges);
+    }
+    let provider = Provider {
+        source,
+        target,
+        tags: Arc::new(target.tags()),
+        python: target.python_version.full_version(),
+        env,
+        options,
+        root: Node::Root(label.to_string()),
+        root_dependencies: root_map.clone().into_iter().collect(),
+        constraints: constraint_ranges,
+        hashes,
+        explicit_prerelease,
+        exact_pins,
+        candidates: RefCell::default(),
+        requirements: RefCell::default(),
+        discovered: RefCell::default(),
+        reasons: RefCell::default(),
+    };
+    provider.prefetch(&root_map);
+    let selected = match pubgrub::resolve(&provider, provider.root.clone(), Version::new([0])) {
+        Ok(selected) => selected,
+        Err(PubGrubError::NoSolution(mut tree)) => {
+            tree.collapse_no_versions();
+            let mut report = DefaultStringReporter::report(&tree);
+            let involved: BTreeSet<PackageName> = tree
+                .packages()
+                .into_iter()
+                .filter_map(|node| node.name().cloned())
+                .collect();
+            for (name, reason) in provider.reasons.borrow().iter() {
+                if involved.contains(name) {
+                    report.push_str(&format!("\nhint: {reason}"));
+                }
+            }
+            let lines: Vec<String> = requirements
+                .iter()
+                .chain(constraints)
+                .filter(|line| involved.contains(&line.requirement.name))
+                .map(|line| format!("\n  {}: {}", line.location, line.requirement))
+                .collect();
+            if !lines.is_empty() {
+                report.push_str("\nrequirement lines involved:");
+                report.extend(lines);
+            }
+            return Err(ResolveError::NoSolution {
+                target: target.to_string(),
+                report,
+            });
+        }
+        Err(PubGrubError::ErrorChoosingVersion { source, .. })
+        | Err(PubGrubError::ErrorRetrievingDependencies { source, .. })
+        | Err(PubGrubError::ErrorInShouldCancel(source)) => return Err(source),
+    };
+    let mut resolution = Resolution {
+        roots,
+        ..Resolution::default()
+    };
+    let mut extras: HashMap<PackageName, BTreeSet<ExtraName>> = HashMap::new();
+    for (node, _) in selected.iter() {
+        if let Node::Extra(name, extra) = node {
+            extras
+                .entry(name.clone())
+                .or_default()
+                .insert(extra.clone());
+        }
+    }
+    for (node, version) in selected.iter() {
+        let Node::Package(name) = node else {
+            continue;
+        };
+        let package_extras = extras.remove(name).unwrap_or_default();
+        let mut dependencies = BTreeSet::new();
+        let mut nodes = vec![node.clone()];
+        nodes.extend(
+            package_extras
+                .iter()
+                .map(|extra| Node::Extra(name.clone(), extra.clone())),
+        );
+        for from in &nodes {
+            for dependency in provider.dependencies_for(from, version)?.keys() {
+                if let Some(dependency_name) = dependency.name()
+                    && dependency_name != name
+                {
+                    dependencies.insert(dependency_name.clone());
+                }
+            }
+        }
+        let candidates = provider
+            .candidates(name)
+            .map_err(|source| provider.source_error(name, source))?;
+        let candidate = &candidates.versions[version];
+        let files = candidates
+            .files
+            .files
+            .iter()
+            .filter(|file| file.kind.version() == version)
+            .cloned()
+            .collect();
+        resolution.packages.insert(
+            name.clone(),
+            ResolvedPackage {
+                name: name.clone(),
+                version: version.clone(),
+                extras: package_extras,
+                dependencies,
+                requires_python: candidate.wheel.requires_python.clone(),
+                wheel: candidate.wheel.clone(),
+                files,
+            },
+        );
+    }
+    Ok(resolution)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::python::simple::CoreMetadataFile;
+    use std::path::PathBuf;
+    use std::str::FromStr;
+    use url::Url;
+
+    /// An in-memory index: project -> [(filename, requires-python, yanked, Requires-Dist lines)].
+    #[derive(Default)]
+    pub(crate) struct MemorySource {
+        projects: HashMap<PackageName, Vec<(DistFile, Vec<String>)>>,
+    }
+
+    impl MemorySource {
+        pub(crate) fn add(&mut self, filename: &str, requires_dist: &[&str]) -> &mut Self {
+            self.add_file(filename, None, false, requires_dist)
+        }
+
+        pub(crate) fn add_file(
+            &mut self,
+            filename: &str,
+            requires_python: Option<&str>,
+            yanked: bool,
+            requires_dist: &[&str],
+        ) -> &mut Self {
+            let kind = DistFilename::parse(filename).expect("test filenames parse");
+            let file = DistFile {
+                filename: filename.to_string(),
+                url: Url::parse(&format!("http://127.0.0.1:9/files/{filename}")).unwrap(),
+                sha256: Some(format!("{:0>64}", filename.len())),
+                requires_python: requires_python.map(|r| VersionSpecifiers::from_str(r).unwrap()),
+                yanked,
+                size: Some(1),
+                upload_time: None,
+                core_metadata: CoreMetadataFile::Present { sha256: None },
+                kind: kind.clone(),
+            };
+            self.projects
+                .entry(kind.name().clone())
+                .or_default()
+                .push((file, requires_dist.iter().map(|s| s.to_string()).collect()));
+            self
+        }
+    }
+
+    impl PackageSource for MemorySource {
+        fn project(&self, name: &PackageName) -> Result<Arc<ProjectFiles>, SourceError> {
+            Ok(Arc::new(ProjectFiles {
+                files: self
+                    .projects
+                    .get(name)
+                    .map(|files| files.iter().map(|(f, _)| f.clone()).collect())
+                    .unwrap_or_default(),
+            }))
+        }
+
+        fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, SourceError> {
+            let (_, requires) = self.projects[file.kind.name()]
+                .iter()
+                .find(|(f, _)| f.filename == file.filename)
+                .unwrap();
+            let mut text = format!(
+                "Name: {}\nVersion: {}\n",
+                file.kind.name(),
+                file.kind.version()
+            );
+            for requirement in requires {
+                text.push_str(&format!("Requires-Dist: {requirement}\n"));
+            }
+            Ok(Arc::new(CoreMetadata::parse(text.as_bytes()).unwrap()))
+        }
+    }
+
+    fn lines(text: &[&str]) -> Vec<RequirementLine> {
+        text.iter()
+            .enumerate()
+            .map(|(index, line)| RequirementLine {
+                requirement: Requirement::from_str(line).unwrap(),
+                hashes: Vec::new(),
+                location: super::super::requirements::Location {
+                    file: PathBuf::from("requirements.in"),
+                    line: index + 1,
+                },
+            })
+            .collect()
+    }
+
+    fn target() -> Target {
+        Target::new("3.12", "x86_64-manylinux_2_36").unwrap()
+    }
+
+    fn pins(source: &MemorySource, requirements: &[&str]) -> Vec<String> {
+        let resolution = resolve(
+            source,
+            "requirements.in",
+            &lines(requirements),
+            &[],
+            &target(),
+            &ResolveOptions::default(),
+        )
+        .unwrap();
+        resolution
+            .packages
+            .values()
+            .map(|p| format!("{}=={}", p.name, p.version))
+            .collect()
+    }
+
+    fn failure(source: &MemorySource, requirements: &[&str]) -> String {
+        resolve(
+            source,
+            "requirements.in",
+            &lines(requirements),
+            &[],
+            &target(),
+            &ResolveOptions::default(),
+        )
+        .unwrap_err()
+        .to_string()
+    }
+
+    #[test]
+    fn picks_highest_compatible_versions_and_evaluates_markers_for_the_target() {
+        let mut source = MemorySource::default();
+        source
+            .add(
+                "app-1.0-py3-none-any.whl",
+                &[
+                    "lib>=1",
+                    "winonly ; sys_platform == 'win32'",
+                    "old ; python_version < '3.9'",
+                ],
+            )
+            .add("lib-1.0-py3-none-any.whl", &[])
+            .add("lib-2.0-cp312-cp312-manylinux_2_17_x86_64.whl", &[])
+            .add("lib-3.0-cp312-cp312-manylinux_2_39_x86_64.whl", &[])
+            .add("lib-4.0.tar.gz", &[]);
+        assert_eq!(pins(&source, &["app"]), ["app==1.0", "lib==2.0"]);
+    }
+
+    #[test]
+    fn extras_pull_their_requirements_and_pin_the_base() {
+        let mut source = MemorySource::default();
+        source
+            .add(
+                "web-2.0-py3-none-any.whl",
+                &["core", "fast ; extra == 'speed'"],
+            )
+            .add("web-1.0-py3-none-any.whl", &["core"])
+            .add("core-1.0-py3-none-any.whl", &[])
+            .add("fast-0.5-py3-none-any.whl", &[]);
+        assert_eq!(
+            pins(&source, &["web[speed]"]),
+            ["core==1.0", "fast==0.5", "web==2.0"]
+        );
+        assert_eq!(pins(&source, &["web"]), ["core==1.0", "web==2.0"]);
+        let resolution = resolve(
+            &source,
+            "r",
+            &lines(&["web[speed]"]),
+            &[],
+            &target(),
+            &ResolveOptions::default(),
+        )
+        .unwrap();
+        let web = &resolution.packages[&PackageName::from_str("web").unwrap()];
+        assert_eq!(web.extras.len(), 1);
+        assert_eq!(web.dependencies.len(), 2);
+    }
+
+    #[test]
+    fn backtracks_to_satisfy_shared_dependencies() {
+        let mut source = MemorySource::default();
+        source
+            .add("a-2.0-py3-none-any.whl", &["shared<2"])
+            .add("a-1.0-py3-none-any.whl", &["shared"])
+            .add("b-1.0-py3-none-any.whl", &["shared>=2"])
+            .add("shared-1.0-py3-none-any.whl", &[])
+            .add("shared-2.0-py3-none-any.whl", &[]);
+        assert_eq!(
+            pins(&source, &["a", "b"]),
+            ["a==1.0", "b==1.0", "shared==2.0"]
+        );
+    }
+
+    #[test]
+    fn cycles_resolve() {
+        let mut source = MemorySource::default();
+        source
+            .add("ping-1.0-py3-none-any.whl", &["pong"])
+            .add("pong-1.0-py3-none-any.whl", &["ping"]);
+        assert_eq!(pins(&source, &["ping"]), ["ping==1.0", "pong==1.0"]);
+    }
+
+    #[test]
+    fn prereleases_only_when_explicit_or_necessary() {
+        let mut source = MemorySource::default();
+        source
+            .add("lib-1.0-py3-none-any.whl", &[])
+            .add("lib-2.0b1-py3-none-any.whl", &[])
+            .add("onlypre-1.0a1-py3-none-any.whl", &[]);
+        assert_eq!(pins(&source, &["lib"]), ["lib==1.0"]);
+        assert_eq!(pins(&source, &["lib>=2.0b1"]), ["lib==2.0b1"]);
+        assert_eq!(pins(&source, &["onlypre"]), ["onlypre==1.0a1"]);
+    }
+
+    #[test]
+    fn yanked_only_for_exact_pins_and_requires_python_filters() {
+        let mut source = MemorySource::default();
+        source
+            .add_file("lib-2.0-py3-none-any.whl", None, true, &[])
+            .add_file("lib-1.5-py3-none-any.whl", Some(">=3.13"), false, &[])
+            .add_file("lib-1.0-py3-none-any.whl", Some(">=3.8"), false, &[]);
+        assert_eq!(pins(&source, &["lib"]), ["lib==1.0"]);
+        assert_eq!(pins(&source, &["lib==2.0"]), ["lib==2.0"]);
+    }
+
+    #[test]
+    fn explains_failures_with_reasons_and_lines() {
+        let mut source = MemorySource::default();
+        source
+            .add("native-2.0-cp311-cp311-manylinux_2_17_x86_64.whl", &[])
+            .add("native-2.0.tar.gz", &[])
+            .add("app-1.0-py3-none-any.whl", &["native>=2"]);
+        let message = failure(&source, &["app"]);
+        assert!(
+            message.contains("no resolution for cp3.12 on x86_64-manylinux_2_36"),
+            "{message}"
+        );
+        assert!(
+            message.contains(
+                "hint: native >=2: 2.0 have no wheel for cp3.12 on x86_64-manylinux_2_36"
+            ),
+            "{message}"
+        );
+        assert!(message.contains("requirements.in:1: app"), "{message}");
+        let message = failure(&source, &["missing-project"]);
+        assert!(
+            message.contains("missing-project was not found on the index"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn conflicting_requirements_are_explained() {
+        let mut source = MemorySource::default();
+        source
+            .add("a-1.0-py3-none-any.whl", &["shared<2"])
+            .add("shared-1.0-py3-none-any.whl", &[])
+            .add("shared-2.0-py3-none-any.whl", &[]);
+        let message = failure(&source, &["a", "shared>=2"]);
+        assert!(message.contains("requirements.in:1: a"), "{message}");
+        assert!(
+            message.contains("requirements.in:2: shared>=2"),
+            "{message}"
+        );
+        assert!(message.contains("shared"), "{message}");
+    }
+}

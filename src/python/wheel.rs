@@ -1,0 +1,228 @@
+//! Distribution filenames: wheels (the binary distribution format spec, formerly PEP 427, with
+//! PEP 425 compressed tag sets) and source distributions (`{name}-{version}.tar.gz`).
+//!
+//! The index gives us filenames, not versions: every candidate version is derived from here.
+
+use std::fmt;
+use std::str::FromStr;
+
+use pep440_rs::Version;
+use pep508_rs::PackageName;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FilenameError {
+    #[error(
+        "`{0}` is not a wheel filename (expected name-version[-build]-python-abi-platform.whl)"
+    )]
+    NotAWheel(String),
+    #[error("`{filename}` has an invalid package name or version")]
+    InvalidPart { filename: String },
+    #[error("`{0}` is not a source distribution filename")]
+    NotAnSdist(String),
+}
+
+/// A parsed wheel filename. Tag sets stay compressed (`py2.py3`) as the spec writes them;
+/// [`WheelFilename::tags`] expands them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WheelFilename {
+    pub name: PackageName,
+    pub version: Version,
+    pub build: Option<String>,
+    pub python: Vec<String>,
+    pub abi: Vec<String>,
+    pub platform: Vec<String>,
+}
+
+impl WheelFilename {
+    /// Every (python, abi, platform) triple the wheel declares.
+    pub fn tags(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        self.python.iter().flat_map(move |python| {
+            self.abi.iter().flat_map(move |abi| {
+                self.platform
+                    .iter()
+                    .map(move |platform| (python.as_str(), abi.as_str(), platform.as_str()))
+            })
+        })
+    }
+}
+
+impl FromStr for WheelFilename {
+    type Err = FilenameError;
+
+    fn from_str(filename: &str) -> Result<Self, Self::Err> {
+        let stem = filename
+            .strip_suffix(".whl")
+            .ok_or_else(|| FilenameError::NotAWheel(filename.to_string()))?;
+        let parts: Vec<&str> = stem.split('-').collect();
+        let (name, version, build, python, abi, platform) = match parts.as_slice() {
+            [n, v, p, a, pl] => (*n, *v, None, *p, *a, *pl),
+            [n, v, b, p, a, pl] => (*n, *v, Some((*b).to_string()), *p, *a, *pl),
+            _ => return Err(FilenameError::NotAWheel(filename.to_string())),
+        };
+        let invalid = || FilenameError::InvalidPart {
+            filename: filename.to_string(),
+        };
+        let split = |s: &str| s.split('.').map(str::to_string).collect::<Vec<_>>();
+        Ok(WheelFilename {
+            name: PackageName::from_str(name).map_err(|_| invalid())?,
+            version: Version::from_str(version).map_err(|_| invalid())?,
+            build,
+            python: split(python),
+            abi: split(abi),
+            platform: split(platform),
+        })
+    }
+}
+
+impl fmt::Display for WheelFilename {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.name.as_dist_info_name(), self.version)?;
+        if let Some(build) = &self.build {
+            write!(f, "-{build}")?;
+        }
+        write!(
+            f,
+            "-{}-{}-{}.whl",
+            self.python.join("."),
+            self.abi.join("."),
+            self.platform.join(".")
+        )
+    }
+}
+
+/// A source distribution filename. Legacy sdists may carry dashes in the name, so the version
+/// is whatever follows the last dash that parses as one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SdistFilename {
+    pub name: PackageName,
+    pub version: Version,
+}
+
+const SDIST_SUFFIXES: [&str; 5] = [".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz"];
+
+impl FromStr for SdistFilename {
+    type Err = FilenameError;
+
+    fn from_str(filename: &str) -> Result<Self, Self::Err> {
+        let not_sdist = || FilenameError::NotAnSdist(filename.to_string());
+        let stem = SDIST_SUFFIXES
+            .iter()
+            .find_map(|suffix| filename.strip_suffix(suffix))
+            .ok_or_else(not_sdist)?;
+        for (index, _) in stem.match_indices('-').rev() {
+            let (name, version) = (&stem[..index], &stem[index + 1..]);
+            if let (Ok(name), Ok(version)) =
+                (PackageName::from_str(name), Version::from_str(version))
+            {
+                return Ok(SdistFilename { name, version });
+            }
+        }
+        Err(not_sdist())
+    }
+}
+
+/// What a file on the index is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DistFilename {
+    Wheel(WheelFilename),
+    Sdist(SdistFilename),
+}
+
+impl DistFilename {
+    /// `None` for files that are neither (eggs, `.exe` installers, signatures): they are ignored.
+    pub fn parse(filename: &str) -> Option<Self> {
+        if filename.ends_with(".whl") {
+            WheelFilename::from_str(filename).ok().map(Self::Wheel)
+        } else {
+            SdistFilename::from_str(filename).ok().map(Self::Sdist)
+        }
+    }
+
+    pub fn version(&self) -> &Version {
+        match self {
+            Self::Wheel(wheel) => &wheel.version,
+            Self::Sdist(sdist) => &sdist.version,
+        }
+    }
+
+    pub fn name(&self) -> &PackageName {
+        match self {
+            Self::Wheel(wheel) => &wheel.name,
+            Self::Sdist(sdist) => &sdist.name,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_wheel_filenames() {
+        let cases = [
+            (
+                "six-1.16.0-py2.py3-none-any.whl",
+                "six",
+                "1.16.0",
+                None,
+                2,
+                1,
+                1,
+            ),
+            (
+                "numpy-2.1.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+                "numpy",
+                "2.1.0",
+                None,
+                1,
+                1,
+                2,
+            ),
+            (
+                "Foo_Bar-1.0-1build-py3-none-any.whl",
+                "foo-bar",
+                "1.0",
+                Some("1build"),
+                1,
+                1,
+                1,
+            ),
+        ];
+        for (filename, name, version, build, python, abi, platform) in cases {
+            let wheel = WheelFilename::from_str(filename).unwrap();
+            assert_eq!(wheel.name.as_ref(), name, "{filename}");
+            assert_eq!(wheel.version.to_string(), version);
+            assert_eq!(wheel.build.as_deref(), build);
+            assert_eq!(
+                (wheel.python.len(), wheel.abi.len(), wheel.platform.len()),
+                (python, abi, platform)
+            );
+            assert_eq!(wheel.tags().count(), python * abi * platform);
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_wheel_filenames() {
+        for filename in [
+            "six.whl",
+            "six-1.0-py3-none.whl",
+            "a-b-c-d-e-f-g.whl",
+            "six-1.0.tar.gz",
+        ] {
+            assert!(WheelFilename::from_str(filename).is_err(), "{filename}");
+        }
+        assert!(matches!(
+            WheelFilename::from_str("six-notaversion!-py3-none-any.whl"),
+            Err(FilenameError::InvalidPart { .. })
+        ));
+    }
+
+    #[test]
+    fn parses_sdist_filenames_with_dashes_in_the_name() {
+        let sdist = SdistFilename::from_str("python-dateutil-2.9.0.post0.tar.gz").unwrap();
+        assert_eq!(sdist.name.as_ref(), "python-dateutil");
+        assert_eq!(sdist.version.to_string(), "2.9.0.post0");
+        assert!(SdistFilename::from_str("README.txt").is_err());
+        assert!(DistFilename::parse("foo-1.0-py2.7.egg").is_none());
+    }
+}
