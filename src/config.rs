@@ -1,1 +1,279 @@
-//! todo
+//! `airlock.toml`: found in the current directory or a parent, parsed, and validated into
+//! settings before any work starts. Every problem is collected, so one run lists them all.
+//! Relative paths in the file are relative to the file's directory (the project root).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::python::index::IndexStrategy;
+use crate::python::resolver::PrereleaseMode;
+use crate::python::target::Target;
+
+pub const CONFIG_FILE: &str = "airlock.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: invalid TOML or unknown setting", .path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("{}:\n  {}", .path.display(), .problems.join("\n  "))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawConfig {
+    #[serde(default)]
+    python: Option<RawPython>,
+    /// Read by later subcommands; accepted here so one file configures everything.
+    #[serde(default)]
+    verify: Option<toml::Value>,
+    #[serde(default)]
+    apt: Option<toml::Value>,
+    #[serde(default)]
+    fetch: Option<toml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawPython {
+    #[serde(default)]
+    requirements: Vec<String>,
+    #[serde(default)]
+    targets: Vec<RawTarget>,
+    index_url: Option<String>,
+    #[serde(default)]
+    extra_index_url: Vec<String>,
+    #[serde(default)]
+    index_strategy: IndexStrategy,
+    #[serde(default)]
+    prerelease: PrereleaseMode,
+    only_binary: Option<bool>,
+    lockfiles: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawTarget {
+    python_version: String,
+    python_platform: String,
+}
+
+/// Validated Python settings from the file (flags are merged in by the CLI).
+#[derive(Debug, Clone, Default)]
+pub struct PythonConfig {
+    pub requirements: Vec<PathBuf>,
+    pub targets: Vec<Target>,
+    pub index_url: Option<String>,
+    pub extra_index_urls: Vec<String>,
+    pub index_strategy: IndexStrategy,
+    pub prerelease: PrereleaseMode,
+    pub lockfiles: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The directory holding `airlock.toml` (or the current directory when there is none).
+    pub root: PathBuf,
+    pub path: Option<PathBuf>,
+    pub python: PythonConfig,
+}
+
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.path {
+            Some(path) => write!(f, "{}", path.display()),
+            None => write!(f, "(no {CONFIG_FILE})"),
+        }
+    }
+}
+
+/// Looks for `airlock.toml` in `start` and its parents.
+pub fn discover(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|dir| dir.join(CONFIG_FILE))
+        .find(|candidate| candidate.is_file())
+}
+
+impl Config {
+    /// Settings when there is no file: everything must come from flags.
+    pub fn empty(root: PathBuf) -> Self {
+        Config {
+            python: PythonConfig {
+                lockfiles: root.join("lockfiles"),
+                ..PythonConfig::default()
+            },
+            root,
+            path: None,
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let root = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        Self::parse(&text, path, root)
+    }
+
+    pub fn parse(text: &str, path: &Path, root: PathBuf) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let _ = (&raw.verify, &raw.apt, &raw.fetch);
+        let python = raw.python.unwrap_or_default();
+        let mut problems = Vec::new();
+        let mut targets = Vec::new();
+        for (index, target) in python.targets.iter().enumerate() {
+            match Target::new(&target.python_version, &target.python_platform) {
+                Ok(parsed) if targets.contains(&parsed) => {
+                    problems.push(format!("python.targets[{index}]: {parsed} is listed twice"))
+                }
+                Ok(parsed) => targets.push(parsed),
+                Err(error) => problems.push(format!("python.targets[{index}]: {error}")),
+            }
+        }
+        let mut requirements = Vec::new();
+        for (index, file) in python.requirements.iter().enumerate() {
+            let resolved = root.join(file);
+            if !resolved.is_file() {
+                problems.push(format!(
+                    "python.requirements[{index}]: {} does not exist",
+                    resolved.display()
+                ));
+            }
+            requirements.push(resolved);
+        }
+        let mut lock_names: Vec<String> = requirements
+            .iter()
+            .map(|r| crate::python::pylock::lock_filename(r))
+            .collect();
+        lock_names.sort();
+        for pair in lock_names.windows(2) {
+            if pair[0] == pair[1] {
+                problems.push(format!(
+                    "python.requirements: two files would share the lockfile {}; rename one",
+                    pair[0]
+                ));
+            }
+        }
+        if python.only_binary == Some(false) {
+            problems.push(
+                "python.only-binary = false: building from source distributions is not supported; airlock locks wheels only".into(),
+            );
+        }
+        let lockfiles = python.lockfiles.as_deref().unwrap_or("lockfiles");
+        if Path::new(lockfiles).is_absolute() || lockfiles.split(['/', '\\']).any(|p| p == "..") {
+            problems.push(format!(
+                "python.lockfiles = {lockfiles:?}: must be a relative path inside the project"
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            });
+        }
+        Ok(Config {
+            python: PythonConfig {
+                requirements,
+                targets,
+                index_url: python.index_url,
+                extra_index_urls: python.extra_index_url,
+                index_strategy: python.index_strategy,
+                prerelease: python.prerelease,
+                lockfiles: root.join(lockfiles),
+            },
+            root,
+            path: Some(path.to_path_buf()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collects_every_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = r#"
+[python]
+requirements = ["missing.in", "other/missing.in"]
+targets = [
+  { python-version = "3.12", python-platform = "x86_64-manylinux_2_36" },
+  { python-version = "2.7", python-platform = "x86_64-manylinux_2_36" },
+  { python-version = "3.12", python-platform = "sparc-solaris" },
+  { python-version = "3.12", python-platform = "x86_64-manylinux_2_36" },
+]
+only-binary = false
+lockfiles = "../elsewhere"
+"#;
+        let error = Config::parse(text, Path::new("airlock.toml"), dir.path().to_path_buf())
+            .unwrap_err()
+            .to_string();
+        for expected in [
+            "python.targets[1]: Python version `2.7` is not supported",
+            "python.targets[2]: unknown Python platform `sparc-solaris`",
+            "python.targets[3]: cp3.12 on x86_64-manylinux_2_36 is listed twice",
+            "python.requirements[0]:",
+            "python.requirements: two files would share the lockfile pylock.missing.toml",
+            "only-binary = false",
+            "python.lockfiles = \"../elsewhere\"",
+        ] {
+            assert!(
+                error.contains(expected),
+                "missing {expected:?} in:\n{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_name_the_line() {
+        let error = Config::parse(
+            "[python]\nrequirement = []\n",
+            Path::new("airlock.toml"),
+            PathBuf::from("."),
+        )
+        .unwrap_err();
+        let source = std::error::Error::source(&error).unwrap().to_string();
+        assert!(source.contains("line 2"), "{source}");
+        assert!(source.contains("requirement"), "{source}");
+    }
+
+    #[test]
+    fn reads_a_valid_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("r.in"), "six\n").unwrap();
+        let config = Config::parse(
+            "[python]\nrequirements = [\"r.in\"]\ntargets = [{ python-version = \"3.11\", python-platform = \"aarch64-manylinux_2_28\" }]\nprerelease = \"allow\"\n",
+            &dir.path().join("airlock.toml"),
+            dir.path().to_path_buf(),
+        )
+        .unwrap();
+        assert_eq!(config.python.targets.len(), 1);
+        assert_eq!(config.python.prerelease, PrereleaseMode::Allow);
+        assert_eq!(config.python.lockfiles, dir.path().join("lockfiles"));
+    }
+}

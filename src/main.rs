@@ -1,3 +1,7 @@
-fn main() {
-    println!("Hello, world!");
+//! The `airlock` binary: parse arguments, run, turn the outcome into an exit code.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
 }

@@ -1,1 +1,28 @@
-//! todo
+//! Progress reporting without printing: the library calls a [`Reporter`]; the CLI decides
+//! whether that becomes a progress bar, a log line or nothing.
+
+/// Something worth telling the user about while work is under way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A resolution for one lockfile and target started.
+    ResolveStarted { lock: String, target: String },
+    /// A project's file list arrived (from the network or the cache).
+    ProjectListed { name: String },
+    /// A lockfile was written or found current.
+    LockWritten {
+        path: String,
+        packages: usize,
+        changed: bool,
+    },
+}
+
+pub trait Reporter: Send + Sync {
+    fn event(&self, event: Event);
+}
+
+/// Reports nothing: for tests and `--quiet`.
+pub struct NoopReporter;
+
+impl Reporter for NoopReporter {
+    fn event(&self, _event: Event) {}
+}

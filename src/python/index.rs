@@ -1,1 +1,632 @@
-//! todo
+//! The remote package index as a [`PackageSource`], and where its URL comes from.
+//!
+//! Project pages are fetched with PEP 691 content negotiation (JSON, HTML as fallback) through
+//! the HTTP cache. Metadata comes from the PEP 658/714 `.metadata` file when the index offers
+//! one (its hash checked), otherwise from the wheel itself (downloaded whole and hash-checked;
+//! HTTP range requests on the zip directory are not implemented yet).
+//!
+//! The resolver is synchronous; this source runs on a tokio runtime and bridges with
+//! `block_on`. `prefetch` starts page and metadata requests early, so the resolver mostly finds
+//! answers already waiting: that is where resolution speed comes from.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use pep508_rs::PackageName;
+use sha2::{Digest, Sha256};
+use tokio::sync::{OnceCell, Semaphore};
+use url::Url;
+
+use super::metadata::{CoreMetadata, MetadataError};
+use super::resolver::{PackageSource, Picker, SourceError};
+use super::simple::{self, CoreMetadataFile, DistFile, ProjectFiles, SimpleError};
+use crate::net::cache::HttpCache;
+use crate::net::{NetError, RetryPolicy, redact};
+use crate::reporter::{Event, Reporter};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error(transparent)]
+    Simple(#[from] SimpleError),
+    #[error(
+        "{url}: sha256 is {actual}, but the index says {expected}; the index or a proxy served different bytes"
+    )]
+    HashMismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("invalid metadata in {file}")]
+    Metadata {
+        file: String,
+        #[source]
+        source: MetadataError,
+    },
+    #[error("{url} is not a readable wheel: {message}")]
+    BadWheel { url: String, message: String },
+    #[error("invalid index URL `{url}`: {message}")]
+    InvalidUrl { url: String, message: String },
+    #[error(
+        "no package index is configured: pass --index-url, set PIP_INDEX_URL, or install pip so airlock can use its default index"
+    )]
+    NoIndex,
+}
+
+/// How several indexes combine (uv's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IndexStrategy {
+    /// Each project comes from the first index that has it: a private index listed first
+    /// cannot be shadowed by a public one (dependency confusion).
+    #[default]
+    FirstIndex,
+    /// Merge every index's files for each project.
+    UnsafeBestMatch,
+}
+
+/// Counters for the summary line.
+#[derive(Debug, Default)]
+pub struct IndexStats {
+    pub requests: AtomicU64,
+    pub cache_hits: AtomicU64,
+}
+
+type Shared<T> = Arc<OnceCell<Result<Arc<T>, SourceError>>>;
+
+struct Inner {
+    client: reqwest::Client,
+    cache: HttpCache,
+    indexes: Vec<Url>,
+    strategy: IndexStrategy,
+    offline: bool,
+    policy: RetryPolicy,
+    permits: Semaphore,
+    projects: Mutex<HashMap<PackageName, Shared<ProjectFiles>>>,
+    metadata: Mutex<HashMap<Url, Shared<CoreMetadata>>>,
+    reporter: Arc<dyn Reporter>,
+    stats: IndexStats,
+}
+
+/// A package index (or several) reached over HTTP.
+#[derive(Clone)]
+pub struct RemoteIndex {
+    inner: Arc<Inner>,
+    runtime: tokio::runtime::Handle,
+}
+
+/// Parses and normalises an index URL (a trailing slash, so project names join under it).
+pub fn parse_index_url(text: &str) -> Result<Url, IndexError> {
+    let invalid = |message: String| IndexError::InvalidUrl {
+        url: crate::net::redact_str(text),
+        message,
+    };
+    let mut url = Url::parse(text.trim()).map_err(|e| invalid(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("only http and https indexes are supported".into()));
+    }
+    if !url.path().ends_with('/') {
+        url.set_path(&format!("{}/", url.path()));
+    }
+    Ok(url)
+}
+
+impl RemoteIndex {
+    pub fn new(
+        indexes: Vec<Url>,
+        strategy: IndexStrategy,
+        cache: HttpCache,
+        offline: bool,
+        reporter: Arc<dyn Reporter>,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Self, IndexError> {
+        Ok(RemoteIndex {
+            inner: Arc::new(Inner {
+                client: crate::net::client()?,
+                cache,
+                indexes,
+                strategy,
+                offline,
+                policy: RetryPolicy::default(),
+                permits: Semaphore::new(48),
+                projects: Mutex::default(),
+                metadata: Mutex::default(),
+                reporter,
+                stats: IndexStats::default(),
+            }),
+            runtime,
+        })
+    }
+
+    pub fn stats(&self) -> &IndexStats {
+        &self.inner.stats
+    }
+}
+
+impl Inner {
+    async fn project(
+        self: &Arc<Self>,
+        name: &PackageName,
+    ) -> Result<Arc<ProjectFiles>, SourceError> {
+        let cell = {
+            let mut projects = self.projects.lock().expect("project map lock");
+            projects.entry(name.clone()).or_default().clone()
+        };
+        cell.get_or_init(|| async {
+            self.fetch_project(name)
+                .await
+                .map(Arc::new)
+                .map_err(SourceError::new)
+        })
+        .await
+        .clone()
+    }
+
+    async fn fetch_project(&self, name: &PackageName) -> Result<ProjectFiles, IndexError> {
+        let mut merged = ProjectFiles::default();
+        for index in &self.indexes {
+            let url = index
+                .join(&format!("{name}/"))
+                .map_err(|e| IndexError::InvalidUrl {
+                    url: redact(index),
+                    message: e.to_string(),
+                })?;
+            let body = {
+                let _permit = self
+                    .permits
+                    .acquire()
+                    .await
+                    .expect("semaphore is never closed");
+                self.cache
+                    .get_revalidated(
+                        &self.client,
+                        &url,
+                        simple::ACCEPT,
+                        self.offline,
+                        &self.policy,
+                    )
+                    .await?
+            };
+            let Some(body) = body else {
+                continue;
+            };
+            self.count(body.from_cache);
+            let is_json = body
+                .content_type
+                .as_deref()
+                .is_some_and(|t| t.contains("json"));
+            let text = String::from_utf8_lossy(&body.bytes);
+            let mut files = if is_json {
+                simple::parse_json(&text, &url)?
+            } else {
+                simple::parse_html(&text, &url)
+            };
+            let index_label = redact(index);
+            for file in &mut files.files {
+                file.index = Some(index_label.clone());
+            }
+            let found = !files.files.is_empty();
+            merged.files.extend(files.files);
+            if found && self.strategy == IndexStrategy::FirstIndex {
+                break;
+            }
+        }
+        self.reporter.event(Event::ProjectListed {
+            name: name.to_string(),
+        });
+        Ok(merged)
+    }
+
+    fn count(&self, from_cache: bool) {
+        let counter = if from_cache {
+            &self.stats.cache_hits
+        } else {
+            &self.stats.requests
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn metadata(self: &Arc<Self>, file: &DistFile) -> Result<Arc<CoreMetadata>, SourceError> {
+        let cell = {
+            let mut map = self.metadata.lock().expect("metadata map lock");
+            map.entry(file.url.clone()).or_default().clone()
+        };
+        cell.get_or_init(|| async {
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .expect("semaphore is never closed");
+            self.fetch_metadata(file)
+                .await
+                .map(Arc::new)
+                .map_err(SourceError::new)
+        })
+        .await
+        .clone()
+    }
+
+    async fn fetch_metadata(&self, file: &DistFile) -> Result<CoreMetadata, IndexError> {
+        let bytes = match &file.core_metadata {
+            CoreMetadataFile::Present { sha256 } => {
+                let url = file.metadata_url();
+                let check = |bytes: &[u8]| check_sha256(&url, bytes, sha256.as_deref());
+                let body = self
+                    .cache
+                    .get_immutable(&self.client, &url, self.offline, &self.policy, check)
+                    .await??;
+                self.count(body.from_cache);
+                body.bytes
+            }
+            CoreMetadataFile::Absent => self.metadata_from_wheel(file).await?,
+        };
+        CoreMetadata::parse(&bytes).map_err(|source| IndexError::Metadata {
+            file: file.filename.clone(),
+            source,
+        })
+    }
+
+    /// Downloads the wheel and reads `*.dist-info/METADATA` from it; the extracted bytes are
+    /// cached under the wheel's URL.
+    async fn metadata_from_wheel(&self, file: &DistFile) -> Result<Vec<u8>, IndexError> {
+        let url = &file.url;
+        let check = |bytes: &[u8]| {
+            check_sha256(url, bytes, file.sha256.as_deref())?;
+            read_wheel_metadata(url, bytes).map(|_| ())
+        };
+        let body = self
+            .cache
+            .get_immutable(&self.client, url, self.offline, &self.policy, check)
+            .await??;
+        self.count(body.from_cache);
+        read_wheel_metadata(url, &body.bytes)
+    }
+}
+
+fn check_sha256(url: &Url, bytes: &[u8], expected: Option<&str>) -> Result<(), IndexError> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    let actual = hex::encode(Sha256::digest(bytes));
+    if actual.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(IndexError::HashMismatch {
+            url: redact(url),
+            expected: expected.to_string(),
+            actual,
+        })
+    }
+}
+
+/// Reads the METADATA of the wheel's single `.dist-info` directory from zip bytes.
+pub fn read_wheel_metadata(url: &Url, bytes: &[u8]) -> Result<Vec<u8>, IndexError> {
+    let bad = |message: String| IndexError::BadWheel {
+        url: redact(url),
+        message,
+    };
+    if bytes.starts_with(b"<") || bytes.starts_with(b"\n<") {
+        return Err(bad("the server sent an HTML page instead of a wheel".into()));
+    }
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| bad(e.to_string()))?;
+    let names: Vec<String> = archive
+        .file_names()
+        .filter_map(Result::ok)
+        .map(|name| name.into_owned())
+        .filter(|name| {
+            let mut parts = name.split('/');
+            matches!(
+                (parts.next(), parts.next(), parts.next()),
+                (Some(dir), Some("METADATA"), None) if dir.ends_with(".dist-info")
+            )
+        })
+        .collect();
+    let [name] = names.as_slice() else {
+        return Err(bad(format!(
+            "expected one .dist-info/METADATA, found {}",
+            names.len()
+        )));
+    };
+    let mut entry = archive.by_name(name).map_err(|e| bad(e.to_string()))?;
+    let mut out = Vec::new();
+    // Metadata is small; a bound keeps a hostile archive from inflating without limit.
+    entry
+        .by_ref()
+        .take(16 * 1024 * 1024)
+        .read_to_end(&mut out)
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(out)
+}
+
+impl PackageSource for RemoteIndex {
+    fn project(&self, name: &PackageName) -> Result<Arc<ProjectFiles>, SourceError> {
+        self.runtime.block_on(self.inner.project(name))
+    }
+
+    fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, SourceError> {
+        self.runtime.block_on(self.inner.metadata(file))
+    }
+
+    fn prefetch(&self, name: &PackageName, picker: Picker) {
+        let inner = self.inner.clone();
+        let name = name.clone();
+        self.runtime.spawn(async move {
+            if let Ok(files) = inner.project(&name).await
+                && let Some(file) = picker(&files)
+            {
+                let _ = inner.metadata(&file).await;
+            }
+        });
+    }
+}
+
+/// Where index URLs come from, highest priority first.
+#[derive(Debug, Clone, Default)]
+pub struct IndexInputs {
+    pub flag_index_url: Option<String>,
+    pub flag_extra_index_urls: Vec<String>,
+    pub requirements_index_url: Option<String>,
+    pub requirements_extra_index_urls: Vec<String>,
+    pub config_index_url: Option<String>,
+    pub config_extra_index_urls: Vec<String>,
+}
+
+/// The indexes to use, in search order, and where the primary one came from (for messages).
+#[derive(Debug, Clone)]
+pub struct IndexSelection {
+    pub urls: Vec<Url>,
+    pub primary_source: &'static str,
+}
+
+/// Picks the index: `--index-url` > `PIP_INDEX_URL`/`UV_INDEX_URL`/`UV_DEFAULT_INDEX` >
+/// `--index-url` in a requirements file > `index-url` in airlock.toml > pip's configuration
+/// files > the default index of the local pip. Extra indexes from every level are searched
+/// after the primary, in that order.
+pub fn select_indexes(
+    inputs: &IndexInputs,
+    env: &dyn Fn(&str) -> Option<String>,
+    cache_dir: &Path,
+) -> Result<IndexSelection, IndexError> {
+    let env_value = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|name| env(name).filter(|v| !v.trim().is_empty()))
+    };
+    let pip_config = read_pip_config(env);
+    let (primary, primary_source) = if let Some(url) = &inputs.flag_index_url {
+        (url.clone(), "--index-url")
+    } else if let Some(url) = env_value(&["PIP_INDEX_URL", "UV_INDEX_URL", "UV_DEFAULT_INDEX"]) {
+        (url, "the environment")
+    } else if let Some(url) = &inputs.requirements_index_url {
+        (url.clone(), "the requirements file")
+    } else if let Some(url) = &inputs.config_index_url {
+        (url.clone(), "airlock.toml")
+    } else if let Some(url) = pip_config.index_url.clone() {
+        (url, "pip's configuration")
+    } else {
+        (
+            pip_default_index(cache_dir).ok_or(IndexError::NoIndex)?,
+            "pip's default",
+        )
+    };
+    let mut texts = vec![primary];
+    texts.extend(inputs.flag_extra_index_urls.iter().cloned());
+    for name in ["PIP_EXTRA_INDEX_URL", "UV_EXTRA_INDEX_URL"] {
+        if let Some(value) = env(name) {
+            texts.extend(value.split_whitespace().map(str::to_string));
+        }
+    }
+    texts.extend(inputs.requirements_extra_index_urls.iter().cloned());
+    texts.extend(inputs.config_extra_index_urls.iter().cloned());
+    texts.extend(pip_config.extra_index_urls);
+    let mut urls: Vec<Url> = Vec::new();
+    for text in texts {
+        let url = parse_index_url(&text)?;
+        if !urls.contains(&url) {
+            urls.push(url);
+        }
+    }
+    Ok(IndexSelection {
+        urls,
+        primary_source,
+    })
+}
+
+#[derive(Debug, Default)]
+struct PipConfig {
+    index_url: Option<String>,
+    extra_index_urls: Vec<String>,
+}
+
+/// pip's configuration files in pip's loading order (later wins), `[global]` then `[install]`.
+fn read_pip_config(env: &dyn Fn(&str) -> Option<String>) -> PipConfig {
+    let mut files: Vec<PathBuf> = Vec::new();
+    let xdg_dirs = env("XDG_CONFIG_DIRS").unwrap_or_else(|| "/etc/xdg".into());
+    files.extend(
+        xdg_dirs
+            .split(':')
+            .map(|dir| Path::new(dir).join("pip/pip.conf")),
+    );
+    files.push("/etc/pip.conf".into());
+    if let Some(home) = env("HOME") {
+        files.push(Path::new(&home).join(".pip/pip.conf"));
+        let config_home = env("XDG_CONFIG_HOME").unwrap_or_else(|| format!("{home}/.config"));
+        files.push(Path::new(&config_home).join("pip/pip.conf"));
+    }
+    if let Some(venv) = env("VIRTUAL_ENV") {
+        files.push(Path::new(&venv).join("pip.conf"));
+    }
+    if let Some(file) = env("PIP_CONFIG_FILE") {
+        files.push(file.into());
+    }
+    let mut config = PipConfig::default();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        for section in ["global", "install"] {
+            let values = ini_section(&text, section);
+            if let Some(url) = values.get("index-url").or(values.get("index_url")) {
+                config.index_url = Some(url.clone());
+            }
+            if let Some(urls) = values
+                .get("extra-index-url")
+                .or(values.get("extra_index_url"))
+            {
+                config.extra_index_urls = urls.split_whitespace().map(str::to_string).collect();
+            }
+        }
+    }
+    config
+}
+
+/// Reads one section of an INI file, with indented continuation lines appended.
+fn ini_section(text: &str, wanted: &str) -> HashMap<String, String> {
+    let mut values: HashMap<String, String> = HashMap::new();
+    let mut in_section = false;
+    let mut last_key: Option<String> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            in_section = name.trim() == wanted;
+            last_key = None;
+            continue;
+        }
+        if !in_section {
+            continue;
+        }
+        if line.starts_with([' ', '\t'])
+            && let Some(key) = &last_key
+        {
+            let entry = values.entry(key.clone()).or_default();
+            entry.push(' ');
+            entry.push_str(trimmed);
+            continue;
+        }
+        if let Some((key, value)) = trimmed.split_once(['=', ':']) {
+            let key = key.trim().to_ascii_lowercase();
+            values.insert(key.clone(), value.trim().to_string());
+            last_key = Some(key);
+        }
+    }
+    values
+}
+
+/// Asks the local pip which index it uses when nothing is configured. The answer is cached,
+/// since starting Python costs more than a warm resolve.
+fn pip_default_index(cache_dir: &Path) -> Option<String> {
+    let cached = cache_dir.join("pip-default-index");
+    if let Ok(text) = std::fs::read_to_string(&cached)
+        && !text.trim().is_empty()
+    {
+        return Some(text.trim().to_string());
+    }
+    let program = "from pip._internal.models.index import PyPI; print(PyPI.simple_url)";
+    for python in ["python3", "python"] {
+        let Ok(output) = std::process::Command::new(python)
+            .args(["-c", program])
+            .stderr(std::process::Stdio::null())
+            .output()
+        else {
+            continue;
+        };
+        let url = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        if output.status.success() && !url.is_empty() {
+            let _ = std::fs::create_dir_all(cache_dir);
+            let _ = crate::net::cache::write_atomic(&cached, url.as_bytes());
+            return Some(url);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_priority_flag_env_requirements_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut inputs = IndexInputs {
+            flag_index_url: Some("http://127.0.0.1:1/flag".into()),
+            requirements_index_url: Some("http://127.0.0.1:3/req".into()),
+            config_index_url: Some("http://127.0.0.1:4/config".into()),
+            config_extra_index_urls: vec!["http://127.0.0.1:5/extra".into()],
+            ..IndexInputs::default()
+        };
+        let home = dir.path().display().to_string();
+        let env = |name: &str| match name {
+            "PIP_INDEX_URL" => Some("http://u:secret@127.0.0.1:2/env".to_string()),
+            "HOME" => Some(home.clone()),
+            "XDG_CONFIG_DIRS" => Some(home.clone()),
+            _ => None,
+        };
+        let select = |inputs: &IndexInputs| {
+            select_indexes(inputs, &env, dir.path())
+                .unwrap()
+                .urls
+                .iter()
+                .map(redact)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            select(&inputs),
+            ["http://127.0.0.1:1/flag/", "http://127.0.0.1:5/extra/"]
+        );
+        inputs.flag_index_url = None;
+        assert_eq!(select(&inputs)[0], "http://127.0.0.1:2/env/");
+        let no_env = |name: &str| match name {
+            "HOME" => Some(home.clone()),
+            "XDG_CONFIG_DIRS" => Some(home.clone()),
+            _ => None,
+        };
+        let first = |inputs: &IndexInputs| {
+            select_indexes(inputs, &no_env, dir.path()).unwrap().urls[0].to_string()
+        };
+        assert_eq!(first(&inputs), "http://127.0.0.1:3/req/");
+        inputs.requirements_index_url = None;
+        assert_eq!(first(&inputs), "http://127.0.0.1:4/config/");
+        inputs.config_index_url = None;
+        std::fs::create_dir_all(dir.path().join(".config/pip")).unwrap();
+        std::fs::write(
+            dir.path().join(".config/pip/pip.conf"),
+            "[global]\nindex-url = http://127.0.0.1:6/pipconf\n",
+        )
+        .unwrap();
+        assert_eq!(first(&inputs), "http://127.0.0.1:6/pipconf/");
+    }
+
+    #[test]
+    fn reads_ini_sections_with_continuations() {
+        let text =
+            "[global]\nindex-url = a\nextra-index-url =\n    b\n    c\n[install]\nindex_url: d\n";
+        let global = ini_section(text, "global");
+        assert_eq!(global["index-url"], "a");
+        assert_eq!(
+            global["extra-index-url"]
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            ["b", "c"]
+        );
+        assert_eq!(ini_section(text, "install")["index_url"], "d");
+    }
+
+    #[test]
+    fn rejects_non_http_indexes() {
+        assert!(parse_index_url("file:///srv/simple").is_err());
+        assert_eq!(
+            parse_index_url("https://127.0.0.1/simple")
+                .unwrap()
+                .as_str(),
+            "https://127.0.0.1/simple/"
+        );
+    }
+}

@@ -1,1 +1,472 @@
-//! todo
+//! PEP 751 lockfiles (`pylock.<name>.toml`): building one from per-target resolutions, and
+//! reading one back.
+//!
+//! One lock covers every target: a package that resolves to the same version everywhere has no
+//! marker; otherwise each entry carries the markers of the targets that need it (PEP 751 allows
+//! several entries per name, told apart by markers). `wheels` lists every wheel of that version
+//! that any of its targets can install. What `verify` needs beyond the PEP (the targets, the
+//! exact pins and dependency edges per target, the inputs' fingerprint) lives under
+//! `[tool.airlock]`. Output is deterministic: sorted, no timestamps.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+
+use pep440_rs::Version;
+use pep508_rs::PackageName;
+use serde::{Deserialize, Serialize};
+
+use super::resolver::Resolution;
+use super::simple::DistFile;
+use super::target::Target;
+use super::wheel::DistFilename;
+use crate::net::redact;
+
+pub const LOCK_VERSION: &str = "1.0";
+pub const CREATED_BY: &str = "airlock";
+/// The version of our `[tool.airlock]` table.
+pub const TOOL_SCHEMA: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PylockError {
+    #[error("{path} is not a valid PEP 751 lockfile")]
+    Parse {
+        path: String,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("{path} has lock-version {found}; airlock reads {LOCK_VERSION}")]
+    Version { path: String, found: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PyLock {
+    pub lock_version: String,
+    #[serde(default)]
+    pub environments: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_python: Option<String>,
+    #[serde(default)]
+    pub extras: Vec<String>,
+    #[serde(default)]
+    pub dependency_groups: Vec<String>,
+    #[serde(default)]
+    pub default_groups: Vec<String>,
+    pub created_by: String,
+    #[serde(default)]
+    pub packages: Vec<LockedPackage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<ToolTable>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LockedPackage {
+    pub name: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_python: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<DependencyRef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wheels: Vec<LockedFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdist: Option<LockedFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DependencyRef {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LockedFile {
+    pub name: String,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_time: Option<toml::value::Datetime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    pub hashes: Hashes,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hashes {
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolTable {
+    pub airlock: AirlockTable,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct AirlockTable {
+    pub schema: u32,
+    /// sha256 over everything the resolution depended on but the index state.
+    pub inputs_fingerprint: String,
+    /// The requirements file, relative to the project root.
+    pub requirements: String,
+    /// The indexes searched, in order, without credentials.
+    pub indexes: Vec<String>,
+    pub targets: Vec<LockedTarget>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LockedTarget {
+    pub python_version: String,
+    pub python_platform: String,
+    pub marker: String,
+    /// Direct requirements on this target.
+    pub roots: Vec<String>,
+    pub pins: Vec<TargetPin>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct TargetPin {
+    pub name: String,
+    pub version: String,
+    /// The wheel this target's installer picks.
+    pub wheel: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extras: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
+}
+
+/// What the lock records about how it was made.
+pub struct LockContext<'a> {
+    pub fingerprint: String,
+    pub requirements: String,
+    pub indexes: &'a [url::Url],
+}
+
+fn locked_file(file: &DistFile) -> Option<LockedFile> {
+    Some(LockedFile {
+        name: file.filename.clone(),
+        url: redact(&file.url),
+        upload_time: file
+            .upload_time
+            .as_deref()
+            .and_then(|t| toml::value::Datetime::from_str(t).ok()),
+        size: file.size,
+        hashes: Hashes {
+            sha256: file.sha256.clone()?,
+        },
+    })
+}
+
+/// Builds one lock from each target's resolution. `resolutions` pairs up with `targets`.
+pub fn build_lock(
+    targets: &[Target],
+    resolutions: &[Resolution],
+    context: &LockContext<'_>,
+) -> PyLock {
+    // (name, version) -> indexes of the targets that pin it.
+    let mut entries: BTreeMap<(PackageName, Version), BTreeSet<usize>> = BTreeMap::new();
+    for (index, resolution) in resolutions.iter().enumerate() {
+        for package in resolution.packages.values() {
+            entries
+                .entry((package.name.clone(), package.version.clone()))
+                .or_default()
+                .insert(index);
+        }
+    }
+    let mut versions_per_name: BTreeMap<&PackageName, usize> = BTreeMap::new();
+    for (name, _) in entries.keys() {
+        *versions_per_name.entry(name).or_default() += 1;
+    }
+    let all_tags: Vec<_> = targets.iter().map(Target::tags).collect();
+    let mut packages = Vec::new();
+    for ((name, version), target_indexes) in &entries {
+        let marker = (target_indexes.len() != targets.len()).then(|| {
+            target_indexes
+                .iter()
+                .map(|i| format!("({})", targets[*i].marker_expression()))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        });
+        let first = &resolutions[*target_indexes.iter().next().expect("entries have a target")]
+            .packages[name];
+        let mut dependencies = BTreeSet::new();
+        for i in target_indexes {
+            let resolved = &resolutions[*i].packages[name];
+            for dependency in &resolved.dependencies {
+                let version = (versions_per_name.get(dependency).copied().unwrap_or(0) > 1)
+                    .then(|| resolutions[*i].packages[dependency].version.to_string());
+                dependencies.insert(DependencyRef {
+                    name: dependency.to_string(),
+                    version,
+                });
+            }
+        }
+        let mut wheels: Vec<LockedFile> = first
+            .files
+            .iter()
+            .filter(|file| match &file.kind {
+                DistFilename::Wheel(wheel) => target_indexes
+                    .iter()
+                    .any(|i| all_tags[*i].is_compatible(wheel)),
+                DistFilename::Sdist(_) => false,
+            })
+            .filter_map(locked_file)
+            .collect();
+        wheels.sort_by(|a, b| a.name.cmp(&b.name));
+        wheels.dedup_by(|a, b| a.name == b.name);
+        let sdist = first
+            .files
+            .iter()
+            .filter(|file| matches!(file.kind, DistFilename::Sdist(_)))
+            .filter_map(locked_file)
+            .min_by(|a, b| a.name.cmp(&b.name));
+        packages.push(LockedPackage {
+            name: name.to_string(),
+            version: version.to_string(),
+            marker,
+            requires_python: first.requires_python.as_ref().map(ToString::to_string),
+            index: first.wheel.index.clone(),
+            dependencies: dependencies.into_iter().collect(),
+            wheels,
+            sdist,
+        });
+    }
+    let minimum_python = targets
+        .iter()
+        .map(|t| (t.python_version.major, t.python_version.minor))
+        .min();
+    let locked_targets = targets
+        .iter()
+        .zip(resolutions)
+        .map(|(target, resolution)| LockedTarget {
+            python_version: target.python_version.to_string(),
+            python_platform: target.platform.to_string(),
+            marker: target.marker_expression(),
+            roots: resolution.roots.iter().map(ToString::to_string).collect(),
+            pins: resolution
+                .packages
+                .values()
+                .map(|package| TargetPin {
+                    name: package.name.to_string(),
+                    version: package.version.to_string(),
+                    wheel: package.wheel.filename.clone(),
+                    extras: package.extras.iter().map(ToString::to_string).collect(),
+                    dependencies: package
+                        .dependencies
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    PyLock {
+        lock_version: LOCK_VERSION.to_string(),
+        environments: targets.iter().map(Target::marker_expression).collect(),
+        requires_python: minimum_python.map(|(major, minor)| format!(">={major}.{minor}")),
+        extras: Vec::new(),
+        dependency_groups: Vec::new(),
+        default_groups: Vec::new(),
+        created_by: CREATED_BY.to_string(),
+        packages,
+        tool: Some(ToolTable {
+            airlock: AirlockTable {
+                schema: TOOL_SCHEMA,
+                inputs_fingerprint: context.fingerprint.clone(),
+                requirements: context.requirements.clone(),
+                indexes: context.indexes.iter().map(redact).collect(),
+                targets: locked_targets,
+            },
+        }),
+    }
+}
+
+impl PyLock {
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string(self).expect("lock structures serialise to TOML");
+        format!(
+            "# This file was generated by airlock from {}. Do not edit it by hand;\n# run `airlock resolve` to update it.\n{body}",
+            self.tool
+                .as_ref()
+                .map_or("its requirements", |t| t.airlock.requirements.as_str())
+        )
+    }
+
+    pub fn parse(text: &str, path: &str) -> Result<Self, PylockError> {
+        let lock: PyLock = toml::from_str(text).map_err(|source| PylockError::Parse {
+            path: path.to_string(),
+            source,
+        })?;
+        if lock.lock_version.split('.').next() != Some("1") {
+            return Err(PylockError::Version {
+                path: path.to_string(),
+                found: lock.lock_version,
+            });
+        }
+        Ok(lock)
+    }
+
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.tool
+            .as_ref()
+            .map(|t| t.airlock.inputs_fingerprint.as_str())
+    }
+}
+
+/// `requirements-api.in` -> `pylock.requirements-api.toml`. PEP 751 names may not contain dots,
+/// so dots and anything unusual become dashes.
+pub fn lock_filename(requirements: &std::path::Path) -> String {
+    let stem = requirements
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "requirements".into());
+    let clean: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("pylock.{clean}.toml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::python::requirements::{Location, RequirementLine};
+    use crate::python::resolver::tests::MemorySource;
+    use crate::python::resolver::{ResolveOptions, resolve};
+    use std::path::{Path, PathBuf};
+
+    fn resolution(source: &MemorySource, target: &Target) -> Resolution {
+        let lines = vec![RequirementLine {
+            requirement: "app".parse().unwrap(),
+            hashes: vec![],
+            location: Location {
+                file: PathBuf::from("r.in"),
+                line: 1,
+            },
+        }];
+        resolve(
+            source,
+            "r.in",
+            &lines,
+            &[],
+            target,
+            &ResolveOptions::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn one_lock_for_several_targets_with_markers_where_they_differ() {
+        let mut source = MemorySource::default();
+        source
+            .add(
+                "app-1.0-py3-none-any.whl",
+                &["native", "typing-extensions ; python_version < '3.12'"],
+            )
+            .add("native-2.0-cp312-cp312-manylinux_2_17_x86_64.whl", &[])
+            .add("native-1.0-cp311-cp311-manylinux_2_17_aarch64.whl", &[])
+            .add("native-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", &[])
+            .add("native-1.0.tar.gz", &[])
+            .add("typing_extensions-4.12.2-py3-none-any.whl", &[]);
+        let targets = vec![
+            Target::new("3.12", "x86_64-manylinux_2_36").unwrap(),
+            Target::new("3.11", "aarch64-manylinux_2_28").unwrap(),
+        ];
+        let resolutions: Vec<_> = targets.iter().map(|t| resolution(&source, t)).collect();
+        let indexes = [url::Url::parse("http://user:pw@127.0.0.1:9/simple/").unwrap()];
+        let context = LockContext {
+            fingerprint: "f".repeat(64),
+            requirements: "r.in".into(),
+            indexes: &indexes,
+        };
+        let lock = build_lock(&targets, &resolutions, &context);
+        let summary: Vec<_> = lock
+            .packages
+            .iter()
+            .map(|p| {
+                (
+                    p.name.as_str(),
+                    p.version.as_str(),
+                    p.marker.is_some(),
+                    p.wheels.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("app", "1.0", false, 1),
+                ("native", "1.0", true, 1),
+                ("native", "2.0", true, 1),
+                ("typing-extensions", "4.12.2", true, 1),
+            ]
+        );
+        assert!(
+            lock.packages[1]
+                .marker
+                .as_ref()
+                .unwrap()
+                .contains("aarch64")
+        );
+        assert!(lock.packages[1].sdist.is_some());
+        assert_eq!(lock.requires_python.as_deref(), Some(">=3.11"));
+        let app_deps: Vec<_> = lock.packages[0]
+            .dependencies
+            .iter()
+            .map(|d| (d.name.as_str(), d.version.as_deref()))
+            .collect();
+        assert_eq!(
+            app_deps,
+            [
+                ("native", Some("1.0")),
+                ("native", Some("2.0")),
+                ("typing-extensions", None)
+            ]
+        );
+        let text = lock.to_toml();
+        assert!(!text.contains("pw@"), "credentials never reach the lock");
+        assert_eq!(PyLock::parse(&text, "x").unwrap(), lock, "round trip");
+        assert_eq!(
+            build_lock(&targets, &resolutions, &context).to_toml(),
+            text,
+            "deterministic"
+        );
+    }
+
+    #[test]
+    fn lock_names_follow_pep751() {
+        assert_eq!(
+            lock_filename(Path::new("requirements/requirements-api.in")),
+            "pylock.requirements-api.toml"
+        );
+        assert_eq!(
+            lock_filename(Path::new("req.prod.txt")),
+            "pylock.req-prod.toml"
+        );
+    }
+
+    #[test]
+    fn rejects_other_lock_versions() {
+        let error =
+            PyLock::parse("lock-version = \"2.0\"\ncreated-by = \"x\"\n", "p.toml").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "p.toml has lock-version 2.0; airlock reads 1.0"
+        );
+    }
+}

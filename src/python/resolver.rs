@@ -233,6 +233,9 @@ fn candidates_for(
     }
 }
 
+/// The `Requires-Dist` entries of one version, shared between lookups.
+type RequirementList = Arc<Vec<Requirement>>;
+
 struct Provider<'a> {
     source: &'a dyn PackageSource,
     target: &'a Target,
@@ -247,7 +250,7 @@ struct Provider<'a> {
     explicit_prerelease: HashSet<PackageName>,
     exact_pins: HashSet<PackageName>,
     candidates: RefCell<HashMap<PackageName, Arc<Candidates>>>,
-    requirements: RefCell<HashMap<(PackageName, Version), Arc<Vec<Requirement>>>>,
+    requirements: RefCell<HashMap<(PackageName, Version), RequirementList>>,
     discovered: RefCell<HashMap<PackageName, usize>>,
     reasons: RefCell<BTreeMap<PackageName, String>>,
 }
@@ -785,6 +788,7 @@ pub(crate) mod tests {
                 upload_time: None,
                 core_metadata: CoreMetadataFile::Present { sha256: None },
                 kind: kind.clone(),
+                index: Some("http://127.0.0.1:9/simple/".into()),
             };
             self.projects
                 .entry(kind.name().clone())

@@ -48,6 +48,8 @@ pub struct DistFile {
     pub size: Option<u64>,
     pub upload_time: Option<String>,
     pub core_metadata: CoreMetadataFile,
+    /// The index the file was listed on, credentials removed (set by the index source).
+    pub index: Option<String>,
 }
 
 impl DistFile {
@@ -168,6 +170,7 @@ pub fn parse_json(text: &str, page_url: &Url) -> Result<ProjectFiles, SimpleErro
             size: file.size,
             upload_time: file.upload_time,
             core_metadata,
+            index: None,
         });
     }
     Ok(ProjectFiles { files })
@@ -237,6 +240,7 @@ pub fn parse_html(text: &str, page_url: &Url) -> ProjectFiles {
             size: None,
             upload_time: None,
             core_metadata,
+            index: None,
         });
     }
     ProjectFiles { files }

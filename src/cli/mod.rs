@@ -1,0 +1,323 @@
+//! Command-line definitions and the glue from flags + environment + airlock.toml to the library.
+//!
+//! Exit codes: 0 success, 1 a check found problems, 2 airlock could not do its job.
+
+mod progress;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use airlock::config::{Config, discover};
+use airlock::lock::{LockMode, LockRequest, LockStatus, display_path, lock_all};
+use airlock::net::cache::{default_cache_dir, write_atomic};
+use airlock::python::export::to_requirements_txt;
+use airlock::python::index::{IndexInputs, IndexStrategy};
+use airlock::python::pylock::PyLock;
+use airlock::python::resolver::PrereleaseMode;
+use airlock::python::target::Target;
+
+#[derive(Parser)]
+#[command(
+    name = "airlock",
+    version,
+    about = "Prepare air-gapped Python builds: resolve, lock, fetch, verify"
+)]
+struct Cli {
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Print more detail (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Resolve requirements files into PEP 751 lockfiles under lockfiles/.
+    Resolve(ResolveArgs),
+    /// Write a lock as a hash-pinned requirements file.
+    Export(ExportArgs),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SummaryFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+struct ResolveArgs {
+    /// A requirements file (pip syntax); repeatable. Default: [python] requirements.
+    #[arg(short = 'r', long = "requirements", value_name = "FILE")]
+    requirements: Vec<PathBuf>,
+    /// Target Python version (e.g. 3.12); pairs with --python-platform, repeatable.
+    #[arg(long, value_name = "VERSION")]
+    python_version: Vec<String>,
+    /// Target platform in uv's syntax (e.g. x86_64-manylinux_2_36); repeatable.
+    #[arg(long, value_name = "PLATFORM")]
+    python_platform: Vec<String>,
+    /// The configuration file (default: airlock.toml here or in a parent directory).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where lockfiles go (default: [python] lockfiles, or lockfiles/).
+    #[arg(long, value_name = "DIR")]
+    lockfiles: Option<PathBuf>,
+    /// The package index (overrides PIP_INDEX_URL / UV_INDEX_URL and every config file).
+    #[arg(long, value_name = "URL")]
+    index_url: Option<String>,
+    /// An extra index, searched after the primary one; repeatable.
+    #[arg(long, value_name = "URL")]
+    extra_index_url: Vec<String>,
+    /// How several indexes combine.
+    #[arg(long, value_enum)]
+    index_strategy: Option<StrategyArg>,
+    /// When pre-releases may be chosen.
+    #[arg(long, value_enum)]
+    prerelease: Option<PrereleaseArg>,
+    /// Use only the HTTP cache; never touch the network.
+    #[arg(long)]
+    offline: bool,
+    /// Write nothing; exit 1 when a lockfile is missing or out of date with its inputs.
+    #[arg(long)]
+    check: bool,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    format: SummaryFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StrategyArg {
+    FirstIndex,
+    UnsafeBestMatch,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PrereleaseArg {
+    Disallow,
+    Allow,
+    IfNecessaryOrExplicit,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExportFormat {
+    RequirementsTxt,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// The output format.
+    #[arg(long, value_enum)]
+    format: ExportFormat,
+    /// The lockfile (default: the only pylock.*.toml in lockfiles/).
+    lock: Option<PathBuf>,
+    /// Write here instead of stdout (atomically).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet = cli.quiet;
+    let outcome = match cli.command {
+        Command::Resolve(args) => run_resolve(args, quiet),
+        Command::Export(args) => run_export(args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  Caused by: {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load_config(explicit: Option<&Path>) -> Result<Config> {
+    let path = match explicit {
+        Some(path) => Some(path.to_path_buf()),
+        None => discover(&std::env::current_dir().context("cannot read the current directory")?),
+    };
+    match path {
+        Some(path) => Ok(Config::load(&path)?),
+        None => Ok(Config::empty(PathBuf::from("."))),
+    }
+}
+
+fn targets_from_flags(versions: &[String], platforms: &[String]) -> Result<Vec<Target>> {
+    if versions.len() != platforms.len() {
+        bail!(
+            "--python-version was given {} time(s) and --python-platform {} time(s); give them in pairs, one pair per target",
+            versions.len(),
+            platforms.len()
+        );
+    }
+    versions
+        .iter()
+        .zip(platforms)
+        .map(|(version, platform)| Target::new(version, platform).map_err(Into::into))
+        .collect()
+}
+
+fn run_resolve(args: ResolveArgs, quiet: bool) -> Result<ExitCode> {
+    let started = Instant::now();
+    let config = load_config(args.config.as_deref())?;
+    let python = &config.python;
+    let flag_targets = targets_from_flags(&args.python_version, &args.python_platform)?;
+    let request = LockRequest {
+        root: config.root.clone(),
+        requirements: if args.requirements.is_empty() {
+            python.requirements.clone()
+        } else {
+            args.requirements.clone()
+        },
+        targets: if flag_targets.is_empty() {
+            python.targets.clone()
+        } else {
+            flag_targets
+        },
+        lockfiles: args
+            .lockfiles
+            .clone()
+            .unwrap_or_else(|| python.lockfiles.clone()),
+        indexes: IndexInputs {
+            flag_index_url: args.index_url.clone(),
+            flag_extra_index_urls: args.extra_index_url.clone(),
+            config_index_url: python.index_url.clone(),
+            config_extra_index_urls: python.extra_index_urls.clone(),
+            ..IndexInputs::default()
+        },
+        index_strategy: match args.index_strategy {
+            Some(StrategyArg::FirstIndex) => IndexStrategy::FirstIndex,
+            Some(StrategyArg::UnsafeBestMatch) => IndexStrategy::UnsafeBestMatch,
+            None => python.index_strategy,
+        },
+        prerelease: match args.prerelease {
+            Some(PrereleaseArg::Allow) => PrereleaseMode::Allow,
+            Some(PrereleaseArg::Disallow) => PrereleaseMode::Disallow,
+            Some(PrereleaseArg::IfNecessaryOrExplicit) => PrereleaseMode::IfNecessaryOrExplicit,
+            None => python.prerelease,
+        },
+        offline: args.offline,
+        mode: if args.check {
+            LockMode::Check
+        } else {
+            LockMode::Write
+        },
+        cache_dir: default_cache_dir(),
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let reporter = progress::reporter(quiet || args.format == SummaryFormat::Json);
+    let reports = runtime.block_on(lock_all(&request, reporter.clone()))?;
+    drop(reporter);
+    let elapsed = started.elapsed();
+    let failed_check = reports
+        .iter()
+        .any(|r| matches!(r.status, LockStatus::Missing | LockStatus::Stale));
+    match args.format {
+        SummaryFormat::Json => {
+            let summary = serde_json::json!({
+                "command": "resolve",
+                "check": args.check,
+                "ok": !failed_check,
+                "seconds": elapsed.as_secs_f64(),
+                "locks": reports,
+            });
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        SummaryFormat::Text if !quiet => {
+            for report in &reports {
+                let lock = display_path(&report.lockfile, &request.root);
+                let line = match report.status {
+                    LockStatus::Written => format!(
+                        "Resolved {} packages for {} target(s); wrote {lock}",
+                        report.packages, report.targets
+                    ),
+                    LockStatus::Unchanged => format!(
+                        "Resolved {} packages for {} target(s); {lock} is unchanged",
+                        report.packages, report.targets
+                    ),
+                    LockStatus::UpToDate => format!("{lock} is up to date with its inputs"),
+                    LockStatus::Missing => {
+                        format!("{lock} is missing; run `airlock resolve` to create it")
+                    }
+                    LockStatus::Stale => format!(
+                        "{lock} is out of date with {}; run `airlock resolve`",
+                        display_path(&report.requirements, &request.root)
+                    ),
+                };
+                eprintln!("{line}");
+            }
+            if !args.check {
+                let requests: u64 = reports.iter().map(|r| r.index_requests).sum();
+                let hits: u64 = reports.iter().map(|r| r.cache_hits).sum();
+                eprintln!(
+                    "{requests} index requests, {hits} answered from the cache, in {:.2}s",
+                    elapsed.as_secs_f64()
+                );
+            }
+        }
+        SummaryFormat::Text => {}
+    }
+    Ok(if failed_check {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn run_export(args: ExportArgs) -> Result<ExitCode> {
+    let ExportFormat::RequirementsTxt = args.format;
+    let lock_path = match args.lock {
+        Some(path) => path,
+        None => {
+            let config = load_config(None)?;
+            let dir = &config.python.lockfiles;
+            let mut locks: Vec<PathBuf> = std::fs::read_dir(dir)
+                .with_context(|| format!("cannot list {}", dir.display()))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|path| {
+                    path.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("pylock.") && n.ends_with(".toml"))
+                })
+                .collect();
+            locks.sort();
+            match locks.as_slice() {
+                [one] => one.clone(),
+                [] => bail!(
+                    "no pylock.*.toml in {}; run `airlock resolve` first",
+                    dir.display()
+                ),
+                _ => bail!(
+                    "{} holds {} lockfiles; name the one to export",
+                    dir.display(),
+                    locks.len()
+                ),
+            }
+        }
+    };
+    let label = lock_path.display().to_string();
+    let text =
+        std::fs::read_to_string(&lock_path).with_context(|| format!("cannot read {label}"))?;
+    let lock = PyLock::parse(&text, &label)?;
+    let exported = to_requirements_txt(&lock, &label).map_err(|missing| {
+        anyhow::anyhow!(
+            "{label}: these entries have no hashed wheel, so --require-hashes would reject them: {}",
+            missing.join(", ")
+        )
+    })?;
+    match args.output {
+        Some(path) => write_atomic(&path, exported.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => print!("{exported}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
