@@ -168,9 +168,9 @@ fn targets_from_flags(versions: &[String], platforms: &[String]) -> Result<Vec<T
 
 fn run_resolve(args: ResolveArgs, quiet: bool) -> Result<ExitCode> {
     let started = Instant::now();
+    let flag_targets = targets_from_flags(&args.python_version, &args.python_platform)?;
     let config = load_config(args.config.as_deref())?;
     let python = &config.python;
-    let flag_targets = targets_from_flags(&args.python_version, &args.python_platform)?;
     let request = LockRequest {
         root: config.root.clone(),
         requirements: if args.requirements.is_empty() {

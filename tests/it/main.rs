@@ -1,0 +1,595 @@
+//! End-to-end tests: the real `airlock` binary against a fake index on 127.0.0.1.
+
+mod support;
+
+use support::{FakeIndex, Fault, Project, text};
+
+const BASIC: &str = r#"
+[[package]]
+name = "webapp"
+version = "1.0"
+requires-dist = ["corelib>=1", "speedups ; extra == 'fast'", "winonly ; sys_platform == 'win32'"]
+sdist = true
+
+[[package]]
+name = "corelib"
+version = "1.0"
+
+[[package]]
+name = "corelib"
+version = "2.0"
+tags = ["cp312-cp312-manylinux_2_17_x86_64", "cp311-cp311-manylinux_2_17_aarch64", "cp312-cp312-win_amd64"]
+
+[[package]]
+name = "corelib"
+version = "3.0b1"
+
+[[package]]
+name = "speedups"
+version = "0.5"
+requires-python = ">=3.12"
+
+[[package]]
+name = "speedups"
+version = "0.4"
+
+[[package]]
+name = "winonly"
+version = "1.0"
+"#;
+
+const TWO_TARGETS: &[&str] = &[
+    "--python-version",
+    "3.12",
+    "--python-platform",
+    "x86_64-manylinux_2_36",
+    "--python-version",
+    "3.11",
+    "--python-platform",
+    "aarch64-manylinux_2_28",
+];
+
+fn project_with(requirements: &str, index: &FakeIndex) -> Project {
+    let project = Project::new();
+    project.write("requirements/app.in", requirements);
+    project.write(
+        "airlock.toml",
+        &format!(
+            "[python]\nrequirements = [\"requirements/app.in\"]\nindex-url = \"{}\"\ntargets = [\n  {{ python-version = \"3.12\", python-platform = \"x86_64-manylinux_2_36\" }},\n  {{ python-version = \"3.11\", python-platform = \"aarch64-manylinux_2_28\" }},\n]\n",
+            index.url
+        ),
+    );
+    project
+}
+
+fn pins(lock: &str) -> Vec<Vec<String>> {
+    let value: toml::Value = toml::from_str(lock).unwrap();
+    value["tool"]["airlock"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|target| {
+            target["pins"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|pin| {
+                    format!(
+                        "{}=={}",
+                        pin["name"].as_str().unwrap(),
+                        pin["version"].as_str().unwrap()
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn resolves_two_targets_into_one_deterministic_pep751_lock() {
+    let index = FakeIndex::start(BASIC);
+    let project = project_with("webapp[fast]\n", &index);
+    let output = project
+        .airlock()
+        .arg("resolve")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(
+        text(&output.stderr).contains("wrote lockfiles/pylock.app.toml"),
+        "{}",
+        text(&output.stderr)
+    );
+    let lock = project.read("lockfiles/pylock.app.toml");
+    assert_eq!(
+        pins(&lock),
+        [
+            vec!["corelib==2.0", "speedups==0.5", "webapp==1.0"],
+            vec!["corelib==2.0", "speedups==0.4", "webapp==1.0"],
+        ]
+    );
+    let value: toml::Value = toml::from_str(&lock).unwrap();
+    assert_eq!(value["lock-version"].as_str(), Some("1.0"));
+    let packages = value["packages"].as_array().unwrap();
+    let corelib = packages
+        .iter()
+        .find(|p| p["name"].as_str() == Some("corelib"))
+        .unwrap();
+    assert!(
+        corelib.get("marker").is_none(),
+        "same version on both targets"
+    );
+    let wheels: Vec<&str> = corelib["wheels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        wheels,
+        [
+            "corelib-2.0-cp311-cp311-manylinux_2_17_aarch64.whl",
+            "corelib-2.0-cp312-cp312-manylinux_2_17_x86_64.whl"
+        ],
+        "every wheel some target can install, and only those"
+    );
+    assert_eq!(
+        corelib["wheels"][1]["hashes"]["sha256"].as_str().unwrap(),
+        index.wheel_sha256("corelib-2.0-cp312-cp312-manylinux_2_17_x86_64.whl")
+    );
+    let speedups: Vec<_> = packages
+        .iter()
+        .filter(|p| p["name"].as_str() == Some("speedups"))
+        .collect();
+    assert_eq!(speedups.len(), 2);
+    assert!(speedups.iter().all(|p| p.get("marker").is_some()));
+    let webapp = packages
+        .iter()
+        .find(|p| p["name"].as_str() == Some("webapp"))
+        .unwrap();
+    assert!(webapp.get("sdist").is_some(), "the sdist is recorded");
+    assert!(
+        !lock.contains("winonly"),
+        "markers are evaluated for the targets, not the host"
+    );
+
+    // Same inputs, same index: byte-identical, and the second run says so.
+    let output = project
+        .airlock()
+        .arg("resolve")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(text(&output.stderr).contains("is unchanged"));
+    assert_eq!(project.read("lockfiles/pylock.app.toml"), lock);
+}
+
+#[test]
+fn check_reports_missing_and_stale_locks_and_writes_nothing() {
+    let index = FakeIndex::start(BASIC);
+    let project = project_with("webapp\n", &index);
+    let output = project
+        .airlock()
+        .args(["resolve", "--check"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(text(&output.stderr).contains("lockfiles/pylock.app.toml is missing"));
+    assert!(!project.path().join("lockfiles").exists());
+    project.airlock().arg("resolve").assert().success();
+    let before = project.read("lockfiles/pylock.app.toml");
+    let requests = index.requests().len();
+    project
+        .airlock()
+        .args(["resolve", "--check"])
+        .assert()
+        .success();
+    assert_eq!(index.requests().len(), requests, "--check needs no network");
+    project.write("requirements/app.in", "webapp\ncorelib<2\n");
+    let output = project
+        .airlock()
+        .args(["resolve", "--check", "--format", "json"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["ok"], false);
+    assert_eq!(summary["locks"][0]["status"], "stale");
+    assert_eq!(project.read("lockfiles/pylock.app.toml"), before);
+}
+
+#[test]
+fn export_writes_hash_pinned_requirements() {
+    let index = FakeIndex::start(BASIC);
+    let project = project_with("webapp\n", &index);
+    project.airlock().arg("resolve").assert().success();
+    let output = project
+        .airlock()
+        .args(["export", "--format", "requirements-txt"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let exported = text(&output.stdout);
+    let hash = index.wheel_sha256("corelib-2.0-cp312-cp312-manylinux_2_17_x86_64.whl");
+    assert!(exported.contains("corelib==2.0 \\\n"), "{exported}");
+    assert!(
+        exported.contains(&format!("--hash=sha256:{hash}")),
+        "{exported}"
+    );
+    assert!(exported.contains("webapp==1.0 \\\n"), "{exported}");
+}
+
+#[test]
+fn retries_503_with_retry_after_then_succeeds() {
+    let index = FakeIndex::start(BASIC);
+    index.fault(
+        "/simple/corelib/",
+        Fault::Status {
+            status: 503,
+            retry_after: Some("1".into()),
+            times: 2,
+        },
+    );
+    let project = project_with("webapp\n", &index);
+    project.airlock().arg("resolve").assert().success();
+    let attempts = index
+        .requests()
+        .iter()
+        .filter(|p| *p == "/simple/corelib/")
+        .count();
+    assert_eq!(attempts, 3, "two 503s, then success");
+}
+
+#[test]
+fn a_retry_after_of_a_day_is_an_error_not_a_sleep() {
+    let index = FakeIndex::start(BASIC);
+    index.fault(
+        "/simple/webapp/",
+        Fault::Status {
+            status: 429,
+            retry_after: Some("86400".into()),
+            times: 1,
+        },
+    );
+    let project = project_with("webapp\n", &index);
+    let output = project
+        .airlock()
+        .arg("resolve")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("/simple/webapp/ asked to retry after 86400 s"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unknown_project_names_the_requirement_line() {
+    let index = FakeIndex::start(BASIC);
+    let project = project_with("webapp\nno-such-thing>=1\n", &index);
+    let output = project
+        .airlock()
+        .arg("resolve")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("no-such-thing was not found on the index"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("requirements/app.in:2: no-such-thing>=1"),
+        "{stderr}"
+    );
+    assert!(
+        !project.path().join("lockfiles/pylock.app.toml").exists(),
+        "no half-written lock"
+    );
+}
+
+#[test]
+fn unsatisfiable_requirements_get_a_derivation_with_lines() {
+    let index = FakeIndex::start(BASIC);
+    let project = project_with("webapp\ncorelib>=9\n", &index);
+    let output = project
+        .airlock()
+        .arg("resolve")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("no resolution for cp3.12 on x86_64-manylinux_2_36"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("requirements/app.in:2: corelib>=9"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn no_wheel_for_the_target_is_explained() {
+    let index = FakeIndex::start(BASIC);
+    let project = project_with("corelib>=2,<3\n", &index);
+    let output = project
+        .airlock()
+        .args([
+            "resolve",
+            "--python-version",
+            "3.12",
+            "--python-platform",
+            "aarch64-apple-darwin",
+        ])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("2.0 have no wheel for cp3.12 on aarch64-macos_13_0"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn html_index_pages_work() {
+    let index = FakeIndex::start(BASIC);
+    for project in ["webapp", "corelib"] {
+        index.fault(&format!("/simple/{project}/"), Fault::HtmlOnly);
+    }
+    let project = project_with("webapp\n", &index);
+    project.airlock().arg("resolve").assert().success();
+    assert_eq!(
+        pins(&project.read("lockfiles/pylock.app.toml"))[0],
+        ["corelib==2.0", "webapp==1.0"]
+    );
+}
+
+#[test]
+fn html_labelled_as_json_is_reported_with_the_url() {
+    let index = FakeIndex::start(BASIC);
+    index.fault("/simple/webapp/", Fault::HtmlAsJson);
+    let project = project_with("webapp\n", &index);
+    let output = project
+        .airlock()
+        .arg("resolve")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("/simple/webapp/ is not valid PEP 691 JSON"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_wrong_metadata_hash_is_refused() {
+    let index = FakeIndex::start(BASIC);
+    index.fault("/simple/corelib/", Fault::WrongMetadataHash);
+    let project = project_with("webapp\n", &index);
+    let output = project
+        .airlock()
+        .arg("resolve")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains(".whl.metadata: sha256 is"), "{stderr}");
+    assert!(stderr.contains(&"0".repeat(64)), "{stderr}");
+}
+
+#[test]
+fn without_a_metadata_file_the_wheel_is_read() {
+    let scenario = r#"
+[[package]]
+name = "plain"
+version = "1.0"
+requires-dist = ["dep"]
+metadata-file = false
+
+[[package]]
+name = "dep"
+version = "2.0"
+"#;
+    let index = FakeIndex::start(scenario);
+    let project = project_with("plain\n", &index);
+    project.airlock().arg("resolve").assert().success();
+    assert_eq!(
+        pins(&project.read("lockfiles/pylock.app.toml"))[0],
+        ["dep==2.0", "plain==1.0"]
+    );
+    assert!(
+        index
+            .requests()
+            .iter()
+            .any(|p| p == "/files/plain-1.0-py3-none-any.whl")
+    );
+}
+
+#[test]
+fn offline_uses_only_the_cache() {
+    let index = FakeIndex::start(BASIC);
+    let project = project_with("webapp\n", &index);
+    let output = project
+        .airlock()
+        .args(["resolve", "--offline"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("is not in the cache and --offline forbids the network"),
+        "{stderr}"
+    );
+    assert!(index.requests().is_empty(), "offline never connects");
+    project.airlock().arg("resolve").assert().success();
+    let lock = project.read("lockfiles/pylock.app.toml");
+    std::fs::remove_dir_all(project.path().join("lockfiles")).unwrap();
+    let seen = index.requests().len();
+    project
+        .airlock()
+        .args(["resolve", "--offline"])
+        .assert()
+        .success();
+    assert_eq!(index.requests().len(), seen, "offline never connects");
+    assert_eq!(project.read("lockfiles/pylock.app.toml"), lock);
+}
+
+#[test]
+fn first_index_wins_over_an_extra_index() {
+    let private = FakeIndex::start("[[package]]\nname = \"internal-lib\"\nversion = \"1.0\"\n");
+    let public = FakeIndex::start("[[package]]\nname = \"internal-lib\"\nversion = \"99.0\"\n");
+    let project = Project::new();
+    project.write("r.in", "internal-lib\n");
+    let resolve = |strategy: &str| {
+        project
+            .airlock()
+            .args([
+                "resolve",
+                "-r",
+                "r.in",
+                "--index-url",
+                &private.url,
+                "--extra-index-url",
+                &public.url,
+            ])
+            .args(["--index-strategy", strategy])
+            .args(&TWO_TARGETS[..4])
+            .assert()
+            .success();
+        pins(&project.read("lockfiles/pylock.r.toml"))[0].clone()
+    };
+    assert_eq!(resolve("first-index"), ["internal-lib==1.0"]);
+    assert_eq!(resolve("unsafe-best-match"), ["internal-lib==99.0"]);
+}
+
+#[test]
+fn credentials_never_reach_the_lock_or_the_output() {
+    let index = FakeIndex::start(BASIC);
+    let project = project_with("webapp\n", &index);
+    let with_credentials = index.url.replace("http://", "http://deploy:s3cret@");
+    let output = project
+        .airlock()
+        .arg("resolve")
+        .env("PIP_INDEX_URL", &with_credentials)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(!text(&output.stderr).contains("s3cret"));
+    assert!(!project.read("lockfiles/pylock.app.toml").contains("s3cret"));
+}
+
+#[test]
+fn requirement_file_errors_name_file_and_line() {
+    let index = FakeIndex::start(BASIC);
+    let project = project_with(
+        "webapp\n-e ./src/app\ngit+https://127.0.0.1/repo.git\n-r more.in\n",
+        &index,
+    );
+    project.write("requirements/more.in", "corelib==${MISSING_VERSION}\n");
+    let output = project
+        .airlock()
+        .arg("resolve")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("3 problems in the requirements"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("requirements/app.in:2: `-e ./src/app` is an editable install"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "requirements/app.in:3: `git+https://127.0.0.1/repo.git` is a version-control source"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .contains("requirements/more.in:1: environment variable ${MISSING_VERSION} is not set"),
+        "{stderr}"
+    );
+    assert!(
+        index.requests().is_empty(),
+        "inputs are validated before any request"
+    );
+}
+
+#[test]
+fn config_errors_are_collected_and_exit_2() {
+    let project = Project::new();
+    project.write(
+        "airlock.toml",
+        "[python]\nrequirements = [\"nope.in\"]\ntargets = [{ python-version = \"3.12\", python-platform = \"x86_64-nonsense\" }]\n",
+    );
+    let output = project
+        .airlock()
+        .arg("resolve")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("python.targets[0]: unknown Python platform `x86_64-nonsense`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("python.requirements[0]:"), "{stderr}");
+    let output = project
+        .airlock()
+        .args(["resolve", "-r", "x.in", "--python-version", "3.12"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(text(&output.stderr).contains("give them in pairs"));
+}
+
+#[test]
+fn yanked_files_need_an_exact_pin() {
+    let scenario = r#"
+[[package]]
+name = "lib"
+version = "2.0"
+yanked = true
+
+[[package]]
+name = "lib"
+version = "1.0"
+"#;
+    let index = FakeIndex::start(scenario);
+    let project = project_with("lib\n", &index);
+    project.airlock().arg("resolve").assert().success();
+    assert_eq!(
+        pins(&project.read("lockfiles/pylock.app.toml"))[0],
+        ["lib==1.0"]
+    );
+    project.write("requirements/app.in", "lib==2.0\n");
+    project.airlock().arg("resolve").assert().success();
+    assert_eq!(
+        pins(&project.read("lockfiles/pylock.app.toml"))[0],
+        ["lib==2.0"]
+    );
+}

@@ -1,0 +1,472 @@
+//! A fake package index on 127.0.0.1 for the end-to-end tests.
+//!
+//! Scenarios are small TOML documents listing packages; wheels are built in memory (a real zip
+//! with METADATA, WHEEL and RECORD). The server speaks just enough HTTP/1.1, serves PEP 691 JSON
+//! or PEP 503 HTML by the Accept header, PEP 658 metadata files, and injects faults per path.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ScenarioPackage {
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub requires_dist: Vec<String>,
+    /// Wheel tags, e.g. `py3-none-any` (the default) or `cp312-cp312-manylinux_2_17_x86_64`.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub requires_python: Option<String>,
+    #[serde(default)]
+    pub yanked: bool,
+    /// Serve a PEP 658 metadata file next to the wheel (default true).
+    pub metadata_file: Option<bool>,
+    /// Also list an sdist.
+    #[serde(default)]
+    pub sdist: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Scenario {
+    #[serde(rename = "package")]
+    packages: Vec<ScenarioPackage>,
+}
+
+/// A fault the server injects on one path.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer with this status (and Retry-After) this many times, then normally.
+    Status {
+        status: u16,
+        retry_after: Option<String>,
+        times: usize,
+    },
+    /// Serve the project page as HTML whatever the Accept header says.
+    HtmlOnly,
+    /// Serve an HTML error page labelled as PEP 691 JSON.
+    HtmlAsJson,
+    /// Advertise a metadata hash that does not match the metadata file.
+    WrongMetadataHash,
+}
+
+struct File {
+    body: Vec<u8>,
+    content_type: &'static str,
+}
+
+/// One file on a project page: (filename, sha256, requires-python, yanked, metadata sha256).
+type Listing = (String, String, Option<String>, bool, Option<String>);
+
+#[derive(Default)]
+struct State {
+    projects: HashMap<String, Vec<Listing>>,
+    files: HashMap<String, File>,
+    faults: HashMap<String, Fault>,
+    requests: Vec<String>,
+}
+
+pub struct FakeIndex {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    port: u16,
+}
+
+fn normalize(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        let c = if matches!(c, '_' | '.') {
+            '-'
+        } else {
+            c.to_ascii_lowercase()
+        };
+        if !(c == '-' && out.ends_with('-')) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A small but real wheel.
+pub fn build_wheel(package: &ScenarioPackage, tag: &str) -> (String, Vec<u8>, Vec<u8>) {
+    let dist_name = normalize(&package.name).replace('-', "_");
+    let filename = format!("{dist_name}-{}-{tag}.whl", package.version);
+    let mut metadata = format!(
+        "Metadata-Version: 2.1\nName: {}\nVersion: {}\n",
+        package.name, package.version
+    );
+    if let Some(requires_python) = &package.requires_python {
+        metadata.push_str(&format!("Requires-Python: {requires_python}\n"));
+    }
+    for requirement in &package.requires_dist {
+        metadata.push_str(&format!("Requires-Dist: {requirement}\n"));
+    }
+    let dist_info = format!("{dist_name}-{}.dist-info", package.version);
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::default());
+    let module = format!("{dist_name}/__init__.py");
+    let entries = [
+        (module.clone(), format!("VERSION = {:?}\n", package.version)),
+        (format!("{dist_info}/METADATA"), metadata.clone()),
+        (
+            format!("{dist_info}/WHEEL"),
+            format!(
+                "Wheel-Version: 1.0\nGenerator: airlock-tests\nRoot-Is-Purelib: true\nTag: {tag}\n"
+            ),
+        ),
+        (format!("{dist_info}/RECORD"), String::new()),
+    ];
+    for (name, content) in &entries {
+        zip.start_file(name.as_str(), options).unwrap();
+        zip.write_all(content.as_bytes()).unwrap();
+    }
+    let bytes = zip.finish().unwrap().into_inner();
+    (filename, bytes, metadata.into_bytes())
+}
+
+impl FakeIndex {
+    pub fn start(scenario: &str) -> FakeIndex {
+        let scenario: Scenario = toml::from_str(scenario).expect("scenario TOML");
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut state = State::default();
+        for package in &scenario.packages {
+            let tags = if package.tags.is_empty() {
+                vec!["py3-none-any".to_string()]
+            } else {
+                package.tags.clone()
+            };
+            let project = state.projects.entry(normalize(&package.name)).or_default();
+            for tag in &tags {
+                let (filename, wheel, metadata) = build_wheel(package, tag);
+                let serve_metadata = package.metadata_file.unwrap_or(true);
+                let metadata_hash = serve_metadata.then(|| sha256_hex(&metadata));
+                project.push((
+                    filename.clone(),
+                    sha256_hex(&wheel),
+                    package.requires_python.clone(),
+                    package.yanked,
+                    metadata_hash,
+                ));
+                if serve_metadata {
+                    state.files.insert(
+                        format!("/files/{filename}.metadata"),
+                        File {
+                            body: metadata,
+                            content_type: "application/octet-stream",
+                        },
+                    );
+                }
+                state.files.insert(
+                    format!("/files/{filename}"),
+                    File {
+                        body: wheel,
+                        content_type: "application/octet-stream",
+                    },
+                );
+            }
+            if package.sdist {
+                let filename = format!("{}-{}.tar.gz", normalize(&package.name), package.version);
+                let body = format!("sdist of {}", package.name).into_bytes();
+                project.push((filename.clone(), sha256_hex(&body), None, false, None));
+                state.files.insert(
+                    format!("/files/{filename}"),
+                    File {
+                        body,
+                        content_type: "application/octet-stream",
+                    },
+                );
+            }
+        }
+        let state = Arc::new(Mutex::new(state));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (thread_state, thread_stop) = (state.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if thread_stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let state = thread_state.clone();
+                std::thread::spawn(move || serve(stream, &state));
+            }
+        });
+        FakeIndex {
+            url: format!("http://127.0.0.1:{port}/simple/"),
+            state,
+            stop,
+            port,
+        }
+    }
+
+    pub fn fault(&self, path: &str, fault: Fault) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .insert(path.to_string(), fault);
+    }
+
+    /// Paths requested so far, in order.
+    pub fn requests(&self) -> Vec<String> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    pub fn wheel_sha256(&self, filename: &str) -> String {
+        sha256_hex(&self.state.lock().unwrap().files[&format!("/files/{filename}")].body)
+    }
+}
+
+impl Drop for FakeIndex {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Wake the accept loop so the thread ends.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) {
+    let reason = match status {
+        200 => "OK",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        503 => "Service Unavailable",
+        _ => "Status",
+    };
+    let mut head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
+}
+
+fn serve(mut stream: TcpStream, state: &Mutex<State>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let mut accept = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("accept")
+        {
+            accept = value.trim().to_string();
+        }
+    }
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
+    let mut state = state.lock().unwrap();
+    state.requests.push(path.clone());
+    let fault = state.faults.get(&path).cloned();
+    if let Some(Fault::Status {
+        status,
+        retry_after,
+        times,
+    }) = &fault
+        && *times > 0
+    {
+        let headers: Vec<(&str, String)> = retry_after
+            .iter()
+            .map(|value| ("Retry-After", value.clone()))
+            .collect();
+        state.faults.insert(
+            path.clone(),
+            Fault::Status {
+                status: *status,
+                retry_after: retry_after.clone(),
+                times: times - 1,
+            },
+        );
+        drop(state);
+        respond(&mut stream, *status, &headers, b"fault injected");
+        return;
+    }
+    if let Some(project) = path
+        .strip_prefix("/simple/")
+        .and_then(|rest| rest.strip_suffix('/'))
+    {
+        let Some(files) = state.projects.get(project) else {
+            drop(state);
+            respond(&mut stream, 404, &[], b"not found");
+            return;
+        };
+        let wrong_hash = matches!(fault, Some(Fault::WrongMetadataHash));
+        let json =
+            accept.contains("vnd.pypi.simple.v1+json") && !matches!(fault, Some(Fault::HtmlOnly));
+        if matches!(fault, Some(Fault::HtmlAsJson)) {
+            drop(state);
+            respond(
+                &mut stream,
+                200,
+                &[("Content-Type", "application/vnd.pypi.simple.v1+json".into())],
+                b"<html><body>proxy error</body></html>",
+            );
+            return;
+        }
+        let metadata_hash = |hash: &Option<String>| {
+            hash.as_ref().map(|h| {
+                if wrong_hash {
+                    "0".repeat(64)
+                } else {
+                    h.clone()
+                }
+            })
+        };
+        let (body, content_type) = if json {
+            let files: Vec<serde_json::Value> = files
+                .iter()
+                .map(|(filename, sha, requires_python, yanked, metadata)| {
+                    let mut file = serde_json::json!({
+                        "filename": filename,
+                        "url": format!("../../files/{filename}"),
+                        "hashes": {"sha256": sha},
+                        "yanked": yanked,
+                        "upload-time": "2024-01-02T03:04:05.000006Z",
+                    });
+                    if let Some(requires_python) = requires_python {
+                        file["requires-python"] = requires_python.clone().into();
+                    }
+                    if let Some(hash) = metadata_hash(metadata) {
+                        file["core-metadata"] = serde_json::json!({"sha256": hash});
+                    }
+                    file
+                })
+                .collect();
+            let page = serde_json::json!({"meta": {"api-version": "1.1"}, "name": project, "files": files});
+            (page.to_string(), "application/vnd.pypi.simple.v1+json")
+        } else {
+            let mut html = String::from("<!DOCTYPE html><html><body>\n");
+            for (filename, sha, requires_python, yanked, metadata) in files {
+                let mut attributes = String::new();
+                if let Some(requires_python) = requires_python {
+                    attributes.push_str(&format!(
+                        " data-requires-python=\"{}\"",
+                        requires_python.replace('>', "&gt;").replace('<', "&lt;")
+                    ));
+                }
+                if *yanked {
+                    attributes.push_str(" data-yanked=\"\"");
+                }
+                if let Some(hash) = metadata_hash(metadata) {
+                    attributes.push_str(&format!(" data-core-metadata=\"sha256={hash}\""));
+                }
+                html.push_str(&format!(
+                    "<a href=\"/files/{filename}#sha256={sha}\"{attributes}>{filename}</a><br/>\n"
+                ));
+            }
+            html.push_str("</body></html>\n");
+            (html, "text/html")
+        };
+        drop(state);
+        respond(
+            &mut stream,
+            200,
+            &[("Content-Type", content_type.into())],
+            body.as_bytes(),
+        );
+        return;
+    }
+    match state.files.get(&path) {
+        Some(file) => {
+            let (body, content_type) = (file.body.clone(), file.content_type);
+            drop(state);
+            respond(
+                &mut stream,
+                200,
+                &[("Content-Type", content_type.into())],
+                &body,
+            );
+        }
+        None => {
+            drop(state);
+            respond(&mut stream, 404, &[], b"not found");
+        }
+    }
+}
+
+/// A project directory for one test, with its own cache.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        Project {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(relative)).unwrap()
+    }
+
+    /// `airlock` in the project, isolated from the host's index settings and cache.
+    pub fn airlock(&self) -> assert_cmd::Command {
+        let mut command = assert_cmd::Command::cargo_bin("airlock").unwrap();
+        command
+            .current_dir(self.dir.path())
+            .env("AIRLOCK_CACHE_DIR", self.dir.path().join(".cache"))
+            .env("HOME", self.dir.path())
+            .env("XDG_CONFIG_DIRS", self.dir.path())
+            .env_remove("PIP_INDEX_URL")
+            .env_remove("UV_INDEX_URL")
+            .env_remove("UV_DEFAULT_INDEX")
+            .env_remove("PIP_EXTRA_INDEX_URL")
+            .env_remove("UV_EXTRA_INDEX_URL")
+            .env_remove("PIP_CONFIG_FILE")
+            .env_remove("VIRTUAL_ENV")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env_remove("HTTP_PROXY")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("ALL_PROXY")
+            .env_remove("http_proxy")
+            .env_remove("https_proxy");
+        command
+    }
+}
+
+/// Reads the whole output of a finished command as text.
+pub fn text(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    let _ = bytes.take(1 << 20).read_to_string(&mut out);
+    out
+}
