@@ -215,7 +215,10 @@ fn run_resolve(args: ResolveArgs, quiet: bool) -> Result<ExitCode> {
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let reporter = progress::reporter(quiet || args.format == SummaryFormat::Json);
-    let reports = runtime.block_on(lock_all(&request, reporter.clone()))?;
+    let reports = runtime.block_on(lock_all(&request, reporter.clone()));
+    // Speculative prefetches may still be in flight; they are not needed any more.
+    runtime.shutdown_background();
+    let reports = reports?;
     drop(reporter);
     let elapsed = started.elapsed();
     let failed_check = reports

@@ -135,10 +135,10 @@ impl HttpCache {
         std::fs::create_dir_all(dir).map_err(io)?;
         // Body first, then meta: a meta file always points at a complete body.
         if let Some(body) = body {
-            write_atomic(&body_path, body).map_err(io)?;
+            write_replacing(&body_path, body, false).map_err(io)?;
         }
         let meta_bytes = serde_json::to_vec(meta).expect("cache meta serialises");
-        write_atomic(&meta_path, &meta_bytes).map_err(io)
+        write_replacing(&meta_path, &meta_bytes, false).map_err(io)
     }
 
     /// A page that changes over time (a project page): fresh entries are reused, stale ones
@@ -222,6 +222,23 @@ impl HttpCache {
         }))
     }
 
+    /// Bytes derived from an immutable URL (for example the METADATA read out of a wheel).
+    pub fn read_derived(&self, url: &Url, what: &str) -> Option<Vec<u8>> {
+        self.read("immutable", &key(url, what))
+            .map(|(_, body)| body)
+    }
+
+    pub fn store_derived(&self, url: &Url, what: &str, bytes: &[u8]) -> Result<(), NetError> {
+        let meta = EntryMeta {
+            etag: None,
+            last_modified: None,
+            stored_at: now_seconds(),
+            max_age: None,
+            content_type: None,
+        };
+        self.write("immutable", &key(url, what), &meta, Some(bytes))
+    }
+
     /// A file whose URL never changes content (it sits next to a hash-pinned wheel). `check`
     /// validates the bytes before they are stored, so a bad body is never cached.
     pub async fn get_immutable<E>(
@@ -277,14 +294,24 @@ impl HttpCache {
     }
 }
 
-/// Writes `bytes` to a temp file beside `path`, syncs it, and renames it over `path`.
+/// Writes `bytes` to a temp file beside `path`, syncs it to disk, and renames it over `path`:
+/// readers see the old file or the new one, never a mix, even after a crash.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_replacing(path, bytes, true)
+}
+
+/// Like [`write_atomic`] without the sync, for cache entries: a torn entry after a power loss
+/// fails its parse or hash check and is fetched again, and syncing hundreds of small files
+/// would cost more than the whole resolution.
+fn write_replacing(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut temp = tempfile::Builder::new()
         .prefix(".airlock-tmp-")
         .tempfile_in(dir)?;
     temp.write_all(bytes)?;
-    temp.as_file().sync_data()?;
+    if durable {
+        temp.as_file().sync_data()?;
+    }
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

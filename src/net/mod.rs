@@ -139,6 +139,55 @@ pub async fn get_with_retry(
     }
 }
 
+/// The answer to a ranged GET.
+#[derive(Debug)]
+pub struct RangeBody {
+    /// 206: the server honoured the range. Otherwise `bytes` is the whole file.
+    pub partial: bool,
+    /// The file's total length, from `Content-Range`.
+    pub total: Option<u64>,
+    pub bytes: Vec<u8>,
+}
+
+/// GET with a `Range` header (`bytes=-65536`, `bytes=100-199`). A server that ignores ranges
+/// answers 200 with the whole file, which the caller must be ready for.
+pub async fn get_range(
+    client: &reqwest::Client,
+    url: &Url,
+    policy: &RetryPolicy,
+    range: &str,
+) -> Result<RangeBody, NetError> {
+    let response = get_with_retry(client, url, policy, |request| {
+        request
+            .header(reqwest::header::RANGE, range)
+            // A compressed body's ranges would be of the compressed bytes.
+            .header(reqwest::header::ACCEPT_ENCODING, "identity")
+    })
+    .await?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        return Err(NetError::Status {
+            url: redact(url),
+            status,
+        });
+    }
+    let total = response
+        .headers()
+        .get(reqwest::header::CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit_once('/'))
+        .and_then(|(_, total)| total.parse().ok());
+    let bytes = response.bytes().await.map_err(|source| NetError::Request {
+        url: redact(url),
+        source,
+    })?;
+    Ok(RangeBody {
+        partial: status == 206,
+        total,
+        bytes: bytes.to_vec(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

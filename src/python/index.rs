@@ -23,8 +23,11 @@ use url::Url;
 use super::metadata::{CoreMetadata, MetadataError};
 use super::resolver::{PackageSource, Picker, SourceError};
 use super::simple::{self, CoreMetadataFile, DistFile, ProjectFiles, SimpleError};
+use super::zip_metadata::{
+    ZipMetadataError, extract_member, find_metadata, locate_directory, member_read_length,
+};
 use crate::net::cache::HttpCache;
-use crate::net::{NetError, RetryPolicy, redact};
+use crate::net::{NetError, RetryPolicy, get_range, get_with_retry, redact};
 use crate::reporter::{Event, Reporter};
 
 #[derive(Debug, thiserror::Error)]
@@ -270,20 +273,114 @@ impl Inner {
         })
     }
 
-    /// Downloads the wheel and reads `*.dist-info/METADATA` from it; the extracted bytes are
-    /// cached under the wheel's URL.
+    /// Reads `*.dist-info/METADATA` out of the wheel: with range requests when the server
+    /// honours them (a few kilobytes instead of the whole wheel), else by downloading it whole
+    /// and checking its hash. Only the extracted bytes are cached.
     async fn metadata_from_wheel(&self, file: &DistFile) -> Result<Vec<u8>, IndexError> {
+        const DERIVED: &str = "wheel-metadata";
         let url = &file.url;
-        let check = |bytes: &[u8]| {
-            check_sha256(url, bytes, file.sha256.as_deref())?;
-            read_wheel_metadata(url, bytes).map(|_| ())
+        if let Some(bytes) = self.cache.read_derived(url, DERIVED) {
+            self.count(true);
+            return Ok(bytes);
+        }
+        if self.offline {
+            return Err(NetError::NotCached { url: redact(url) }.into());
+        }
+        let bytes = match self.metadata_by_range(file).await {
+            Ok(bytes) => bytes,
+            Err(_) => {
+                let response = get_with_retry(&self.client, url, &self.policy, |r| r).await?;
+                self.count(false);
+                let status = response.status().as_u16();
+                if !(200..300).contains(&status) {
+                    return Err(NetError::Status {
+                        url: redact(url),
+                        status,
+                    }
+                    .into());
+                }
+                let body = response.bytes().await.map_err(|source| NetError::Request {
+                    url: redact(url),
+                    source,
+                })?;
+                check_sha256(url, &body, file.sha256.as_deref())?;
+                read_wheel_metadata(url, &body)?
+            }
         };
-        let body = self
-            .cache
-            .get_immutable(&self.client, url, self.offline, &self.policy, check)
-            .await??;
-        self.count(body.from_cache);
-        read_wheel_metadata(url, &body.bytes)
+        self.cache.store_derived(url, DERIVED, &bytes)?;
+        Ok(bytes)
+    }
+
+    /// The range-request path; any error sends the caller to the whole-file download.
+    async fn metadata_by_range(&self, file: &DistFile) -> Result<Vec<u8>, IndexError> {
+        const TAIL: u64 = 64 * 1024;
+        let url = &file.url;
+        let bad = |error: ZipMetadataError| IndexError::BadWheel {
+            url: redact(url),
+            message: error.to_string(),
+        };
+        let tail = get_range(&self.client, url, &self.policy, &format!("bytes=-{TAIL}")).await?;
+        self.count(false);
+        if !tail.partial {
+            // The server ignored the range and sent everything: use it, but verify it first.
+            check_sha256(url, &tail.bytes, file.sha256.as_deref())?;
+            return read_wheel_metadata(url, &tail.bytes);
+        }
+        let total = tail.total.ok_or_else(|| IndexError::BadWheel {
+            url: redact(url),
+            message: "a 206 answer without Content-Range".into(),
+        })?;
+        let tail_start = total.saturating_sub(tail.bytes.len() as u64);
+        let slice = |start: u64, length: u64| -> Option<&[u8]> {
+            let from = usize::try_from(start.checked_sub(tail_start)?).ok()?;
+            tail.bytes.get(from..from + usize::try_from(length).ok()?)
+        };
+        let location = locate_directory(&tail.bytes, tail_start).map_err(bad)?;
+        let fetched;
+        let directory = match slice(location.offset, location.size) {
+            Some(bytes) => bytes,
+            None => {
+                let end = location.offset + location.size.max(1) - 1;
+                fetched = self.range(url, location.offset, end).await?;
+                &fetched[..]
+            }
+        };
+        let entry = find_metadata(directory).map_err(bad)?;
+        let length =
+            member_read_length(&entry).min(total.saturating_sub(entry.local_header_offset));
+        if length == 0 {
+            return Err(bad(ZipMetadataError::Malformed(
+                "member offset past the end",
+            )));
+        }
+        let member_fetched;
+        let member = match slice(entry.local_header_offset, length) {
+            Some(bytes) => bytes,
+            None => {
+                let end = entry.local_header_offset + length - 1;
+                member_fetched = self.range(url, entry.local_header_offset, end).await?;
+                &member_fetched[..]
+            }
+        };
+        extract_member(member, &entry).map_err(bad)
+    }
+
+    async fn range(&self, url: &Url, start: u64, end: u64) -> Result<Vec<u8>, IndexError> {
+        let body = get_range(
+            &self.client,
+            url,
+            &self.policy,
+            &format!("bytes={start}-{end}"),
+        )
+        .await?;
+        self.count(false);
+        if !body.partial {
+            return Err(IndexError::BadWheel {
+                url: redact(url),
+                message: "the server stopped honouring ranges".into(),
+            });
+        }
+        Ok(body.bytes)
     }
 }
 

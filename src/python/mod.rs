@@ -9,3 +9,4 @@ pub mod resolver;
 pub mod simple;
 pub mod target;
 pub mod wheel;
+pub mod zip_metadata;

@@ -43,7 +43,7 @@ impl SourceError {
 }
 
 /// Chooses the file whose metadata a prefetch should warm, given the project's files.
-pub type Picker = Box<dyn FnOnce(&ProjectFiles) -> Option<DistFile> + Send>;
+pub type Picker = Box<dyn FnOnce(&Arc<ProjectFiles>) -> Option<DistFile> + Send>;
 
 /// Where the resolver gets packages from.
 pub trait PackageSource: Send + Sync {
@@ -477,9 +477,8 @@ impl Provider<'_> {
             let hashes = self.hashes.get(name).cloned();
             self.source.prefetch(
                 name,
-                Box::new(move |files: &ProjectFiles| {
-                    let candidates =
-                        candidates_for(Arc::new(files.clone()), &tags, &python, hashes.as_ref());
+                Box::new(move |files: &Arc<ProjectFiles>| {
+                    let candidates = candidates_for(files.clone(), &tags, &python, hashes.as_ref());
                     candidates
                         .versions
                         .iter()

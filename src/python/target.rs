@@ -429,18 +429,28 @@ impl Target {
         for python in &py_range {
             ordered.push((python.clone(), "none".into(), "any".into()));
         }
-        let mut priority = HashMap::with_capacity(ordered.len());
-        for (rank, tag) in ordered.into_iter().enumerate() {
-            priority.entry(tag).or_insert(rank as u32);
+        let mut priority: TagMap = HashMap::new();
+        for (rank, (python, abi, platform)) in ordered.into_iter().enumerate() {
+            priority
+                .entry(platform)
+                .or_default()
+                .entry(python)
+                .or_default()
+                .entry(abi)
+                .or_insert(rank as u32);
         }
         Tags { priority }
     }
 }
 
+/// platform -> python -> abi -> rank: nested so a lookup borrows `&str`s and allocates nothing
+/// (ranking runs over every file of every project for every target).
+type TagMap = HashMap<String, HashMap<String, HashMap<String, u32>>>;
+
 /// The set of tags a target accepts, each with its rank (lower is better).
 #[derive(Debug, Clone)]
 pub struct Tags {
-    priority: HashMap<(String, String, String), u32>,
+    priority: TagMap,
 }
 
 impl Tags {
@@ -449,9 +459,7 @@ impl Tags {
         wheel
             .tags()
             .filter_map(|(python, abi, platform)| {
-                self.priority
-                    .get(&(python.to_string(), abi.to_string(), platform.to_string()))
-                    .copied()
+                self.priority.get(platform)?.get(python)?.get(abi).copied()
             })
             .min()
     }

@@ -393,9 +393,7 @@ fn a_wrong_metadata_hash_is_refused() {
     assert!(stderr.contains(&"0".repeat(64)), "{stderr}");
 }
 
-#[test]
-fn without_a_metadata_file_the_wheel_is_read() {
-    let scenario = r#"
+const NO_METADATA_FILES: &str = r#"
 [[package]]
 name = "plain"
 version = "1.0"
@@ -406,18 +404,34 @@ metadata-file = false
 name = "dep"
 version = "2.0"
 "#;
-    let index = FakeIndex::start(scenario);
+
+#[test]
+fn without_a_metadata_file_range_requests_read_the_wheels_directory() {
+    let index = FakeIndex::start(NO_METADATA_FILES);
     let project = project_with("plain\n", &index);
     project.airlock().arg("resolve").assert().success();
     assert_eq!(
         pins(&project.read("lockfiles/pylock.app.toml"))[0],
         ["dep==2.0", "plain==1.0"]
     );
-    assert!(
-        index
-            .requests()
-            .iter()
-            .any(|p| p == "/files/plain-1.0-py3-none-any.whl")
+    let (ranged, whole) = index.file_responses("/files/plain-1.0-py3-none-any.whl");
+    assert!(ranged >= 1, "the wheel's directory was read with ranges");
+    assert_eq!(whole, 0, "the wheel was never downloaded whole");
+}
+
+#[test]
+fn a_server_that_ignores_range_still_works_and_is_hash_checked() {
+    let index = FakeIndex::start(NO_METADATA_FILES);
+    index.fault("/files/plain-1.0-py3-none-any.whl", Fault::IgnoreRange);
+    let project = project_with("plain\n", &index);
+    project.airlock().arg("resolve").assert().success();
+    assert_eq!(
+        pins(&project.read("lockfiles/pylock.app.toml"))[0],
+        ["dep==2.0", "plain==1.0"]
+    );
+    assert_eq!(
+        index.file_responses("/files/plain-1.0-py3-none-any.whl"),
+        (0, 1)
     );
 }
 

@@ -56,6 +56,8 @@ pub enum Fault {
     HtmlAsJson,
     /// Advertise a metadata hash that does not match the metadata file.
     WrongMetadataHash,
+    /// Answer ranged requests with the whole file (200), as some servers do.
+    IgnoreRange,
 }
 
 struct File {
@@ -72,6 +74,9 @@ struct State {
     files: HashMap<String, File>,
     faults: HashMap<String, Fault>,
     requests: Vec<String>,
+    /// Files answered 206 (a range) and 200 (whole), by path.
+    partial_responses: Vec<String>,
+    full_responses: Vec<String>,
 }
 
 pub struct FakeIndex {
@@ -227,6 +232,16 @@ impl FakeIndex {
         self.state.lock().unwrap().requests.clone()
     }
 
+    /// How many times `path` was answered with a range (206) and with the whole file (200).
+    pub fn file_responses(&self, path: &str) -> (usize, usize) {
+        let state = self.state.lock().unwrap();
+        let count = |list: &Vec<String>| list.iter().filter(|p| *p == path).count();
+        (
+            count(&state.partial_responses),
+            count(&state.full_responses),
+        )
+    }
+
     pub fn wheel_sha256(&self, filename: &str) -> String {
         sha256_hex(&self.state.lock().unwrap().files[&format!("/files/{filename}")].body)
     }
@@ -243,6 +258,7 @@ impl Drop for FakeIndex {
 fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) {
     let reason = match status {
         200 => "OK",
+        206 => "Partial Content",
         404 => "Not Found",
         429 => "Too Many Requests",
         503 => "Service Unavailable",
@@ -267,15 +283,18 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
         return;
     }
     let mut accept = String::new();
+    let mut range: Option<String> = None;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
             break;
         }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("accept")
-        {
-            accept = value.trim().to_string();
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("accept") {
+                accept = value.trim().to_string();
+            } else if name.eq_ignore_ascii_case("range") {
+                range = Some(value.trim().to_string());
+            }
         }
     }
     let path = request_line
@@ -284,7 +303,10 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
         .unwrap_or("/")
         .to_string();
     let mut state = state.lock().unwrap();
-    state.requests.push(path.clone());
+    state.requests.push(match &range {
+        Some(range) => format!("{path} [{range}]"),
+        None => path.clone(),
+    });
     let fault = state.faults.get(&path).cloned();
     if let Some(Fault::Status {
         status,
@@ -394,22 +416,56 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
         );
         return;
     }
-    match state.files.get(&path) {
-        Some(file) => {
-            let (body, content_type) = (file.body.clone(), file.content_type);
-            drop(state);
-            respond(
-                &mut stream,
-                200,
-                &[("Content-Type", content_type.into())],
-                &body,
-            );
-        }
-        None => {
-            drop(state);
-            respond(&mut stream, 404, &[], b"not found");
-        }
+    let file = state
+        .files
+        .get(&path)
+        .map(|file| (file.body.clone(), file.content_type));
+    let Some((body, content_type)) = file else {
+        drop(state);
+        respond(&mut stream, 404, &[], b"not found");
+        return;
+    };
+    let honour_range = !matches!(fault, Some(Fault::IgnoreRange));
+    if let Some((start, end)) = range
+        .as_deref()
+        .filter(|_| honour_range)
+        .and_then(|r| byte_range(r, body.len()))
+    {
+        state.partial_responses.push(path.clone());
+        drop(state);
+        let content_range = format!("bytes {start}-{end}/{}", body.len());
+        respond(
+            &mut stream,
+            206,
+            &[
+                ("Content-Type", content_type.into()),
+                ("Content-Range", content_range),
+            ],
+            &body[start..=end],
+        );
+        return;
     }
+    state.full_responses.push(path.clone());
+    drop(state);
+    respond(
+        &mut stream,
+        200,
+        &[("Content-Type", content_type.into())],
+        &body,
+    );
+}
+
+/// `bytes=-N` or `bytes=A-B` against a body of `len` bytes, as inclusive offsets.
+fn byte_range(range: &str, len: usize) -> Option<(usize, usize)> {
+    let spec = range.strip_prefix("bytes=")?;
+    let (start, end) = spec.split_once('-')?;
+    if start.is_empty() {
+        let suffix: usize = end.parse().ok()?;
+        return Some((len.saturating_sub(suffix), len - 1));
+    }
+    let start: usize = start.parse().ok()?;
+    let end: usize = end.parse::<usize>().ok()?.min(len - 1);
+    (start <= end).then_some((start, end))
 }
 
 /// A project directory for one test, with its own cache.
