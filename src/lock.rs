@@ -97,6 +97,10 @@ pub struct LockReport {
     pub targets: usize,
     pub index_requests: u64,
     pub cache_hits: u64,
+    /// The indexes searched, in order, without credentials.
+    pub indexes: Vec<String>,
+    /// Where the primary index came from (`--index-url`, `the environment`, …).
+    pub index_source: &'static str,
 }
 
 /// `path` relative to `root` when it is inside it, for messages and the lock.
@@ -171,6 +175,8 @@ pub async fn lock_all(
             targets: request.targets.len(),
             index_requests: 0,
             cache_hits: 0,
+            indexes: selection.urls.iter().map(redact).collect(),
+            index_source: selection.primary_source,
         };
         let locked_packages = || {
             existing

@@ -125,7 +125,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = cli.quiet;
     let outcome = match cli.command {
-        Command::Resolve(args) => run_resolve(args, quiet),
+        Command::Resolve(args) => run_resolve(args, quiet, cli.verbose),
         Command::Export(args) => run_export(args),
     };
     match outcome {
@@ -166,7 +166,7 @@ fn targets_from_flags(versions: &[String], platforms: &[String]) -> Result<Vec<T
         .collect()
 }
 
-fn run_resolve(args: ResolveArgs, quiet: bool) -> Result<ExitCode> {
+fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8) -> Result<ExitCode> {
     let started = Instant::now();
     let flag_targets = targets_from_flags(&args.python_version, &args.python_platform)?;
     let config = load_config(args.config.as_deref())?;
@@ -238,6 +238,14 @@ fn run_resolve(args: ResolveArgs, quiet: bool) -> Result<ExitCode> {
         SummaryFormat::Text if !quiet => {
             for report in &reports {
                 let lock = display_path(&report.lockfile, &request.root);
+                if verbose > 0 {
+                    eprintln!(
+                        "{}: indexes {} (primary from {})",
+                        display_path(&report.requirements, &request.root),
+                        report.indexes.join(", "),
+                        report.index_source
+                    );
+                }
                 let line = match report.status {
                     LockStatus::Written => format!(
                         "Resolved {} packages for {} target(s); wrote {lock}",

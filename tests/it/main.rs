@@ -508,6 +508,23 @@ fn credentials_never_reach_the_lock_or_the_output() {
         .clone();
     assert!(!text(&output.stderr).contains("s3cret"));
     assert!(!project.read("lockfiles/pylock.app.toml").contains("s3cret"));
+    let output = project
+        .airlock()
+        .args(["resolve", "-v"])
+        .env("PIP_INDEX_URL", &with_credentials)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "indexes {} (primary from the environment)",
+            index.url
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
 }
 
 #[test]
