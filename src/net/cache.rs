@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::{NetError, RetryPolicy, get_with_retry, redact};
+use super::{NetError, RetryPolicy, get_with_retry, redact, success_body};
 
 /// The cache root: `AIRLOCK_CACHE_DIR`, else the platform's user cache directory.
 pub fn default_cache_dir() -> PathBuf {
@@ -263,18 +263,8 @@ impl HttpCache {
             return Err(NetError::NotCached { url: redact(url) });
         }
         let response = get_with_retry(client, url, policy, |request| request).await?;
-        let status = response.status().as_u16();
-        if !(200..300).contains(&status) {
-            return Err(NetError::Status {
-                url: redact(url),
-                status,
-            });
-        }
         let content_type = header(response.headers(), reqwest::header::CONTENT_TYPE);
-        let bytes = response.bytes().await.map_err(|source| NetError::Request {
-            url: redact(url),
-            source,
-        })?;
+        let bytes = success_body(response, url).await?;
         if let Err(error) = check(&bytes) {
             return Ok(Err(error));
         }
@@ -287,7 +277,7 @@ impl HttpCache {
         };
         self.write("immutable", &key, &meta, Some(&bytes))?;
         Ok(Ok(CachedBody {
-            bytes: bytes.to_vec(),
+            bytes,
             content_type,
             from_cache: false,
         }))

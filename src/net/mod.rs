@@ -139,6 +139,22 @@ pub async fn get_with_retry(
     }
 }
 
+/// The body of a 2xx answer; any other status is an error naming the URL.
+pub async fn success_body(response: reqwest::Response, url: &Url) -> Result<Vec<u8>, NetError> {
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        return Err(NetError::Status {
+            url: redact(url),
+            status,
+        });
+    }
+    let bytes = response.bytes().await.map_err(|source| NetError::Request {
+        url: redact(url),
+        source,
+    })?;
+    Ok(bytes.to_vec())
+}
+
 /// The answer to a ranged GET.
 #[derive(Debug)]
 pub struct RangeBody {
@@ -164,27 +180,18 @@ pub async fn get_range(
             .header(reqwest::header::ACCEPT_ENCODING, "identity")
     })
     .await?;
-    let status = response.status().as_u16();
-    if !(200..300).contains(&status) {
-        return Err(NetError::Status {
-            url: redact(url),
-            status,
-        });
-    }
+    let partial = response.status().as_u16() == 206;
     let total = response
         .headers()
         .get(reqwest::header::CONTENT_RANGE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.rsplit_once('/'))
         .and_then(|(_, total)| total.parse().ok());
-    let bytes = response.bytes().await.map_err(|source| NetError::Request {
-        url: redact(url),
-        source,
-    })?;
+    let bytes = success_body(response, url).await?;
     Ok(RangeBody {
-        partial: status == 206,
+        partial,
         total,
-        bytes: bytes.to_vec(),
+        bytes,
     })
 }
 

@@ -27,7 +27,7 @@ use super::zip_metadata::{
     ZipMetadataError, extract_member, find_metadata, locate_directory, member_read_length,
 };
 use crate::net::cache::HttpCache;
-use crate::net::{NetError, RetryPolicy, get_range, get_with_retry, redact};
+use crate::net::{NetError, RetryPolicy, get_range, get_with_retry, redact, success_body};
 use crate::reporter::{Event, Reporter};
 
 #[derive(Debug, thiserror::Error)]
@@ -291,18 +291,7 @@ impl Inner {
             Err(_) => {
                 let response = get_with_retry(&self.client, url, &self.policy, |r| r).await?;
                 self.count(false);
-                let status = response.status().as_u16();
-                if !(200..300).contains(&status) {
-                    return Err(NetError::Status {
-                        url: redact(url),
-                        status,
-                    }
-                    .into());
-                }
-                let body = response.bytes().await.map_err(|source| NetError::Request {
-                    url: redact(url),
-                    source,
-                })?;
+                let body = success_body(response, url).await?;
                 check_sha256(url, &body, file.sha256.as_deref())?;
                 read_wheel_metadata(url, &body)?
             }

@@ -257,14 +257,7 @@ fn a_retry_after_of_a_day_is_an_error_not_a_sleep() {
         },
     );
     let project = project_with("webapp\n", &index);
-    let output = project
-        .airlock()
-        .arg("resolve")
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let stderr = text(&output.stderr);
+    let stderr = project.stderr_of(&["resolve"], 2);
     assert!(
         stderr.contains("/simple/webapp/ asked to retry after 86400 s"),
         "{stderr}"
@@ -275,14 +268,7 @@ fn a_retry_after_of_a_day_is_an_error_not_a_sleep() {
 fn unknown_project_names_the_requirement_line() {
     let index = FakeIndex::start(BASIC);
     let project = project_with("webapp\nno-such-thing>=1\n", &index);
-    let output = project
-        .airlock()
-        .arg("resolve")
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let stderr = text(&output.stderr);
+    let stderr = project.stderr_of(&["resolve"], 2);
     assert!(
         stderr.contains("no-such-thing was not found on the index"),
         "{stderr}"
@@ -301,14 +287,7 @@ fn unknown_project_names_the_requirement_line() {
 fn unsatisfiable_requirements_get_a_derivation_with_lines() {
     let index = FakeIndex::start(BASIC);
     let project = project_with("webapp\ncorelib>=9\n", &index);
-    let output = project
-        .airlock()
-        .arg("resolve")
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let stderr = text(&output.stderr);
+    let stderr = project.stderr_of(&["resolve"], 2);
     assert!(
         stderr.contains("no resolution for cp3.12 on x86_64-manylinux_2_36"),
         "{stderr}"
@@ -362,14 +341,7 @@ fn html_labelled_as_json_is_reported_with_the_url() {
     let index = FakeIndex::start(BASIC);
     index.fault("/simple/webapp/", Fault::HtmlAsJson);
     let project = project_with("webapp\n", &index);
-    let output = project
-        .airlock()
-        .arg("resolve")
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let stderr = text(&output.stderr);
+    let stderr = project.stderr_of(&["resolve"], 2);
     assert!(
         stderr.contains("/simple/webapp/ is not valid PEP 691 JSON"),
         "{stderr}"
@@ -381,14 +353,7 @@ fn a_wrong_metadata_hash_is_refused() {
     let index = FakeIndex::start(BASIC);
     index.fault("/simple/corelib/", Fault::WrongMetadataHash);
     let project = project_with("webapp\n", &index);
-    let output = project
-        .airlock()
-        .arg("resolve")
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let stderr = text(&output.stderr);
+    let stderr = project.stderr_of(&["resolve"], 2);
     assert!(stderr.contains(".whl.metadata: sha256 is"), "{stderr}");
     assert!(stderr.contains(&"0".repeat(64)), "{stderr}");
 }
@@ -535,14 +500,7 @@ fn requirement_file_errors_name_file_and_line() {
         &index,
     );
     project.write("requirements/more.in", "corelib==${MISSING_VERSION}\n");
-    let output = project
-        .airlock()
-        .arg("resolve")
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let stderr = text(&output.stderr);
+    let stderr = project.stderr_of(&["resolve"], 2);
     assert!(
         stderr.contains("3 problems in the requirements"),
         "{stderr}"
@@ -575,14 +533,7 @@ fn config_errors_are_collected_and_exit_2() {
         "airlock.toml",
         "[python]\nrequirements = [\"nope.in\"]\ntargets = [{ python-version = \"3.12\", python-platform = \"x86_64-nonsense\" }]\n",
     );
-    let output = project
-        .airlock()
-        .arg("resolve")
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let stderr = text(&output.stderr);
+    let stderr = project.stderr_of(&["resolve"], 2);
     assert!(
         stderr.contains("python.targets[0]: unknown Python platform `x86_64-nonsense`"),
         "{stderr}"

@@ -520,6 +520,20 @@ impl Project {
     }
 }
 
+impl Project {
+    /// Runs `airlock ARGS…`, expects exit `code`, and returns stderr.
+    pub fn stderr_of(&self, args: &[&str], code: i32) -> String {
+        let output = self
+            .airlock()
+            .args(args)
+            .assert()
+            .code(code)
+            .get_output()
+            .clone();
+        text(&output.stderr)
+    }
+}
+
 /// Reads the whole output of a finished command as text.
 pub fn text(bytes: &[u8]) -> String {
     let mut out = String::new();
