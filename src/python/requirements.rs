@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use pep440_rs::Version;
+use pep440_rs::{Operator, Version};
 use pep508_rs::{PackageName, Requirement, VersionOrUrl};
 use version_ranges::Ranges;
 
@@ -663,11 +663,32 @@ impl Parser<'_> {
 }
 
 /// The version range a requirement allows (everything for a bare name).
+///
+/// PEP 440: `==1.0` (without a local label) also matches `1.0+cpu`, and `!=1.0` excludes it.
+/// Local versions sort after `1.0` and before `1.0.post0.dev0`, the next version that is not a
+/// local variant, so `[1.0, 1.0.post0.dev0)` is exactly `1.0` and its local variants.
 pub fn specifier_range(requirement: &Requirement) -> Ranges<Version> {
-    match &requirement.version_or_url {
-        Some(VersionOrUrl::VersionSpecifier(specifiers)) => Ranges::from(specifiers.clone()),
-        _ => Ranges::full(),
+    let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url else {
+        return Ranges::full();
+    };
+    let mut range = Ranges::full();
+    for specifier in specifiers.iter() {
+        let version = specifier.version();
+        let widens =
+            version.local().is_empty() && version.post().is_none() && version.dev().is_none();
+        let part = match specifier.operator() {
+            Operator::Equal if widens => local_variants(version),
+            Operator::NotEqual if widens => local_variants(version).complement(),
+            _ => Ranges::from(specifier.clone()),
+        };
+        range = range.intersection(&part);
     }
+    range
+}
+
+fn local_variants(version: &Version) -> Ranges<Version> {
+    let next = version.clone().with_post(Some(0)).with_dev(Some(0));
+    Ranges::from_range_bounds(version.clone()..next)
 }
 
 fn specifier_text(requirement: &Requirement) -> String {

@@ -333,7 +333,9 @@ impl Provider<'_> {
         range: &Ranges<Version>,
     ) -> Option<Version> {
         let allow_pre = self.prerelease_allowed(name, candidates);
-        let allow_yanked = self.exact_pins.contains(name) && range.as_singleton().is_some();
+        // The range of an `==` pin also admits local variants, so it is not a singleton; the
+        // first-party `==` is what PEP 592 asks for.
+        let allow_yanked = self.exact_pins.contains(name);
         candidates
             .versions
             .iter()
@@ -934,6 +936,29 @@ pub(crate) mod tests {
         assert_eq!(
             pins(&source, &["a", "b"]),
             ["a==1.0", "b==1.0", "shared==2.0"]
+        );
+    }
+
+    #[test]
+    fn exact_pins_match_local_versions_as_pep440_says() {
+        let mut source = MemorySource::default();
+        source
+            .add("torch-2.4.0+cpu-cp312-cp312-manylinux_2_17_x86_64.whl", &[])
+            .add("torch-2.4.1-cp312-cp312-manylinux_2_17_x86_64.whl", &[])
+            .add(
+                "torch-2.4.0.post1-cp312-cp312-manylinux_2_17_x86_64.whl",
+                &[],
+            );
+        assert_eq!(pins(&source, &["torch==2.4.0"]), ["torch==2.4.0+cpu"]);
+        assert_eq!(pins(&source, &["torch==2.4.0+cpu"]), ["torch==2.4.0+cpu"]);
+        assert_eq!(
+            pins(&source, &["torch!=2.4.1,<2.4.1"]),
+            ["torch==2.4.0.post1"]
+        );
+        let message = failure(&source, &["torch<2.4.0.post1,!=2.4.0"]);
+        assert!(
+            message.contains("no resolution"),
+            "!= excludes the local variant too: {message}"
         );
     }
 
