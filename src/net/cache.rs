@@ -197,16 +197,7 @@ impl HttpCache {
         if status == 404 {
             return Ok(None);
         }
-        if !(200..300).contains(&status) {
-            return Err(NetError::Status {
-                url: redact(url),
-                status,
-            });
-        }
-        let bytes = response.bytes().await.map_err(|source| NetError::Request {
-            url: redact(url),
-            source,
-        })?;
+        let bytes = success_body(response, url).await?;
         let meta = EntryMeta {
             etag: header(&headers, reqwest::header::ETAG),
             last_modified: header(&headers, reqwest::header::LAST_MODIFIED),
@@ -216,7 +207,7 @@ impl HttpCache {
         };
         self.write("pages", &key, &meta, Some(&bytes))?;
         Ok(Some(CachedBody {
-            bytes: bytes.to_vec(),
+            bytes,
             content_type: meta.content_type,
             from_cache: false,
         }))
