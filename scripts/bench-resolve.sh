@@ -8,18 +8,12 @@
 # Requirements: REQUIREMENTS (default requirements/requirements-api.in),
 #               PYTHON_VERSION (3.12), PYTHON_PLATFORM (x86_64-manylinux_2_36).
 set -euo pipefail
-cd "$(dirname "$0")/.."
 runs=${1:-5}
 requirements=${REQUIREMENTS:-requirements/requirements-api.in}
 version=${PYTHON_VERSION:-3.12}
 platform=${PYTHON_PLATFORM:-x86_64-manylinux_2_36}
-cargo build --release -q
-airlock=$PWD/target/release/airlock
-if [ -z "${UV:-}" ]; then
-  venv=$(mktemp -d)/venv
-  python3 -m venv "$venv" && "$venv/bin/pip" install -q uv
-  UV=$venv/bin/uv
-fi
+source "$(dirname "$0")/lib.sh"
+airlock=$AIRLOCK
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "airlock $("$airlock" --version | cut -d' ' -f2) vs $("$UV" --version); $requirements for cp$version $platform; $runs runs each"

@@ -4,14 +4,7 @@
 # and compare the pins. Needs network access to the index and uv (installed into a temp venv
 # unless UV is set). Exit 0 when the pins are identical for every target.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-cargo build --release -q
-AIRLOCK=$PWD/target/release/airlock
-if [ -z "${UV:-}" ]; then
-  venv=$(mktemp -d)/venv
-  python3 -m venv "$venv" && "$venv/bin/pip" install -q uv
-  UV=$venv/bin/uv
-fi
+source "$(dirname "$0")/lib.sh"
 work=$(mktemp -d)
 "$AIRLOCK" resolve --lockfiles "$work/locks" -q
 status=0

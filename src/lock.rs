@@ -162,11 +162,14 @@ pub async fn lock_all(
         let lock_label = display_path(&lockfile, &request.root);
         let fingerprint = fingerprint(request, &input.files, &selection.urls);
         let existing = std::fs::read_to_string(&lockfile).ok();
-        let existing_fingerprint = existing
+        // An unreadable or foreign lock counts as stale: it is rewritten, never trusted.
+        let existing_lock = existing
             .as_deref()
-            .and_then(|text| PyLock::parse(text, &lock_label).ok())
-            .and_then(|lock| lock.fingerprint().map(str::to_string));
-        let current = existing_fingerprint.as_deref() == Some(fingerprint.as_str());
+            .and_then(|text| PyLock::parse(text, &lock_label).ok());
+        let current = existing_lock
+            .as_ref()
+            .and_then(PyLock::fingerprint)
+            .is_some_and(|found| found == fingerprint);
         let report = |status, packages| LockReport {
             requirements: requirements_path.clone(),
             lockfile: lockfile.clone(),
@@ -178,12 +181,7 @@ pub async fn lock_all(
             indexes: selection.urls.iter().map(redact).collect(),
             index_source: selection.primary_source,
         };
-        let locked_packages = || {
-            existing
-                .as_deref()
-                .and_then(|text| PyLock::parse(text, &lock_label).ok())
-                .map_or(0, |lock| lock.packages.len())
-        };
+        let locked_packages = || existing_lock.as_ref().map_or(0, |lock| lock.packages.len());
         match request.mode {
             LockMode::Check => {
                 let status = match (&existing, current) {

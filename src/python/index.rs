@@ -81,6 +81,16 @@ pub struct IndexStats {
 
 type Shared<T> = Arc<OnceCell<Result<Arc<T>, SourceError>>>;
 
+/// The cell that holds (or will hold) the answer for `key`: every caller asking for the same
+/// key, resolver or prefetch, awaits one request.
+fn shared_cell<K: Clone + Eq + std::hash::Hash, T>(
+    map: &Mutex<HashMap<K, Shared<T>>>,
+    key: &K,
+) -> Shared<T> {
+    let mut map = map.lock().expect("cell map lock");
+    map.entry(key.clone()).or_default().clone()
+}
+
 struct Inner {
     client: reqwest::Client,
     cache: HttpCache,
@@ -155,10 +165,7 @@ impl Inner {
         self: &Arc<Self>,
         name: &PackageName,
     ) -> Result<Arc<ProjectFiles>, SourceError> {
-        let cell = {
-            let mut projects = self.projects.lock().expect("project map lock");
-            projects.entry(name.clone()).or_default().clone()
-        };
+        let cell = shared_cell(&self.projects, name);
         cell.get_or_init(|| async {
             self.fetch_project(name)
                 .await
@@ -234,10 +241,7 @@ impl Inner {
     }
 
     async fn metadata(self: &Arc<Self>, file: &DistFile) -> Result<Arc<CoreMetadata>, SourceError> {
-        let cell = {
-            let mut map = self.metadata.lock().expect("metadata map lock");
-            map.entry(file.url.clone()).or_default().clone()
-        };
+        let cell = shared_cell(&self.metadata, &file.url);
         cell.get_or_init(|| async {
             let _permit = self
                 .permits

@@ -534,6 +534,14 @@ impl Project {
     }
 }
 
+/// Asserts that `text` contains every needle, showing `text` on failure.
+#[track_caller]
+pub fn assert_mentions(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
+    }
+}
+
 /// Reads the whole output of a finished command as text.
 pub fn text(bytes: &[u8]) -> String {
     let mut out = String::new();
