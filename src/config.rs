@@ -45,7 +45,14 @@ struct RawConfig {
     #[serde(default)]
     apt: Option<toml::Value>,
     #[serde(default)]
-    fetch: Option<toml::Value>,
+    fetch: Option<RawFetch>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawFetch {
+    wheelhouse: Option<String>,
+    jobs: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -85,12 +92,23 @@ pub struct PythonConfig {
     pub lockfiles: PathBuf,
 }
 
+/// Validated `[fetch]` settings.
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    pub wheelhouse: PathBuf,
+    pub jobs: usize,
+}
+
+/// Concurrent downloads by default: enough to fill a fast link, few enough for any server.
+pub const DEFAULT_JOBS: usize = 16;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The directory holding `airlock.toml` (or the current directory when there is none).
     pub root: PathBuf,
     pub path: Option<PathBuf>,
     pub python: PythonConfig,
+    pub fetch: FetchConfig,
 }
 
 impl fmt::Display for Config {
@@ -118,6 +136,10 @@ impl Config {
                 lockfiles: root.join("lockfiles"),
                 ..PythonConfig::default()
             },
+            fetch: FetchConfig {
+                wheelhouse: root.join("wheelhouse"),
+                jobs: DEFAULT_JOBS,
+            },
             root,
             path: None,
         }
@@ -141,7 +163,8 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        let _ = (&raw.verify, &raw.apt, &raw.fetch);
+        let _ = (&raw.verify, &raw.apt);
+        let fetch = raw.fetch.unwrap_or_default();
         let python = raw.python.unwrap_or_default();
         let mut problems = Vec::new();
         let mut targets = Vec::new();
@@ -184,10 +207,19 @@ impl Config {
             );
         }
         let lockfiles = python.lockfiles.as_deref().unwrap_or("lockfiles");
-        if Path::new(lockfiles).is_absolute() || lockfiles.split(['/', '\\']).any(|p| p == "..") {
-            problems.push(format!(
-                "python.lockfiles = {lockfiles:?}: must be a relative path inside the project"
-            ));
+        let wheelhouse = fetch.wheelhouse.as_deref().unwrap_or("wheelhouse");
+        for (key, value) in [
+            ("python.lockfiles", lockfiles),
+            ("fetch.wheelhouse", wheelhouse),
+        ] {
+            if Path::new(value).is_absolute() || value.split(['/', '\\']).any(|p| p == "..") {
+                problems.push(format!(
+                    "{key} = {value:?}: must be a relative path inside the project"
+                ));
+            }
+        }
+        if fetch.jobs == Some(0) {
+            problems.push("fetch.jobs = 0: at least one download must run".into());
         }
         if !problems.is_empty() {
             return Err(ConfigError::Invalid {
@@ -204,6 +236,10 @@ impl Config {
                 index_strategy: python.index_strategy,
                 prerelease: python.prerelease,
                 lockfiles: root.join(lockfiles),
+            },
+            fetch: FetchConfig {
+                wheelhouse: root.join(wheelhouse),
+                jobs: fetch.jobs.unwrap_or(DEFAULT_JOBS),
             },
             root,
             path: Some(path.to_path_buf()),

@@ -5,10 +5,12 @@
 //!   resolver (generic over a package source) and PEP 751 lockfiles.
 //! - [`net`]: the HTTP client, retry policy and HTTP cache; the only module that touches reqwest.
 //! - [`config`]: `airlock.toml`, validated into settings before any work starts.
+//! - [`fetch`]: the `fetch` operation: locks to a verified, flat wheelhouse.
 //! - [`lock`]: the `resolve` operation: inputs to lockfiles, `--check`, fingerprints.
 //! - [`reporter`]: how the library reports progress without printing.
 
 pub mod config;
+pub mod fetch;
 pub mod lock;
 pub mod net;
 pub mod python;

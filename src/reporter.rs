@@ -14,6 +14,16 @@ pub enum Event {
         packages: usize,
         changed: bool,
     },
+    /// Downloads are about to start: how many files and bytes.
+    FetchPlanned { files: usize, bytes: u64 },
+    /// Bytes of a download arrived.
+    BytesReceived(u64),
+    /// A file is in place (downloaded, or linked from the cache).
+    FileFetched {
+        name: String,
+        bytes: u64,
+        downloaded: bool,
+    },
 }
 
 pub trait Reporter: Send + Sync {

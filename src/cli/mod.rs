@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use airlock::config::{Config, discover};
+use airlock::fetch::{FetchRequest, fetch_all};
 use airlock::lock::{LockMode, LockRequest, LockStatus, display_path, lock_all};
 use airlock::net::cache::{default_cache_dir, write_atomic};
 use airlock::python::export::to_requirements_txt;
@@ -41,8 +42,48 @@ struct Cli {
 enum Command {
     /// Resolve requirements files into PEP 751 lockfiles under lockfiles/.
     Resolve(ResolveArgs),
+    /// Download every locked wheel into the wheelhouse, verified and resumable.
+    Fetch(FetchArgs),
+    /// Resolve (only where the inputs changed since the lock was written), then fetch.
+    Sync(SyncArgs),
     /// Write a lock as a hash-pinned requirements file.
     Export(ExportArgs),
+}
+
+#[derive(Args)]
+struct FetchOptions {
+    /// The wheelhouse directory (default: [fetch] wheelhouse, or wheelhouse/).
+    #[arg(long, value_name = "DIR")]
+    wheelhouse: Option<PathBuf>,
+    /// Concurrent downloads (default: [fetch] jobs, or 16).
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+}
+
+#[derive(Args)]
+struct FetchArgs {
+    /// The configuration file (default: airlock.toml here or in a parent directory).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where the lockfiles are (default: [python] lockfiles, or lockfiles/).
+    #[arg(long, value_name = "DIR")]
+    lockfiles: Option<PathBuf>,
+    #[command(flatten)]
+    options: FetchOptions,
+    /// Use only the download cache; never touch the network.
+    #[arg(long)]
+    offline: bool,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    format: SummaryFormat,
+}
+
+#[derive(Args)]
+struct SyncArgs {
+    #[command(flatten)]
+    resolve: ResolveArgs,
+    #[command(flatten)]
+    options: FetchOptions,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -125,7 +166,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = cli.quiet;
     let outcome = match cli.command {
-        Command::Resolve(args) => run_resolve(args, quiet, cli.verbose),
+        Command::Resolve(args) => run_resolve(args, quiet, cli.verbose, LockMode::Write),
+        Command::Fetch(args) => run_fetch(args, quiet),
+        Command::Sync(args) => run_sync(args, quiet, cli.verbose),
         Command::Export(args) => run_export(args),
     };
     match outcome {
@@ -166,7 +209,7 @@ fn targets_from_flags(versions: &[String], platforms: &[String]) -> Result<Vec<T
         .collect()
 }
 
-fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8) -> Result<ExitCode> {
+fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8, mode: LockMode) -> Result<ExitCode> {
     let started = Instant::now();
     let flag_targets = targets_from_flags(&args.python_version, &args.python_platform)?;
     let config = load_config(args.config.as_deref())?;
@@ -206,11 +249,7 @@ fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8) -> Result<ExitCode> 
             None => python.prerelease,
         },
         offline: args.offline,
-        mode: if args.check {
-            LockMode::Check
-        } else {
-            LockMode::Write
-        },
+        mode: if args.check { LockMode::Check } else { mode },
         cache_dir: default_cache_dir(),
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -282,6 +321,121 @@ fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8) -> Result<ExitCode> 
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Exit code for Ctrl-C, as shells report a SIGINT death.
+const INTERRUPTED: u8 = 130;
+
+fn run_fetch(args: FetchArgs, quiet: bool) -> Result<ExitCode> {
+    let config = load_config(args.config.as_deref())?;
+    let request = FetchRequest {
+        lockfiles: args
+            .lockfiles
+            .unwrap_or_else(|| config.python.lockfiles.clone()),
+        wheelhouse: args
+            .options
+            .wheelhouse
+            .unwrap_or_else(|| config.fetch.wheelhouse.clone()),
+        jobs: args.options.jobs.unwrap_or(config.fetch.jobs),
+        offline: args.offline,
+        cache_dir: Some(default_cache_dir()),
+    };
+    fetch_and_report(&request, &config.root, quiet, args.format)
+}
+
+fn fetch_and_report(
+    request: &FetchRequest,
+    root: &Path,
+    quiet: bool,
+    format: SummaryFormat,
+) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let reporter = progress::reporter(quiet || format == SummaryFormat::Json);
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            outcome = fetch_all(request, reporter.clone()) => Some(outcome),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    runtime.shutdown_background();
+    drop(reporter);
+    let Some(outcome) = outcome else {
+        eprintln!(
+            "interrupted: finished files are in place; partial downloads stay as .airlock-partial-* in {} and resume on the next run",
+            display_path(&request.wheelhouse, root)
+        );
+        return Ok(ExitCode::from(INTERRUPTED));
+    };
+    let report = outcome?;
+    match format {
+        SummaryFormat::Json => {
+            let summary = serde_json::json!({ "command": "fetch", "ok": true, "report": report });
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        SummaryFormat::Text if !quiet => {
+            let megabytes = report.downloaded_bytes as f64 / 1_000_000.0;
+            eprintln!(
+                "{} files from {} lock(s) in {}: {} downloaded ({megabytes:.1} MB at {:.1} MB/s{}), {} from the cache, {} already present",
+                report.files,
+                report.locks,
+                display_path(&request.wheelhouse, root),
+                report.downloaded,
+                megabytes / report.seconds.max(0.001),
+                if report.resumed > 0 {
+                    format!(", {} resumed", report.resumed)
+                } else {
+                    String::new()
+                },
+                report.from_cache,
+                report.already_present,
+            );
+            if !report.replaced.is_empty() {
+                eprintln!(
+                    "replaced {} file(s) whose digest did not match the lock: {}",
+                    report.replaced.len(),
+                    report.replaced.join(", ")
+                );
+            }
+            if !report.extraneous.is_empty() {
+                eprintln!(
+                    "{} file(s) in the wheelhouse are in no lock (left alone): {}",
+                    report.extraneous.len(),
+                    report.extraneous.join(", ")
+                );
+            }
+        }
+        SummaryFormat::Text => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_sync(args: SyncArgs, quiet: bool, verbose: u8) -> Result<ExitCode> {
+    if args.resolve.check {
+        bail!("sync has no --check; use `airlock resolve --check`");
+    }
+    let config = load_config(args.resolve.config.as_deref())?;
+    let lockfiles = args
+        .resolve
+        .lockfiles
+        .clone()
+        .unwrap_or_else(|| config.python.lockfiles.clone());
+    let format = args.resolve.format;
+    let offline = args.resolve.offline;
+    let code = run_resolve(args.resolve, quiet, verbose, LockMode::IfChanged)?;
+    if code != ExitCode::SUCCESS {
+        return Ok(code);
+    }
+    let request = FetchRequest {
+        lockfiles,
+        wheelhouse: args
+            .options
+            .wheelhouse
+            .unwrap_or_else(|| config.fetch.wheelhouse.clone()),
+        jobs: args.options.jobs.unwrap_or(config.fetch.jobs),
+        offline,
+        cache_dir: Some(default_cache_dir()),
+    };
+    fetch_and_report(&request, &config.root, quiet, format)
 }
 
 fn run_export(args: ExportArgs) -> Result<ExitCode> {

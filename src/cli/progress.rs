@@ -1,4 +1,5 @@
-//! The terminal side of [`Reporter`]: a spinner on stderr when it is a terminal, and nothing
+//! The terminal side of [`Reporter`]: a spinner while resolving and a byte bar (rate, ETA, files
+//! done) while fetching, on stderr when it is a terminal; nothing
 //! otherwise (CI logs stay clean; `--format json` stays machine-readable).
 
 use std::io::IsTerminal;
@@ -10,6 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub struct SpinnerReporter {
     bar: ProgressBar,
     listed: AtomicUsize,
+    files_total: AtomicUsize,
+    files_done: AtomicUsize,
 }
 
 impl Reporter for SpinnerReporter {
@@ -24,6 +27,30 @@ impl Reporter for SpinnerReporter {
                 self.bar.set_prefix(format!("{listed} projects"));
             }
             Event::LockWritten { .. } => {}
+            Event::FetchPlanned { files, bytes } => {
+                self.files_total.store(files, Ordering::Relaxed);
+                self.bar.set_length(bytes);
+                self.bar.set_position(0);
+                self.bar.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix:.bold} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                    )
+                    .expect("the template is valid")
+                    .progress_chars("=> "),
+                );
+                self.bar.set_prefix(format!("0/{files} files"));
+            }
+            Event::BytesReceived(bytes) => self.bar.inc(bytes),
+            Event::FileFetched {
+                downloaded, bytes, ..
+            } => {
+                if !downloaded {
+                    self.bar.inc(bytes);
+                }
+                let done = self.files_done.fetch_add(1, Ordering::Relaxed) + 1;
+                let total = self.files_total.load(Ordering::Relaxed);
+                self.bar.set_prefix(format!("{done}/{total} files"));
+            }
         }
     }
 }
@@ -48,5 +75,7 @@ pub fn reporter(quiet: bool) -> std::sync::Arc<dyn Reporter> {
     std::sync::Arc::new(SpinnerReporter {
         bar,
         listed: AtomicUsize::new(0),
+        files_total: AtomicUsize::new(0),
+        files_done: AtomicUsize::new(0),
     })
 }

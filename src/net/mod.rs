@@ -5,6 +5,7 @@
 //! root works. Proxies come from `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`.
 
 pub mod cache;
+pub mod download;
 pub mod retry;
 
 use std::time::{Duration, SystemTime};

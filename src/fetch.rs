@@ -1,0 +1,418 @@
+//! The `fetch` operation: every wheel the lockfiles list, into a flat wheelhouse.
+//!
+//! Plan, then act: [`FetchPlan`] sorts the locked files into present (right digest), missing,
+//! corrupt (wrong digest, a symlink, not a regular file) and extraneous (in the wheelhouse but
+//! in no lock); only missing and corrupt files are downloaded. `verify` will use the same plan.
+//! An advisory lock on the wheelhouse keeps two runs from writing the same files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use url::Url;
+
+use crate::net::RetryPolicy;
+use crate::net::download::{
+    ContentCache, DownloadError, DownloadItem, Downloader, Fetched, hash_file,
+};
+use crate::python::pylock::{PyLock, PylockError};
+use crate::reporter::{Event, Reporter};
+
+/// The advisory lock file inside the wheelhouse.
+pub const LOCK_FILE: &str = ".airlock.lock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("no pylock.*.toml in {}; run `airlock resolve` first", .0.display())]
+    NoLocks(PathBuf),
+    #[error("cannot read {}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Lockfile(#[from] PylockError),
+    #[error(
+        "{lock}: wheel name {name:?} is not a plain file name; refusing to write outside the wheelhouse"
+    )]
+    UnsafeName { lock: String, name: String },
+    #[error("{lock}: wheel {name} has an invalid url or sha256")]
+    InvalidEntry { lock: String, name: String },
+    #[error(
+        "{name} is locked with two different sha256 digests ({first} in {first_lock}, {second} in {second_lock}); re-resolve both locks"
+    )]
+    Conflict {
+        name: String,
+        first: String,
+        first_lock: String,
+        second: String,
+        second_lock: String,
+    },
+    #[error("the wheelhouse {} is in use by another airlock run ({holder}); wait for it to finish", .path.display())]
+    Busy { path: PathBuf, holder: String },
+    #[error("cannot build the HTTP client")]
+    Client(#[from] crate::net::NetError),
+    #[error("{} of {} downloads failed:\n  {}", .0.len(), .1, .0.iter().map(error_chain).collect::<Vec<_>>().join("\n  "))]
+    Downloads(Vec<DownloadError>, usize),
+}
+
+fn error_chain(error: &DownloadError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchRequest {
+    pub lockfiles: PathBuf,
+    pub wheelhouse: PathBuf,
+    pub jobs: usize,
+    pub offline: bool,
+    /// `None` disables the shared download cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// What the wheelhouse holds compared with the locks.
+#[derive(Debug, Default)]
+pub struct FetchPlan {
+    pub present: Vec<DownloadItem>,
+    pub missing: Vec<DownloadItem>,
+    pub corrupt: Vec<DownloadItem>,
+    /// File names in the wheelhouse that no lock lists.
+    pub extraneous: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct FetchReport {
+    pub locks: usize,
+    pub files: usize,
+    pub downloaded: usize,
+    pub downloaded_bytes: u64,
+    pub resumed: usize,
+    pub from_cache: usize,
+    pub already_present: usize,
+    /// Present with a wrong digest (or not a regular file) and replaced.
+    pub replaced: Vec<String>,
+    pub extraneous: Vec<String>,
+    pub seconds: f64,
+}
+
+/// A lock's wheel name must be a plain file name: the lock may come from anywhere.
+fn safe_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', '\0'])
+        && name != ".."
+        && Path::new(name).file_name().is_some_and(|n| n == name)
+}
+
+/// Every wheel of every lock in `dir`, deduplicated by file name.
+pub fn locked_items(dir: &Path) -> Result<(usize, Vec<DownloadItem>), FetchError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| FetchError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut locks: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("pylock.") && n.ends_with(".toml"))
+        })
+        .collect();
+    locks.sort();
+    if locks.is_empty() {
+        return Err(FetchError::NoLocks(dir.to_path_buf()));
+    }
+    let mut items: BTreeMap<String, (DownloadItem, String)> = BTreeMap::new();
+    for path in &locks {
+        let label = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| FetchError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let lock = PyLock::parse(&text, &label)?;
+        for package in &lock.packages {
+            for wheel in &package.wheels {
+                if !safe_file_name(&wheel.name) {
+                    return Err(FetchError::UnsafeName {
+                        lock: label,
+                        name: wheel.name.clone(),
+                    });
+                }
+                let sha256 = wheel.hashes.sha256.to_ascii_lowercase();
+                let url = Url::parse(&wheel.url)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"));
+                let (Some(url), true) = (
+                    url,
+                    sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit()),
+                ) else {
+                    return Err(FetchError::InvalidEntry {
+                        lock: label,
+                        name: wheel.name.clone(),
+                    });
+                };
+                let item = DownloadItem {
+                    url,
+                    size: wheel.size,
+                    sha256,
+                    file_name: wheel.name.clone(),
+                    label: format!("{} {}", package.name, package.version),
+                };
+                match items.get(&wheel.name) {
+                    Some((existing, first_lock)) if existing.sha256 != item.sha256 => {
+                        return Err(FetchError::Conflict {
+                            name: wheel.name.clone(),
+                            first: existing.sha256.clone(),
+                            first_lock: first_lock.clone(),
+                            second: item.sha256,
+                            second_lock: label,
+                        });
+                    }
+                    Some(_) => {}
+                    None => {
+                        items.insert(wheel.name.clone(), (item, label.clone()));
+                    }
+                }
+            }
+        }
+    }
+    Ok((
+        locks.len(),
+        items.into_values().map(|(item, _)| item).collect(),
+    ))
+}
+
+/// Compares the wheelhouse with the items, hashing present files on all cores.
+pub fn plan(items: &[DownloadItem], wheelhouse: &Path) -> FetchPlan {
+    let wanted: BTreeSet<&str> = items.iter().map(|i| i.file_name.as_str()).collect();
+    let mut plan = FetchPlan::default();
+    if let Ok(entries) = std::fs::read_dir(wheelhouse) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') && !wanted.contains(name.as_str()) && name != "README.md" {
+                plan.extraneous.push(name);
+            }
+        }
+    }
+    plan.extraneous.sort();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let states: Vec<std::sync::Mutex<Option<bool>>> =
+        items.iter().map(|_| Default::default()).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(item) = items.get(index) else { break };
+                    let path = wheelhouse.join(&item.file_name);
+                    // Never follow a symlink: a link is not a file we put there.
+                    let state = match std::fs::symlink_metadata(&path) {
+                        Err(_) => None,
+                        Ok(meta) if !meta.file_type().is_file() => Some(false),
+                        Ok(meta) if item.size.is_some_and(|s| s != meta.len()) => Some(false),
+                        Ok(_) => {
+                            Some(hash_file(&path).is_ok_and(|(digest, _)| digest == item.sha256))
+                        }
+                    };
+                    *states[index].lock().expect("plan state lock") = state;
+                }
+            });
+        }
+    });
+    for (item, state) in items.iter().zip(states) {
+        match state.into_inner().expect("plan state lock") {
+            None => plan.missing.push(item.clone()),
+            Some(true) => plan.present.push(item.clone()),
+            Some(false) => plan.corrupt.push(item.clone()),
+        }
+    }
+    plan
+}
+
+/// Holds the wheelhouse's advisory lock until dropped.
+pub struct WheelhouseLock {
+    _file: std::fs::File,
+}
+
+/// Takes the wheelhouse's advisory lock, failing fast with the holder's pid.
+pub fn lock_wheelhouse(wheelhouse: &Path) -> Result<WheelhouseLock, FetchError> {
+    let path = wheelhouse.join(LOCK_FILE);
+    let io = |source| FetchError::Read {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(wheelhouse).map_err(io)?;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            return Err(FetchError::Busy {
+                path: wheelhouse.to_path_buf(),
+                holder: if holder.trim().is_empty() {
+                    "holder unknown".into()
+                } else {
+                    holder.trim().to_string()
+                },
+            });
+        }
+        Err(std::fs::TryLockError::Error(source)) => return Err(io(source)),
+    }
+    file.set_len(0).map_err(io)?;
+    write!(file, "pid {}", std::process::id()).map_err(io)?;
+    Ok(WheelhouseLock { _file: file })
+}
+
+/// Fills the wheelhouse from the locks.
+pub async fn fetch_all(
+    request: &FetchRequest,
+    reporter: Arc<dyn Reporter>,
+) -> Result<FetchReport, FetchError> {
+    let started = Instant::now();
+    let (locks, items) = locked_items(&request.lockfiles)?;
+    let _lock = lock_wheelhouse(&request.wheelhouse)?;
+    let wheelhouse = request.wheelhouse.clone();
+    let plan = {
+        let items = items.clone();
+        tokio::task::spawn_blocking(move || plan(&items, &wheelhouse))
+            .await
+            .expect("the plan thread does not panic")
+    };
+    let mut report = FetchReport {
+        locks,
+        files: items.len(),
+        already_present: plan.present.len(),
+        replaced: plan.corrupt.iter().map(|i| i.file_name.clone()).collect(),
+        extraneous: plan.extraneous.clone(),
+        ..FetchReport::default()
+    };
+    for item in &plan.corrupt {
+        // A wrong file (or a link) is removed first, so nothing stale is left if the download fails.
+        let _ = std::fs::remove_file(request.wheelhouse.join(&item.file_name));
+    }
+    let work: Vec<DownloadItem> = plan.missing.into_iter().chain(plan.corrupt).collect();
+    reporter.event(Event::FetchPlanned {
+        files: work.len(),
+        bytes: work.iter().filter_map(|i| i.size).sum(),
+    });
+    let downloader = Downloader::new(
+        crate::net::client()?,
+        RetryPolicy::default(),
+        request.cache_dir.as_deref().map(ContentCache::new),
+        request.offline,
+        reporter,
+    );
+    let results: Vec<Result<Fetched, DownloadError>> = futures::stream::iter(work.iter())
+        .map(|item| downloader.fetch(item, &request.wheelhouse))
+        .buffer_unordered(request.jobs.max(1))
+        .collect()
+        .await;
+    let mut errors = Vec::new();
+    for result in results {
+        match result {
+            Ok(Fetched::Downloaded { bytes, resumed }) => {
+                report.downloaded += 1;
+                report.downloaded_bytes += bytes;
+                report.resumed += usize::from(resumed);
+            }
+            Ok(Fetched::FromCache) => report.from_cache += 1,
+            Err(error) => errors.push(error),
+        }
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    if errors.is_empty() {
+        Ok(report)
+    } else {
+        Err(FetchError::Downloads(errors, work.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_file_names_are_written() {
+        for good in [
+            "six-1.16.0-py2.py3-none-any.whl",
+            "a_b-1.0-cp312-abi3-manylinux_2_17_x86_64.whl",
+        ] {
+            assert!(safe_file_name(good), "{good}");
+        }
+        for bad in [
+            "../evil.whl",
+            "/etc/passwd",
+            "sub/dir.whl",
+            "..",
+            ".hidden.whl",
+            "a\\b.whl",
+            "",
+        ] {
+            assert!(!safe_file_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn plan_sorts_present_missing_corrupt_and_extraneous() {
+        let dir = tempfile::tempdir().unwrap();
+        let item = |name: &str, content: &[u8]| {
+            use sha2::Digest;
+            DownloadItem {
+                url: Url::parse("http://127.0.0.1:9/x").unwrap(),
+                size: Some(content.len() as u64),
+                sha256: hex::encode(sha2::Sha256::digest(content)),
+                file_name: name.into(),
+                label: name.into(),
+            }
+        };
+        let items = vec![
+            item("good.whl", b"good"),
+            item("bad.whl", b"right"),
+            item("gone.whl", b"x"),
+            item("link.whl", b"good"),
+        ];
+        std::fs::write(dir.path().join("good.whl"), b"good").unwrap();
+        std::fs::write(dir.path().join("bad.whl"), b"wrong").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("good.whl"), dir.path().join("link.whl"))
+            .unwrap();
+        std::fs::write(dir.path().join("stray.whl"), b"?").unwrap();
+        let plan = plan(&items, dir.path());
+        let names =
+            |list: &[DownloadItem]| list.iter().map(|i| i.file_name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&plan.present), ["good.whl"]);
+        assert_eq!(names(&plan.corrupt), ["bad.whl", "link.whl"]);
+        assert_eq!(names(&plan.missing), ["gone.whl"]);
+        assert_eq!(plan.extraneous, ["stray.whl"]);
+    }
+
+    #[test]
+    fn a_second_holder_is_refused_with_the_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = lock_wheelhouse(dir.path()).unwrap();
+        let error = match lock_wheelhouse(dir.path()) {
+            Err(error) => error.to_string(),
+            Ok(_) => panic!("the second lock must fail"),
+        };
+        assert!(
+            error.contains(&format!("pid {}", std::process::id())),
+            "{error}"
+        );
+    }
+}

@@ -1,0 +1,493 @@
+//! Verified, resumable downloads of (url, size, sha256, file name) items. Knows nothing of
+//! Python or Debian: the wheelhouse and the apt repository use it alike.
+//!
+//! A file is streamed into `.airlock-partial-<sha256>` in the destination directory (same
+//! filesystem, so the final rename is atomic), hashed as the bytes arrive, size-checked, synced,
+//! and renamed to its name only when the digest matches. A partial file survives interruption
+//! and is resumed with a `Range` request next time; a server that ignores the range gets a clean
+//! restart, never a spliced file. Verified files go into a content-addressed cache shared
+//! between projects, from which later runs hard-link (or copy) instead of downloading.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::retry::Outcome;
+use super::{RetryDecision, RetryPolicy, redact};
+use crate::reporter::{Event, Reporter};
+
+/// One file to put in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadItem {
+    pub url: Url,
+    pub size: Option<u64>,
+    /// Lowercase hex.
+    pub sha256: String,
+    /// A plain file name (validated by the caller): never a path.
+    pub file_name: String,
+    /// What the user calls it in messages, e.g. `numpy 2.1.0`.
+    pub label: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("{label}: {url} answered HTTP {status}")]
+    Status {
+        label: String,
+        url: String,
+        status: u16,
+    },
+    #[error("{label}: {url} asked to retry after {seconds} s, longer than airlock waits")]
+    RetryAfterTooLong {
+        label: String,
+        url: String,
+        seconds: u64,
+    },
+    #[error("{label}: downloading {url} failed")]
+    Transport {
+        label: String,
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error(
+        "{label}: {url} has sha256 {actual}, but the lock says {expected}; the file was discarded"
+    )]
+    HashMismatch {
+        label: String,
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    #[error(
+        "{label}: {url} sent more than the {expected} bytes the lock records; the file was discarded"
+    )]
+    TooLong {
+        label: String,
+        url: String,
+        expected: u64,
+    },
+    #[error(
+        "{label}: {url} announces {announced} bytes, but the lock records {expected}; the index changed the file or a proxy serves something else"
+    )]
+    SizeMismatch {
+        label: String,
+        url: String,
+        expected: u64,
+        announced: u64,
+    },
+    #[error(
+        "{label}: {url} ended after {received} of {expected} bytes (truncated); the partial file is kept and resumes next run"
+    )]
+    Truncated {
+        label: String,
+        url: String,
+        expected: u64,
+        received: u64,
+    },
+    #[error(
+        "{label}: {url} sent an HTML page instead of {file_name} (a login page or proxy error?)"
+    )]
+    Html {
+        label: String,
+        url: String,
+        file_name: String,
+    },
+    #[error("{label}: no space left on the device while writing {}; files fetched before it are intact", .path.display())]
+    DiskFull { label: String, path: PathBuf },
+    #[error("{label}: cannot write {}", .path.display())]
+    Io {
+        label: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{label}: {file_name} is not in the download cache and --offline forbids the network")]
+    NotCached { label: String, file_name: String },
+}
+
+/// How a file got into place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetched {
+    Downloaded { bytes: u64, resumed: bool },
+    FromCache,
+}
+
+/// A content-addressed store of verified files: `<root>/sha256/<ab>/<digest>`.
+#[derive(Debug, Clone)]
+pub struct ContentCache {
+    root: PathBuf,
+}
+
+impl ContentCache {
+    pub fn new(cache_dir: &Path) -> Self {
+        ContentCache {
+            root: cache_dir.join("files-v1").join("sha256"),
+        }
+    }
+
+    fn path(&self, sha256: &str) -> PathBuf {
+        self.root.join(&sha256[..2]).join(sha256)
+    }
+
+    /// Puts a verified file into the cache: a hard link when possible, else a copy. Failure
+    /// only costs a future download, so it is not an error.
+    fn store(&self, verified: &Path, sha256: &str) {
+        let target = self.path(sha256);
+        if target.exists() {
+            return;
+        }
+        let Some(dir) = target.parent() else { return };
+        if fs::create_dir_all(dir).is_err() {
+            return;
+        }
+        let temp = dir.join(format!(".tmp-{sha256}-{}", std::process::id()));
+        let _ = fs::remove_file(&temp);
+        let placed =
+            fs::hard_link(verified, &temp).or_else(|_| fs::copy(verified, &temp).map(|_| ()));
+        if placed.is_ok() && fs::rename(&temp, &target).is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+    }
+}
+
+/// The sha256 and length of a file, read in blocks.
+pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut length = 0u64;
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+        length += read as u64;
+    }
+    Ok((hex::encode(hasher.finalize()), length))
+}
+
+pub struct Downloader {
+    client: reqwest::Client,
+    policy: RetryPolicy,
+    cache: Option<ContentCache>,
+    offline: bool,
+    reporter: Arc<dyn Reporter>,
+}
+
+fn is_disk_full(error: &std::io::Error) -> bool {
+    error.kind() == std::io::ErrorKind::StorageFull || error.raw_os_error() == Some(28)
+}
+
+/// What one attempt ended with, before the retry decision.
+enum Attempt {
+    Done { bytes: u64, resumed: bool },
+    Retry(Outcome),
+}
+
+impl Downloader {
+    pub fn new(
+        client: reqwest::Client,
+        policy: RetryPolicy,
+        cache: Option<ContentCache>,
+        offline: bool,
+        reporter: Arc<dyn Reporter>,
+    ) -> Self {
+        Downloader {
+            client,
+            policy,
+            cache,
+            offline,
+            reporter,
+        }
+    }
+
+    pub fn partial_path(dir: &Path, item: &DownloadItem) -> PathBuf {
+        dir.join(format!(".airlock-partial-{}", item.sha256))
+    }
+
+    /// Puts `item` at `dir/item.file_name`, verified.
+    pub async fn fetch(&self, item: &DownloadItem, dir: &Path) -> Result<Fetched, DownloadError> {
+        let final_path = dir.join(&item.file_name);
+        let io = |path: &Path, source: std::io::Error| {
+            if is_disk_full(&source) {
+                DownloadError::DiskFull {
+                    label: item.label.clone(),
+                    path: path.to_path_buf(),
+                }
+            } else {
+                DownloadError::Io {
+                    label: item.label.clone(),
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
+        };
+        if let Some(cache) = &self.cache {
+            let cached = cache.path(&item.sha256);
+            // A cache entry is trusted only after it hashes right: another project may share
+            // the cache, and a hard link can be edited in place.
+            if let Ok((digest, length)) = hash_file(&cached)
+                && digest == item.sha256
+                && item.size.is_none_or(|size| size == length)
+            {
+                let temp = dir.join(format!(".airlock-link-{}", item.sha256));
+                let _ = fs::remove_file(&temp);
+                fs::hard_link(&cached, &temp)
+                    .or_else(|_| fs::copy(&cached, &temp).map(|_| ()))
+                    .map_err(|e| io(&temp, e))?;
+                fs::rename(&temp, &final_path).map_err(|e| io(&final_path, e))?;
+                self.reporter.event(Event::FileFetched {
+                    name: item.file_name.clone(),
+                    bytes: length,
+                    downloaded: false,
+                });
+                return Ok(Fetched::FromCache);
+            }
+        }
+        if self.offline {
+            return Err(DownloadError::NotCached {
+                label: item.label.clone(),
+                file_name: item.file_name.clone(),
+            });
+        }
+        let partial = Self::partial_path(dir, item);
+        let mut attempt = 0;
+        let (bytes, resumed) = loop {
+            match self.attempt(item, &partial).await? {
+                Attempt::Done { bytes, resumed } => break (bytes, resumed),
+                Attempt::Retry(outcome) => {
+                    match self
+                        .policy
+                        .decide(attempt, outcome.clone(), SystemTime::now())
+                    {
+                        RetryDecision::Retry(delay) => {
+                            tokio::time::sleep(delay).await;
+                            attempt += 1;
+                        }
+                        RetryDecision::TooLong(seconds) => {
+                            return Err(DownloadError::RetryAfterTooLong {
+                                label: item.label.clone(),
+                                url: redact(&item.url),
+                                seconds,
+                            });
+                        }
+                        RetryDecision::GiveUp | RetryDecision::Done => {
+                            return Err(self.final_error(item, &partial, outcome).await);
+                        }
+                    }
+                }
+            }
+        };
+        let file = File::open(&partial).map_err(|e| io(&partial, e))?;
+        file.sync_all().map_err(|e| io(&partial, e))?;
+        fs::rename(&partial, &final_path).map_err(|e| io(&final_path, e))?;
+        if let Some(cache) = &self.cache {
+            cache.store(&final_path, &item.sha256);
+        }
+        self.reporter.event(Event::FileFetched {
+            name: item.file_name.clone(),
+            bytes,
+            downloaded: true,
+        });
+        Ok(Fetched::Downloaded { bytes, resumed })
+    }
+
+    /// The error to report when retries are exhausted.
+    async fn final_error(
+        &self,
+        item: &DownloadItem,
+        partial: &Path,
+        outcome: Outcome,
+    ) -> DownloadError {
+        let url = redact(&item.url);
+        match outcome {
+            Outcome::Status { status, .. } => DownloadError::Status {
+                label: item.label.clone(),
+                url,
+                status,
+            },
+            Outcome::Transport => {
+                let received = fs::metadata(partial).map_or(0, |m| m.len());
+                match item.size {
+                    Some(expected) if received < expected => DownloadError::Truncated {
+                        label: item.label.clone(),
+                        url,
+                        expected,
+                        received,
+                    },
+                    _ => {
+                        // Ask once more to get the transport error itself for the message.
+                        match self.client.get(item.url.clone()).send().await {
+                            Err(source) => DownloadError::Transport {
+                                label: item.label.clone(),
+                                url,
+                                source,
+                            },
+                            Ok(_) => DownloadError::Truncated {
+                                label: item.label.clone(),
+                                url,
+                                expected: item.size.unwrap_or(received),
+                                received,
+                            },
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One request: resume from the partial file when there is one.
+    async fn attempt(&self, item: &DownloadItem, partial: &Path) -> Result<Attempt, DownloadError> {
+        let io = |source: std::io::Error| {
+            if is_disk_full(&source) {
+                let _ = fs::remove_file(partial);
+                DownloadError::DiskFull {
+                    label: item.label.clone(),
+                    path: partial.to_path_buf(),
+                }
+            } else {
+                DownloadError::Io {
+                    label: item.label.clone(),
+                    path: partial.to_path_buf(),
+                    source,
+                }
+            }
+        };
+        let discard = |error: DownloadError| {
+            let _ = fs::remove_file(partial);
+            error
+        };
+        let mut offset = fs::metadata(partial).map_or(0, |m| m.len());
+        if item.size.is_some_and(|size| offset > size) {
+            offset = 0;
+        }
+        let mut request = self
+            .client
+            .get(item.url.clone())
+            .header(reqwest::header::ACCEPT_ENCODING, "identity");
+        if offset > 0 {
+            request = request.header(reqwest::header::RANGE, format!("bytes={offset}-"));
+        }
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(_) => return Ok(Attempt::Retry(Outcome::Transport)),
+        };
+        let status = response.status().as_u16();
+        if status == 416 {
+            // The partial file does not fit the server's file: start over.
+            let _ = fs::remove_file(partial);
+            return Ok(Attempt::Retry(Outcome::Transport));
+        }
+        if !(200..300).contains(&status) {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            return Ok(Attempt::Retry(Outcome::Status {
+                status,
+                retry_after,
+            }));
+        }
+        let is_html = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/html"));
+        if is_html {
+            return Err(discard(DownloadError::Html {
+                label: item.label.clone(),
+                url: redact(&item.url),
+                file_name: item.file_name.clone(),
+            }));
+        }
+        // 206 continues the partial file; anything else is the whole file from the start.
+        let resumed = status == 206 && offset > 0;
+        let mut hasher = Sha256::new();
+        let mut file = if resumed {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .append(true)
+                .open(partial)
+                .map_err(io)?;
+            file.seek(SeekFrom::Start(0)).map_err(io)?;
+            // Bounded by the partial file's size, which is below the locked size.
+            let mut reader = (&mut file).take(offset);
+            let mut buffer = vec![0u8; 256 * 1024];
+            loop {
+                let read = reader.read(&mut buffer).map_err(io)?;
+                if read == 0 {
+                    break;
+                }
+                hasher.update(&buffer[..read]);
+            }
+            file
+        } else {
+            offset = 0;
+            File::create(partial).map_err(io)?
+        };
+        if !resumed
+            && let (Some(expected), Some(announced)) = (item.size, response.content_length())
+            && announced != expected
+        {
+            drop(file);
+            return Err(discard(DownloadError::SizeMismatch {
+                label: item.label.clone(),
+                url: redact(&item.url),
+                expected,
+                announced,
+            }));
+        }
+        let mut received = offset;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    received += chunk.len() as u64;
+                    if item.size.is_some_and(|size| received > size) {
+                        drop(file);
+                        return Err(discard(DownloadError::TooLong {
+                            label: item.label.clone(),
+                            url: redact(&item.url),
+                            expected: item.size.unwrap_or_default(),
+                        }));
+                    }
+                    hasher.update(&chunk);
+                    file.write_all(&chunk).map_err(io)?;
+                    self.reporter
+                        .event(Event::BytesReceived(chunk.len() as u64));
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    // A reset mid-file: what arrived is kept and the next attempt resumes.
+                    file.flush().map_err(io)?;
+                    return Ok(Attempt::Retry(Outcome::Transport));
+                }
+            }
+        }
+        file.flush().map_err(io)?;
+        drop(file);
+        if item.size.is_some_and(|size| received < size) {
+            return Ok(Attempt::Retry(Outcome::Transport));
+        }
+        let actual = hex::encode(hasher.finalize());
+        if actual != item.sha256 {
+            return Err(discard(DownloadError::HashMismatch {
+                label: item.label.clone(),
+                url: redact(&item.url),
+                expected: item.sha256.clone(),
+                actual,
+            }));
+        }
+        Ok(Attempt::Done {
+            bytes: received - offset,
+            resumed,
+        })
+    }
+}
