@@ -377,6 +377,14 @@ impl Downloader {
         }
         let mut response = match request.send().await {
             Ok(response) => response,
+            // A redirect loop or a refused downgrade will not change on a retry.
+            Err(source) if source.is_redirect() => {
+                return Err(DownloadError::Transport {
+                    label: item.label.clone(),
+                    url: redact(&item.url),
+                    source,
+                });
+            }
             Err(_) => return Ok(Attempt::Retry(Outcome::Transport)),
         };
         let status = response.status().as_u16();

@@ -32,6 +32,9 @@ pub struct ScenarioPackage {
     /// Also list an sdist.
     #[serde(default)]
     pub sdist: bool,
+    /// Extra stored (uncompressed) bytes inside the wheel, to make it large.
+    #[serde(default)]
+    pub padding: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,6 +61,15 @@ pub enum Fault {
     WrongMetadataHash,
     /// Answer ranged requests with the whole file (200), as some servers do.
     IgnoreRange,
+    /// Announce the full length, send only `keep` bytes of the answer, then close; `times`
+    /// answers like that, then normal ones.
+    CutShort { keep: usize, times: usize },
+    /// Send the body in 16 KiB pieces with this pause between them.
+    Slow { pause_ms: u64 },
+    /// Redirect the path to itself.
+    RedirectLoop,
+    /// Serve an HTML page (text/html) instead of the file.
+    HtmlPage,
 }
 
 struct File {
@@ -67,6 +79,13 @@ struct File {
 
 /// One file on a project page: (filename, sha256, requires-python, yanked, metadata sha256).
 type Listing = (String, String, Option<String>, bool, Option<String>);
+
+/// The size of a served file.
+fn size_of(files: &HashMap<String, File>, filename: &str) -> usize {
+    files
+        .get(&format!("/files/{filename}"))
+        .map_or(0, |f| f.body.len())
+}
 
 #[derive(Default)]
 struct State {
@@ -139,6 +158,22 @@ pub fn build_wheel(package: &ScenarioPackage, tag: &str) -> (String, Vec<u8>, Ve
     for (name, content) in &entries {
         zip.start_file(name.as_str(), options).unwrap();
         zip.write_all(content.as_bytes()).unwrap();
+    }
+    if package.padding > 0 {
+        let stored = options.compression_method(zip::CompressionMethod::Stored);
+        zip.start_file(format!("{dist_name}/data.bin"), stored)
+            .unwrap();
+        // A cheap pseudo-random sequence, so the bytes are not all alike.
+        let mut state: u32 = 0x9e37_79b9;
+        let data: Vec<u8> = (0..package.padding)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state as u8
+            })
+            .collect();
+        zip.write_all(&data).unwrap();
     }
     let bytes = zip.finish().unwrap().into_inner();
     (filename, bytes, metadata.into_bytes())
@@ -219,6 +254,10 @@ impl FakeIndex {
         }
     }
 
+    pub fn clear_fault(&self, path: &str) {
+        self.state.lock().unwrap().faults.remove(path);
+    }
+
     pub fn fault(&self, path: &str, fault: Fault) {
         self.state
             .lock()
@@ -259,6 +298,7 @@ fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, String)], body
     let reason = match status {
         200 => "OK",
         206 => "Partial Content",
+        302 => "Found",
         404 => "Not Found",
         429 => "Too Many Requests",
         503 => "Service Unavailable",
@@ -372,6 +412,7 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
                         "hashes": {"sha256": sha},
                         "yanked": yanked,
                         "upload-time": "2024-01-02T03:04:05.000006Z",
+                        "size": size_of(&state.files, filename),
                     });
                     if let Some(requires_python) = requires_python {
                         file["requires-python"] = requires_python.clone().into();
@@ -425,34 +466,96 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
         respond(&mut stream, 404, &[], b"not found");
         return;
     };
+    match &fault {
+        Some(Fault::RedirectLoop) => {
+            drop(state);
+            respond(&mut stream, 302, &[("Location", path.clone())], b"");
+            return;
+        }
+        Some(Fault::HtmlPage) => {
+            drop(state);
+            respond(
+                &mut stream,
+                200,
+                &[("Content-Type", "text/html".into())],
+                b"<html><body>Please log in</body></html>",
+            );
+            return;
+        }
+        Some(Fault::CutShort { keep, times }) if *times > 0 => {
+            state.faults.insert(
+                path.clone(),
+                Fault::CutShort {
+                    keep: *keep,
+                    times: times - 1,
+                },
+            );
+        }
+        _ => {}
+    }
+    let cut = match &fault {
+        Some(Fault::CutShort { keep, times }) if *times > 0 => Some(*keep),
+        _ => None,
+    };
+    let pause = match &fault {
+        Some(Fault::Slow { pause_ms }) => Some(std::time::Duration::from_millis(*pause_ms)),
+        _ => None,
+    };
     let honour_range = !matches!(fault, Some(Fault::IgnoreRange));
-    if let Some((start, end)) = range
+    let (status, start, end) = match range
         .as_deref()
         .filter(|_| honour_range)
         .and_then(|r| byte_range(r, body.len()))
     {
-        state.partial_responses.push(path.clone());
-        drop(state);
-        let content_range = format!("bytes {start}-{end}/{}", body.len());
-        respond(
-            &mut stream,
-            206,
-            &[
-                ("Content-Type", content_type.into()),
-                ("Content-Range", content_range),
-            ],
-            &body[start..=end],
-        );
+        Some((start, end)) => {
+            state.partial_responses.push(path.clone());
+            (206, start, end)
+        }
+        None => {
+            state.full_responses.push(path.clone());
+            (200, 0, body.len().saturating_sub(1))
+        }
+    };
+    drop(state);
+    let answer = if body.is_empty() {
+        &body[..]
+    } else {
+        &body[start..=end]
+    };
+    let mut headers = vec![("Content-Type", content_type.to_string())];
+    if status == 206 {
+        headers.push((
+            "Content-Range",
+            format!("bytes {start}-{end}/{}", body.len()),
+        ));
+    }
+    let reason = if status == 206 {
+        "Partial Content"
+    } else {
+        "OK"
+    };
+    let mut head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        answer.len()
+    );
+    for (name, value) in &headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    if stream.write_all(head.as_bytes()).is_err() {
         return;
     }
-    state.full_responses.push(path.clone());
-    drop(state);
-    respond(
-        &mut stream,
-        200,
-        &[("Content-Type", content_type.into())],
-        &body,
-    );
+    let sent = cut.map_or(answer.len(), |keep| keep.min(answer.len()));
+    for piece in answer[..sent].chunks(16 * 1024) {
+        if stream.write_all(piece).is_err() {
+            return;
+        }
+        if let Some(pause) = pause {
+            let _ = stream.flush();
+            std::thread::sleep(pause);
+        }
+    }
+    // Dropping the stream closes it: a cut answer ends early.
 }
 
 /// `bytes=-N` or `bytes=A-B` against a body of `len` bytes, as inclusive offsets.
@@ -464,7 +567,11 @@ fn byte_range(range: &str, len: usize) -> Option<(usize, usize)> {
         return Some((len.saturating_sub(suffix), len - 1));
     }
     let start: usize = start.parse().ok()?;
-    let end: usize = end.parse::<usize>().ok()?.min(len - 1);
+    let end: usize = if end.is_empty() {
+        len - 1
+    } else {
+        end.parse::<usize>().ok()?.min(len - 1)
+    };
     (start <= end).then_some((start, end))
 }
 
@@ -497,7 +604,12 @@ impl Project {
 
     /// `airlock` in the project, isolated from the host's index settings and cache.
     pub fn airlock(&self) -> assert_cmd::Command {
-        let mut command = assert_cmd::Command::cargo_bin("airlock").unwrap();
+        assert_cmd::Command::from_std(self.command())
+    }
+
+    /// The same, as a plain process (for tests that signal it).
+    pub fn command(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("airlock"));
         command
             .current_dir(self.dir.path())
             .env("AIRLOCK_CACHE_DIR", self.dir.path().join(".cache"))
