@@ -13,6 +13,7 @@ requirements=${REQUIREMENTS:-requirements/requirements-api.in}
 version=${PYTHON_VERSION:-3.12}
 platform=${PYTHON_PLATFORM:-x86_64-manylinux_2_36}
 source "$(dirname "$0")/lib.sh"
+need_uv
 airlock=$AIRLOCK
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -1,10 +1,19 @@
-# Shared by the scripts in this folder: build airlock and find (or install) uv.
-# Sourced, not run. Sets AIRLOCK and UV.
+# Shared by the scripts in this folder. Sourced, not run: moves to the repository root, builds
+# airlock (sets AIRLOCK) and offers need_uv / need_pip, which install the peer tools into a
+# throwaway venv unless UV / PIP already name them.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 cargo build --release -q
 AIRLOCK=$PWD/target/release/airlock
-if [ -z "${UV:-}" ]; then
-  venv=$(mktemp -d)/venv
-  python3 -m venv "$venv" && "$venv/bin/pip" install -q uv
-  UV=$venv/bin/uv
-fi
+
+peer_venv() {
+  if [ -z "${PEER_VENV:-}" ]; then
+    PEER_VENV=$(mktemp -d)/venv
+    python3 -m venv "$PEER_VENV"
+  fi
+}
+need_uv() {
+  if [ -z "${UV:-}" ]; then peer_venv; "$PEER_VENV/bin/pip" install -q uv; UV=$PEER_VENV/bin/uv; fi
+}
+need_pip() {
+  if [ -z "${PIP:-}" ]; then peer_venv; PIP=$PEER_VENV/bin/pip; fi
+}

@@ -5,6 +5,7 @@
 # unless UV is set). Exit 0 when the pins are identical for every target.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+need_uv
 work=$(mktemp -d)
 "$AIRLOCK" resolve --lockfiles "$work/locks" -q
 status=0

@@ -285,12 +285,24 @@ impl Downloader {
                 }
             }
         };
-        let file = File::open(&partial).map_err(|e| io(&partial, e))?;
-        file.sync_all().map_err(|e| io(&partial, e))?;
-        fs::rename(&partial, &final_path).map_err(|e| io(&final_path, e))?;
-        if let Some(cache) = &self.cache {
-            cache.store(&final_path, &item.sha256);
-        }
+        // fsync blocks for milliseconds: on the blocking pool it does not stall downloads
+        // that share this runtime thread.
+        let cache = self.cache.clone();
+        let sha256 = item.sha256.clone();
+        let (from, to) = (partial.clone(), final_path.clone());
+        tokio::task::spawn_blocking(move || -> Result<(), (PathBuf, std::io::Error)> {
+            File::open(&from)
+                .and_then(|file| file.sync_all())
+                .map_err(|e| (from.clone(), e))?;
+            fs::rename(&from, &to).map_err(|e| (to.clone(), e))?;
+            if let Some(cache) = cache {
+                cache.store(&to, &sha256);
+            }
+            Ok(())
+        })
+        .await
+        .expect("the sync task does not panic")
+        .map_err(|(path, error)| io(&path, error))?;
         self.reporter.event(Event::FileFetched {
             name: item.file_name.clone(),
             bytes,
