@@ -16,8 +16,10 @@ pub enum Event {
     },
     /// Downloads are about to start: how many files and bytes.
     FetchPlanned { files: usize, bytes: u64 },
+    /// A download's body started arriving (`size` as locked, when known).
+    FileStarted { name: String, size: Option<u64> },
     /// Bytes of a download arrived.
-    BytesReceived(u64),
+    FileBytes { name: String, bytes: u64 },
     /// A file is in place (downloaded, or linked from the cache).
     FileFetched {
         name: String,

@@ -373,9 +373,10 @@ fn fetch_and_report(
             println!("{}", serde_json::to_string_pretty(&summary)?);
         }
         SummaryFormat::Text if !quiet => {
-            let megabytes = report.downloaded_bytes as f64 / 1_000_000.0;
+            // Binary units, as the progress bar shows them.
+            let megabytes = report.downloaded_bytes as f64 / (1024.0 * 1024.0);
             eprintln!(
-                "{} files from {} lock(s) in {}: {} downloaded ({megabytes:.1} MB at {:.1} MB/s{}), {} from the cache, {} already present",
+                "{} files from {} lock(s) in {}: {} downloaded ({megabytes:.1} MiB at {:.1} MiB/s{}), {} from the cache, {} already present",
                 report.files,
                 report.locks,
                 display_path(&request.wheelhouse, root),

@@ -465,6 +465,10 @@ impl Downloader {
                 announced,
             }));
         }
+        self.reporter.event(Event::FileStarted {
+            name: item.file_name.clone(),
+            size: item.size,
+        });
         let mut received = offset;
         loop {
             match response.chunk().await {
@@ -480,8 +484,10 @@ impl Downloader {
                     }
                     hasher.update(&chunk);
                     file.write_all(&chunk).map_err(io)?;
-                    self.reporter
-                        .event(Event::BytesReceived(chunk.len() as u64));
+                    self.reporter.event(Event::FileBytes {
+                        name: item.file_name.clone(),
+                        bytes: chunk.len() as u64,
+                    });
                 }
                 Ok(None) => break,
                 Err(_) => {

@@ -60,22 +60,29 @@ pub fn redact_str(url: &str) -> String {
 
 pub const USER_AGENT: &str = concat!("airlock/", env!("CARGO_PKG_VERSION"));
 
+/// At most this many redirects are followed for one request.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// Why a redirect to `next` must not be followed, given the URLs visited so far.
+pub fn redirect_refusal(previous: &[Url], next: &Url) -> Option<&'static str> {
+    if previous.len() >= MAX_REDIRECTS {
+        return Some("too many redirects (more than 10)");
+    }
+    let from_https = previous.last().is_some_and(|url| url.scheme() == "https");
+    if from_https && next.scheme() == "http" {
+        return Some("refusing a redirect from https to http");
+    }
+    None
+}
+
 /// The shared client: connection pooling, HTTP/2 where offered, bounded redirects that never
 /// downgrade from https to http.
 pub fn client() -> Result<reqwest::Client, NetError> {
     let redirects = reqwest::redirect::Policy::custom(|attempt| {
-        if attempt.previous().len() >= 10 {
-            return attempt.error("too many redirects (more than 10)");
+        match redirect_refusal(attempt.previous(), attempt.url()) {
+            Some(reason) => attempt.error(reason),
+            None => attempt.follow(),
         }
-        let downgrade = attempt
-            .previous()
-            .last()
-            .is_some_and(|previous| previous.scheme() == "https")
-            && attempt.url().scheme() == "http";
-        if downgrade {
-            return attempt.error("refusing a redirect from https to http");
-        }
-        attempt.follow()
     });
     reqwest::Client::builder()
         .user_agent(USER_AGENT)
@@ -199,6 +206,24 @@ pub async fn get_range(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirects_are_bounded_and_never_downgrade() {
+        let url = |text: &str| Url::parse(text).unwrap();
+        let https = url("https://127.0.0.1/a.whl");
+        let http = url("http://127.0.0.1/a.whl");
+        assert_eq!(redirect_refusal(std::slice::from_ref(&https), &https), None);
+        assert_eq!(redirect_refusal(std::slice::from_ref(&http), &https), None);
+        assert_eq!(
+            redirect_refusal(&[https], &http),
+            Some("refusing a redirect from https to http")
+        );
+        let chain = vec![http.clone(); MAX_REDIRECTS];
+        assert_eq!(
+            redirect_refusal(&chain, &http),
+            Some("too many redirects (more than 10)")
+        );
+    }
 
     #[test]
     fn redacts_credentials() {
