@@ -18,7 +18,7 @@ use crate::net::RetryPolicy;
 use crate::net::download::{
     ContentCache, DownloadError, DownloadItem, Downloader, Fetched, hash_file,
 };
-use crate::python::pylock::{PyLock, PylockError};
+use crate::python::pylock::{PyLock, PylockError, lockfiles_in};
 use crate::reporter::{Event, Reporter};
 
 /// The advisory lock file inside the wheelhouse.
@@ -116,19 +116,10 @@ fn safe_file_name(name: &str) -> bool {
 
 /// Every wheel of every lock in `dir`, deduplicated by file name.
 pub fn locked_items(dir: &Path) -> Result<(usize, Vec<DownloadItem>), FetchError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| FetchError::Read {
+    let locks = lockfiles_in(dir).map_err(|source| FetchError::Read {
         path: dir.to_path_buf(),
         source,
     })?;
-    let mut locks: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("pylock.") && n.ends_with(".toml"))
-        })
-        .collect();
-    locks.sort();
     if locks.is_empty() {
         return Err(FetchError::NoLocks(dir.to_path_buf()));
     }

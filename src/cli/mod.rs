@@ -17,7 +17,7 @@ use airlock::lock::{LockMode, LockRequest, LockStatus, display_path, lock_all};
 use airlock::net::cache::{default_cache_dir, write_atomic};
 use airlock::python::export::to_requirements_txt;
 use airlock::python::index::{IndexInputs, IndexStrategy};
-use airlock::python::pylock::PyLock;
+use airlock::python::pylock::{PyLock, lockfiles_in};
 use airlock::python::resolver::PrereleaseMode;
 use airlock::python::target::Target;
 
@@ -446,16 +446,8 @@ fn run_export(args: ExportArgs) -> Result<ExitCode> {
         None => {
             let config = load_config(None)?;
             let dir = &config.python.lockfiles;
-            let mut locks: Vec<PathBuf> = std::fs::read_dir(dir)
-                .with_context(|| format!("cannot list {}", dir.display()))?
-                .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|path| {
-                    path.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("pylock.") && n.ends_with(".toml"))
-                })
-                .collect();
-            locks.sort();
+            let locks =
+                lockfiles_in(dir).with_context(|| format!("cannot list {}", dir.display()))?;
             match locks.as_slice() {
                 [one] => one.clone(),
                 [] => bail!(

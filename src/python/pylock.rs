@@ -322,6 +322,20 @@ impl PyLock {
     }
 }
 
+/// The `pylock.*.toml` files in `dir`, sorted.
+pub fn lockfiles_in(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut locks: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("pylock.") && n.ends_with(".toml"))
+        })
+        .collect();
+    locks.sort();
+    Ok(locks)
+}
+
 /// `requirements-api.in` -> `pylock.requirements-api.toml`. PEP 751 names may not contain dots,
 /// so dots and anything unusual become dashes.
 pub fn lock_filename(requirements: &std::path::Path) -> String {
