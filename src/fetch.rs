@@ -114,8 +114,22 @@ fn safe_file_name(name: &str) -> bool {
         && Path::new(name).file_name().is_some_and(|n| n == name)
 }
 
+/// A wheel a lock lists, with the package it belongs to.
+#[derive(Debug, Clone)]
+pub struct LockedWheel {
+    pub item: DownloadItem,
+    pub package: String,
+    pub version: String,
+}
+
 /// Every wheel of every lock in `dir`, deduplicated by file name.
 pub fn locked_items(dir: &Path) -> Result<(usize, Vec<DownloadItem>), FetchError> {
+    let (locks, wheels) = locked_wheels(dir)?;
+    Ok((locks, wheels.into_iter().map(|w| w.item).collect()))
+}
+
+/// Like [`locked_items`], keeping each wheel's package name and version.
+pub fn locked_wheels(dir: &Path) -> Result<(usize, Vec<LockedWheel>), FetchError> {
     let locks = lockfiles_in(dir).map_err(|source| FetchError::Read {
         path: dir.to_path_buf(),
         source,
@@ -123,7 +137,7 @@ pub fn locked_items(dir: &Path) -> Result<(usize, Vec<DownloadItem>), FetchError
     if locks.is_empty() {
         return Err(FetchError::NoLocks(dir.to_path_buf()));
     }
-    let mut items: BTreeMap<String, (DownloadItem, String)> = BTreeMap::new();
+    let mut items: BTreeMap<String, (LockedWheel, String)> = BTreeMap::new();
     for path in &locks {
         let label = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| FetchError::Read {
@@ -160,10 +174,10 @@ pub fn locked_items(dir: &Path) -> Result<(usize, Vec<DownloadItem>), FetchError
                     label: format!("{} {}", package.name, package.version),
                 };
                 match items.get(&wheel.name) {
-                    Some((existing, first_lock)) if existing.sha256 != item.sha256 => {
+                    Some((existing, first_lock)) if existing.item.sha256 != item.sha256 => {
                         return Err(FetchError::Conflict {
                             name: wheel.name.clone(),
-                            first: existing.sha256.clone(),
+                            first: existing.item.sha256.clone(),
                             first_lock: first_lock.clone(),
                             second: item.sha256,
                             second_lock: label,
@@ -171,7 +185,12 @@ pub fn locked_items(dir: &Path) -> Result<(usize, Vec<DownloadItem>), FetchError
                     }
                     Some(_) => {}
                     None => {
-                        items.insert(wheel.name.clone(), (item, label.clone()));
+                        let locked = LockedWheel {
+                            item,
+                            package: package.name.clone(),
+                            version: package.version.clone(),
+                        };
+                        items.insert(wheel.name.clone(), (locked, label.clone()));
                     }
                 }
             }

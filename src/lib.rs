@@ -15,3 +15,4 @@ pub mod lock;
 pub mod net;
 pub mod python;
 pub mod reporter;
+pub mod verify;

@@ -20,6 +20,7 @@ use airlock::python::index::{IndexInputs, IndexStrategy};
 use airlock::python::pylock::{PyLock, lockfiles_in};
 use airlock::python::resolver::PrereleaseMode;
 use airlock::python::target::Target;
+use airlock::verify;
 
 #[derive(Parser)]
 #[command(
@@ -46,8 +47,33 @@ enum Command {
     Fetch(FetchArgs),
     /// Resolve (only where the inputs changed since the lock was written), then fetch.
     Sync(SyncArgs),
+    /// Prove offline that the wheelhouse builds will work: integrity, closure, lock freshness.
+    Verify(VerifyArgs),
     /// Write a lock as a hash-pinned requirements file.
     Export(ExportArgs),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FindingFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// The configuration file (default: airlock.toml here or in a parent directory).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where the lockfiles are (default: [python] lockfiles, or lockfiles/).
+    #[arg(long, value_name = "DIR")]
+    lockfiles: Option<PathBuf>,
+    /// The wheelhouse directory (default: [fetch] wheelhouse, or wheelhouse/).
+    #[arg(long, value_name = "DIR")]
+    wheelhouse: Option<PathBuf>,
+    /// Output format: human text, JSON, or SARIF 2.1.0 for code scanning.
+    #[arg(long, value_enum, default_value = "text")]
+    format: FindingFormat,
 }
 
 #[derive(Args)]
@@ -169,6 +195,7 @@ pub fn main() -> ExitCode {
         Command::Resolve(args) => run_resolve(args, quiet, cli.verbose, LockMode::Write),
         Command::Fetch(args) => run_fetch(args, quiet),
         Command::Sync(args) => run_sync(args, quiet, cli.verbose),
+        Command::Verify(args) => run_verify(args),
         Command::Export(args) => run_export(args),
     };
     match outcome {
@@ -437,6 +464,64 @@ fn run_sync(args: SyncArgs, quiet: bool, verbose: u8) -> Result<ExitCode> {
         cache_dir: Some(default_cache_dir()),
     };
     fetch_and_report(&request, &config.root, quiet, format)
+}
+
+fn run_verify(args: VerifyArgs) -> Result<ExitCode> {
+    let config = load_config(args.config.as_deref())?;
+    let python = &config.python;
+    let lockfiles = args.lockfiles.unwrap_or_else(|| python.lockfiles.clone());
+    let mut findings = Vec::new();
+    if !python.requirements.is_empty() && !python.targets.is_empty() {
+        // Lock freshness is the same check as `resolve --check`: no network.
+        let request = LockRequest {
+            root: config.root.clone(),
+            requirements: python.requirements.clone(),
+            targets: python.targets.clone(),
+            lockfiles: lockfiles.clone(),
+            indexes: IndexInputs {
+                config_index_url: python.index_url.clone(),
+                config_extra_index_urls: python.extra_index_urls.clone(),
+                ..IndexInputs::default()
+            },
+            index_strategy: python.index_strategy,
+            prerelease: python.prerelease,
+            offline: true,
+            mode: LockMode::Check,
+            cache_dir: default_cache_dir(),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .context("cannot start the async runtime")?;
+        let reports = runtime.block_on(lock_all(
+            &request,
+            std::sync::Arc::new(airlock::reporter::NoopReporter),
+        ))?;
+        findings.extend(verify::stale_lock_findings(&reports, &config.root));
+    }
+    findings.extend(verify::verify_python(&verify::PythonVerify {
+        root: config.root.clone(),
+        lockfiles,
+        wheelhouse: args
+            .wheelhouse
+            .unwrap_or_else(|| config.fetch.wheelhouse.clone()),
+        prerelease: python.prerelease,
+    })?);
+    let format = match args.format {
+        FindingFormat::Text => verify::OutputFormat::Text,
+        FindingFormat::Json => verify::OutputFormat::Json,
+        FindingFormat::Sarif => verify::OutputFormat::Sarif,
+    };
+    let rendered = verify::render(&findings, format);
+    if format == verify::OutputFormat::Text {
+        eprint!("{rendered}");
+    } else {
+        println!("{rendered}");
+    }
+    Ok(if verify::has_problems(&findings) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn run_export(args: ExportArgs) -> Result<ExitCode> {

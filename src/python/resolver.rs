@@ -53,6 +53,10 @@ pub trait PackageSource: Send + Sync {
     fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, SourceError>;
     /// A hint that `name` will be needed soon; sources with latency start fetching now.
     fn prefetch(&self, _name: &PackageName, _picker: Picker) {}
+    /// What the source is called in messages ("the index", "the wheelhouse").
+    fn describe(&self) -> &'static str {
+        "the index"
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -356,7 +360,7 @@ impl Provider<'_> {
         range: &Ranges<Version>,
     ) -> String {
         if candidates.files.files.is_empty() {
-            return format!("{name} was not found on the index");
+            return format!("{name} was not found in {}", self.source.describe());
         }
         let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (version, rejection) in &candidates.rejected {
@@ -395,7 +399,10 @@ impl Provider<'_> {
                 .push(version.to_string());
         }
         if groups.is_empty() {
-            return format!("{name} has no version in {range} on the index");
+            return format!(
+                "{name} has no version in {range} in {}",
+                self.source.describe()
+            );
         }
         let parts: Vec<String> = groups
             .into_iter()
@@ -1015,7 +1022,7 @@ pub(crate) mod tests {
         assert!(message.contains("requirements.in:1: app"), "{message}");
         let message = failure(&source, &["missing-project"]);
         assert!(
-            message.contains("missing-project was not found on the index"),
+            message.contains("missing-project was not found in the index"),
             "{message}"
         );
     }

@@ -91,11 +91,22 @@ pub fn locate_directory(
     })
 }
 
-/// Finds the single `<name>.dist-info/METADATA` entry in the central directory.
-pub fn find_metadata(directory: &[u8]) -> Result<MetadataEntry, ZipMetadataError> {
+/// One entry of the central directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZipEntry {
+    /// The raw name, decoded lossily (wheels use UTF-8).
+    pub name: String,
+    pub local_header_offset: u64,
+    pub compressed_size: u64,
+    pub uncompressed_size: u64,
+    pub method: u16,
+}
+
+/// Lists every entry of a central directory, zip64 sizes and offsets resolved.
+pub fn list_entries(directory: &[u8]) -> Result<Vec<ZipEntry>, ZipMetadataError> {
     let malformed = ZipMetadataError::Malformed;
     let mut at = 0;
-    let mut found = Vec::new();
+    let mut entries = Vec::new();
     while at + 46 <= directory.len() && u32_at(directory, at) == Some(CENTRAL_ENTRY) {
         let method = u16_at(directory, at + 10).ok_or(malformed("short entry"))?;
         let mut compressed = u64::from(u32_at(directory, at + 20).ok_or(malformed("short entry"))?);
@@ -111,38 +122,55 @@ pub fn find_metadata(directory: &[u8]) -> Result<MetadataEntry, ZipMetadataError
         let extra = directory
             .get(at + 46 + name_len..at + 46 + name_len + extra_len)
             .ok_or(malformed("entry extra field past the end"))?;
-        let name = String::from_utf8_lossy(name);
-        let mut parts = name.split('/');
-        let is_metadata = matches!(
-            (parts.next(), parts.next(), parts.next()),
-            (Some(dir), Some("METADATA"), None) if dir.ends_with(".dist-info")
-        );
-        if is_metadata {
-            // Zip64 extended information (header 0x0001) replaces the saturated fields, in order.
-            let mut extra_at = 0;
-            while extra_at + 4 <= extra.len() {
-                let id = u16_at(extra, extra_at).unwrap_or(0);
-                let len = usize::from(u16_at(extra, extra_at + 2).unwrap_or(0));
-                if id == 1 {
-                    let mut field = extra_at + 4;
-                    for value in [&mut uncompressed, &mut compressed, &mut local] {
-                        if *value == u64::from(u32::MAX) {
-                            *value = u64_at(extra, field).ok_or(malformed("short zip64 extra"))?;
-                            field += 8;
-                        }
+        // Zip64 extended information (header 0x0001) replaces the saturated fields, in order.
+        let mut extra_at = 0;
+        while extra_at + 4 <= extra.len() {
+            let id = u16_at(extra, extra_at).unwrap_or(0);
+            let len = usize::from(u16_at(extra, extra_at + 2).unwrap_or(0));
+            if id == 1 {
+                let mut field = extra_at + 4;
+                for value in [&mut uncompressed, &mut compressed, &mut local] {
+                    if *value == u64::from(u32::MAX) {
+                        *value = u64_at(extra, field).ok_or(malformed("short zip64 extra"))?;
+                        field += 8;
                     }
                 }
-                extra_at += 4 + len;
             }
-            found.push(MetadataEntry {
-                local_header_offset: local,
-                compressed_size: compressed,
-                uncompressed_size: uncompressed,
-                method,
-            });
+            extra_at += 4 + len;
         }
+        entries.push(ZipEntry {
+            name: String::from_utf8_lossy(name).into_owned(),
+            local_header_offset: local,
+            compressed_size: compressed,
+            uncompressed_size: uncompressed,
+            method,
+        });
         at += 46 + name_len + extra_len + comment_len;
     }
+    Ok(entries)
+}
+
+/// Whether `name` is `<something>.dist-info/METADATA` at the top level.
+fn is_metadata(name: &str) -> bool {
+    let mut parts = name.split('/');
+    matches!(
+        (parts.next(), parts.next(), parts.next()),
+        (Some(dir), Some("METADATA"), None) if dir.ends_with(".dist-info")
+    )
+}
+
+/// Finds the single `<name>.dist-info/METADATA` entry in the central directory.
+pub fn find_metadata(directory: &[u8]) -> Result<MetadataEntry, ZipMetadataError> {
+    let found: Vec<MetadataEntry> = list_entries(directory)?
+        .into_iter()
+        .filter(|entry| is_metadata(&entry.name))
+        .map(|entry| MetadataEntry {
+            local_header_offset: entry.local_header_offset,
+            compressed_size: entry.compressed_size,
+            uncompressed_size: entry.uncompressed_size,
+            method: entry.method,
+        })
+        .collect();
     match found.as_slice() {
         [one] => Ok(one.clone()),
         _ => Err(ZipMetadataError::MetadataCount(found.len())),

@@ -18,13 +18,13 @@ padding = 1500000
 "#;
 
 /// A project whose lock is already resolved against `index`.
-fn resolved(index: &FakeIndex, requirements: &str) -> Project {
+pub fn resolved(index: &FakeIndex, requirements: &str) -> Project {
     let project = project_with(requirements, index);
     project.airlock().arg("resolve").assert().success();
     project
 }
 
-fn wheels(project: &Project, dir: &str) -> Vec<String> {
+pub fn wheels(project: &Project, dir: &str) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(project.path().join(dir))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

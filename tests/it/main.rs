@@ -2,6 +2,12 @@
 
 mod fetch;
 mod support;
+mod verify;
+
+/// Helpers the fetch tests define, shared with the verify tests.
+mod fetch_support {
+    pub use crate::fetch::{resolved, wheels};
+}
 
 use support::{FakeIndex, Fault, Project, assert_mentions, text};
 
@@ -270,7 +276,7 @@ fn unknown_project_names_the_requirement_line() {
     assert_mentions(
         &stderr,
         &[
-            "no-such-thing was not found on the index",
+            "no-such-thing was not found in the index",
             "requirements/app.in:2: no-such-thing>=1",
         ],
     );

@@ -35,6 +35,14 @@ pub struct ScenarioPackage {
     /// Extra stored (uncompressed) bytes inside the wheel, to make it large.
     #[serde(default)]
     pub padding: usize,
+    /// More entry names to put in the wheel (for hostile wheels: `../evil.txt`).
+    #[serde(default)]
+    pub extra_entries: Vec<String>,
+}
+
+/// Parses one `[[package]]` of scenario TOML (for tests that build a wheel by hand).
+pub fn scenario_package(toml_text: &str) -> ScenarioPackage {
+    toml::from_str(toml_text).expect("package TOML")
 }
 
 #[derive(Debug, Deserialize)]
@@ -158,6 +166,10 @@ pub fn build_wheel(package: &ScenarioPackage, tag: &str) -> (String, Vec<u8>, Ve
     for (name, content) in &entries {
         zip.start_file(name.as_str(), options).unwrap();
         zip.write_all(content.as_bytes()).unwrap();
+    }
+    for name in &package.extra_entries {
+        zip.start_file(name.as_str(), options).unwrap();
+        zip.write_all(b"planted").unwrap();
     }
     if package.padding > 0 {
         let stored = options.compression_method(zip::CompressionMethod::Stored);

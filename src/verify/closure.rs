@@ -1,0 +1,254 @@
+//! Closure: re-resolve every requirements file for every target against the wheelhouse alone,
+//! with the same resolver `airlock resolve` uses, and compare the result with the lock.
+//!
+//! The wheelhouse becomes a [`PackageSource`]: its wheels are the only files there are, and
+//! their metadata is read from the zips on disk. If a transitive wheel is missing, no wheel
+//! fits a target, or pip would pick something else (a stray newer wheel), it shows here.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use pep508_rs::PackageName;
+use url::Url;
+
+use super::{Finding, Severity};
+use crate::lock::display_path;
+use crate::python::metadata::CoreMetadata;
+use crate::python::pylock::{LockedTarget, PyLock};
+use crate::python::requirements::{DiskLoader, parse_requirements};
+use crate::python::resolver::{
+    PackageSource, PrereleaseMode, ResolveError, ResolveOptions, SourceError, resolve,
+};
+use crate::python::simple::{CoreMetadataFile, DistFile, ProjectFiles};
+use crate::python::target::Target;
+use crate::python::wheel::{DistFilename, WheelFilename};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0} is not in the wheelhouse")]
+struct NotInWheelhouse(String);
+
+/// The wheelhouse as a package source: its wheels, and the metadata inside them.
+pub struct WheelhouseSource {
+    projects: HashMap<PackageName, Arc<ProjectFiles>>,
+    metadata: HashMap<String, Arc<CoreMetadata>>,
+}
+
+impl WheelhouseSource {
+    /// Reads every regular `*.whl` in `dir` (symlinks and unreadable wheels are left out:
+    /// integrity reports them).
+    pub fn scan(dir: &Path) -> Self {
+        let mut projects: HashMap<PackageName, ProjectFiles> = HashMap::new();
+        let mut metadata = HashMap::new();
+        let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+        for entry in entries {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file());
+            let Ok(wheel) = WheelFilename::from_str(&name) else {
+                continue;
+            };
+            if !regular {
+                continue;
+            }
+            let Some(parsed) = super::integrity::read_metadata(&path)
+                .and_then(|bytes| CoreMetadata::parse(&bytes).ok())
+            else {
+                continue;
+            };
+            let Ok(url) = Url::from_file_path(&path) else {
+                continue;
+            };
+            let file = DistFile {
+                filename: name.clone(),
+                kind: DistFilename::Wheel(wheel.clone()),
+                url,
+                sha256: None,
+                requires_python: parsed.requires_python.clone(),
+                yanked: false,
+                size: std::fs::metadata(&path).ok().map(|m| m.len()),
+                upload_time: None,
+                core_metadata: CoreMetadataFile::Absent,
+                index: None,
+            };
+            projects
+                .entry(wheel.name.clone())
+                .or_default()
+                .files
+                .push(file);
+            metadata.insert(name, Arc::new(parsed));
+        }
+        WheelhouseSource {
+            projects: projects
+                .into_iter()
+                .map(|(k, v)| (k, Arc::new(v)))
+                .collect(),
+            metadata,
+        }
+    }
+}
+
+impl PackageSource for WheelhouseSource {
+    fn project(&self, name: &PackageName) -> Result<Arc<ProjectFiles>, SourceError> {
+        Ok(self.projects.get(name).cloned().unwrap_or_default())
+    }
+
+    fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, SourceError> {
+        self.metadata
+            .get(&file.filename)
+            .cloned()
+            .ok_or_else(|| SourceError::new(NotInWheelhouse(file.filename.clone())))
+    }
+
+    fn describe(&self) -> &'static str {
+        "the wheelhouse"
+    }
+}
+
+/// How `name` is reached from the target's roots, e.g. `app -> fastapi -> starlette`.
+fn chain_to(target: &LockedTarget, name: &str) -> Option<String> {
+    let edges: HashMap<&str, &Vec<String>> = target
+        .pins
+        .iter()
+        .map(|p| (p.name.as_str(), &p.dependencies))
+        .collect();
+    let mut parent: HashMap<&str, &str> = HashMap::new();
+    let mut queue: VecDeque<&str> = target.roots.iter().map(String::as_str).collect();
+    let mut seen: std::collections::HashSet<&str> = queue.iter().copied().collect();
+    while let Some(current) = queue.pop_front() {
+        if current == name {
+            let mut path = vec![current];
+            let mut at = current;
+            while let Some(previous) = parent.get(at) {
+                path.push(previous);
+                at = previous;
+            }
+            path.reverse();
+            return Some(path.join(" -> "));
+        }
+        for next in edges.get(current).into_iter().flat_map(|v| v.iter()) {
+            if seen.insert(next.as_str()) {
+                parent.insert(next.as_str(), current);
+                queue.push_back(next.as_str());
+            }
+        }
+    }
+    None
+}
+
+/// Closure findings for one lock.
+pub fn check_lock(
+    lock: &PyLock,
+    lock_uri: &str,
+    root: &Path,
+    source: &WheelhouseSource,
+    prerelease: PrereleaseMode,
+) -> Vec<Finding> {
+    let error =
+        |rule, message: String| Finding::new(rule, Severity::Error, lock_uri, None, message);
+    let Some(tool) = lock.tool.as_ref().map(|t| &t.airlock) else {
+        return vec![error("AL204", "the lock has no [tool.airlock] table, so airlock cannot re-check its closure; re-create it with `airlock resolve`".into())];
+    };
+    let requirements_path = root.join(&tool.requirements);
+    let env = |name: &str| std::env::var(name).ok();
+    let input = match parse_requirements(&requirements_path, &DiskLoader, &env) {
+        Ok(input) => input,
+        Err(errors) => {
+            return vec![error(
+                "AL201",
+                format!("cannot read its requirements: {errors}"),
+            )];
+        }
+    };
+    let options = ResolveOptions {
+        prerelease: if input.pre {
+            PrereleaseMode::Allow
+        } else {
+            prerelease
+        },
+    };
+    let label = display_path(&requirements_path, root);
+    let mut findings = Vec::new();
+    for locked in &tool.targets {
+        let target = match Target::new(&locked.python_version, &locked.python_platform) {
+            Ok(target) => target,
+            Err(e) => {
+                findings.push(error(
+                    "AL204",
+                    format!(
+                        "target {} {}: {e}",
+                        locked.python_version, locked.python_platform
+                    ),
+                ));
+                continue;
+            }
+        };
+        let resolution = match resolve(
+            source,
+            &label,
+            &input.requirements,
+            &input.constraints,
+            &target,
+            &options,
+        ) {
+            Ok(resolution) => resolution,
+            Err(ResolveError::NoSolution { report, .. }) => {
+                findings.push(error(
+                    "AL201",
+                    format!("the wheelhouse alone cannot resolve {label} for {target}; fetch the missing wheels (`airlock fetch`) or re-resolve:\n{report}"),
+                ));
+                continue;
+            }
+            Err(other) => {
+                findings.push(error(
+                    "AL201",
+                    format!("resolving {label} for {target} from the wheelhouse failed: {other}"),
+                ));
+                continue;
+            }
+        };
+        let resolved: BTreeMap<String, (String, String)> = resolution
+            .packages
+            .values()
+            .map(|p| {
+                (
+                    p.name.to_string(),
+                    (p.version.to_string(), p.wheel.filename.clone()),
+                )
+            })
+            .collect();
+        let pinned: BTreeMap<String, (String, String)> = locked
+            .pins
+            .iter()
+            .map(|p| (p.name.clone(), (p.version.clone(), p.wheel.clone())))
+            .collect();
+        for (name, (version, wheel)) in &pinned {
+            let needed_by = match chain_to(locked, name) {
+                Some(chain) if chain.contains(" -> ") => format!(" (needed by {chain})"),
+                Some(_) => " (a direct requirement)".to_string(),
+                None => String::new(),
+            };
+            match resolved.get(name) {
+                None => findings.push(error(
+                    "AL202",
+                    format!("{target}: the lock pins {name} {version}{needed_by}, but resolving from the wheelhouse does not need it; the lock is out of date with {label}"),
+                )),
+                Some((found, found_wheel)) if found != version || found_wheel != wheel => findings.push(error(
+                    "AL202",
+                    format!("{target}: the lock pins {name} {version} ({wheel}){needed_by}, but the wheelhouse resolves to {found} ({found_wheel}); remove stray wheels or re-resolve"),
+                )),
+                Some(_) => {}
+            }
+        }
+        for (name, (version, wheel)) in &resolved {
+            if !pinned.contains_key(name) {
+                findings.push(error(
+                    "AL202",
+                    format!("{target}: the wheelhouse resolution needs {name} {version} ({wheel}), which the lock does not pin; re-resolve"),
+                ));
+            }
+        }
+    }
+    findings
+}

@@ -1,0 +1,390 @@
+//! Integrity: every wheel the locks need is in the wheelhouse with the locked size and sha256,
+//! and is a sound zip whose single `.dist-info` matches its filename and the lock.
+//!
+//! Hashing reuses fetch's plan (all cores). Zips are read through their central directory with
+//! our own bounded reader, so duplicate names (which a zip library may silently collapse),
+//! traversal and bomb ratios are all visible; member data is never inflated except METADATA.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::str::FromStr;
+
+use pep440_rs::Version;
+use pep508_rs::PackageName;
+
+use super::{Finding, Severity};
+use crate::fetch::{LockedWheel, plan};
+use crate::net::download::hash_file;
+use crate::python::metadata::CoreMetadata;
+use crate::python::wheel::WheelFilename;
+use crate::python::zip_metadata::{ZipEntry, extract_member, list_entries, locate_directory};
+
+/// Limits that make a wheel suspicious: total inflated size, and per-entry ratio.
+const MAX_TOTAL_UNCOMPRESSED: u64 = 8 * 1024 * 1024 * 1024;
+const MAX_RATIO: u64 = 1000;
+const MAX_DIRECTORY: u64 = 64 * 1024 * 1024;
+
+/// What is wrong with a zip's listing, if anything (pure, for tests).
+pub fn entry_problems(entries: &[ZipEntry]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut seen = HashSet::new();
+    let mut total: u64 = 0;
+    for entry in entries {
+        let name = &entry.name;
+        let traversal = name.starts_with('/')
+            || name.contains('\\')
+            || name.as_bytes().get(1) == Some(&b':')
+            || name.split('/').any(|part| part == "..");
+        if traversal {
+            problems.push(format!(
+                "entry {name:?} points outside the install directory"
+            ));
+        }
+        if !seen.insert(name.as_str()) {
+            problems.push(format!("entry {name:?} appears twice"));
+        }
+        total = total.saturating_add(entry.uncompressed_size);
+        if entry.uncompressed_size > 1024 * 1024
+            && entry.uncompressed_size / entry.compressed_size.max(1) > MAX_RATIO
+        {
+            problems.push(format!(
+                "entry {name:?} inflates {}x ({} bytes), a zip bomb",
+                entry.uncompressed_size / entry.compressed_size.max(1),
+                entry.uncompressed_size
+            ));
+        }
+    }
+    if total > MAX_TOTAL_UNCOMPRESSED {
+        problems.push(format!(
+            "the entries inflate to {total} bytes in all, a zip bomb"
+        ));
+    }
+    problems
+}
+
+/// The `.dist-info` directories at the top level of the listing.
+fn dist_info_dirs(entries: &[ZipEntry]) -> Vec<String> {
+    let mut dirs: Vec<String> = entries
+        .iter()
+        .filter_map(|e| e.name.split_once('/').map(|(dir, _)| dir.to_string()))
+        .filter(|dir| dir.ends_with(".dist-info"))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+/// Reads a wheel's listing and METADATA with bounded memory.
+fn read_wheel(path: &Path) -> Result<(Vec<ZipEntry>, Option<Vec<u8>>), String> {
+    let mut file = File::open(path).map_err(|e| e.to_string())?;
+    let length = file.metadata().map_err(|e| e.to_string())?.len();
+    let tail_length = length.min(64 * 1024);
+    let tail_start = length - tail_length;
+    let mut tail = vec![0; tail_length as usize];
+    file.seek(SeekFrom::Start(tail_start))
+        .map_err(|e| e.to_string())?;
+    file.read_exact(&mut tail).map_err(|e| e.to_string())?;
+    let location = locate_directory(&tail, tail_start).map_err(|e| e.to_string())?;
+    if location.size > MAX_DIRECTORY || location.offset + location.size > length {
+        return Err("the central directory is larger than the file or than 64 MiB".into());
+    }
+    let mut directory = vec![0; location.size as usize];
+    file.seek(SeekFrom::Start(location.offset))
+        .map_err(|e| e.to_string())?;
+    file.read_exact(&mut directory).map_err(|e| e.to_string())?;
+    let entries = list_entries(&directory).map_err(|e| e.to_string())?;
+    let metadata = entries
+        .iter()
+        .find(|e| e.name.ends_with(".dist-info/METADATA") && e.name.matches('/').count() == 1)
+        .map(|entry| -> Result<Vec<u8>, String> {
+            let member = crate::python::zip_metadata::MetadataEntry {
+                local_header_offset: entry.local_header_offset,
+                compressed_size: entry.compressed_size,
+                uncompressed_size: entry.uncompressed_size,
+                method: entry.method,
+            };
+            let want = crate::python::zip_metadata::member_read_length(&member)
+                .min(length.saturating_sub(entry.local_header_offset));
+            let mut bytes = vec![0; want as usize];
+            file.seek(SeekFrom::Start(entry.local_header_offset))
+                .map_err(|e| e.to_string())?;
+            file.read_exact(&mut bytes).map_err(|e| e.to_string())?;
+            extract_member(&bytes, &member).map_err(|e| e.to_string())
+        })
+        .transpose()?;
+    Ok((entries, metadata))
+}
+
+/// The METADATA of the wheel at `path`, read with bounded memory; `None` when unreadable.
+pub fn read_metadata(path: &Path) -> Option<Vec<u8>> {
+    read_wheel(path).ok().and_then(|(_, metadata)| metadata)
+}
+
+/// Checks one present wheel's zip and `.dist-info` against its filename and lock entry.
+fn check_wheel(path: &Path, uri: &str, wheel: &LockedWheel) -> Vec<Finding> {
+    let finding = |rule, message: String| Finding::new(rule, Severity::Error, uri, None, message);
+    let (entries, metadata) = match read_wheel(path) {
+        Ok(read) => read,
+        Err(error) => {
+            return vec![finding(
+                "AL105",
+                format!(
+                    "cannot read the wheel as a zip: {error}; delete it and run `airlock fetch`"
+                ),
+            )];
+        }
+    };
+    let mut findings: Vec<Finding> = entry_problems(&entries)
+        .into_iter()
+        .map(|problem| finding("AL105", format!("{problem}; do not install this wheel")))
+        .collect();
+    let Ok(filename) = WheelFilename::from_str(&wheel.item.file_name) else {
+        findings.push(finding(
+            "AL106",
+            "the file name is not a valid wheel name".into(),
+        ));
+        return findings;
+    };
+    let dirs = dist_info_dirs(&entries);
+    let expected_dir = format!(
+        "{}-{}.dist-info",
+        filename.name.as_dist_info_name(),
+        filename.version
+    );
+    match dirs.as_slice() {
+        [dir] => {
+            let matches = dir
+                .strip_suffix(".dist-info")
+                .and_then(|stem| stem.rsplit_once('-'))
+                .is_some_and(|(name, version)| {
+                    PackageName::from_str(name).is_ok_and(|n| n == filename.name)
+                        && Version::from_str(version).is_ok_and(|v| v == filename.version)
+                });
+            if !matches {
+                findings.push(finding(
+                    "AL106",
+                    format!("the wheel holds {dir}, not {expected_dir} as its file name says"),
+                ));
+            }
+        }
+        _ => findings.push(finding(
+            "AL106",
+            format!(
+                "expected one .dist-info directory ({expected_dir}), found {}",
+                dirs.len()
+            ),
+        )),
+    }
+    match metadata.as_deref().map(CoreMetadata::parse) {
+        Some(Ok(metadata)) => {
+            let lock_name = PackageName::from_str(&wheel.package).ok();
+            let lock_version = Version::from_str(&wheel.version).ok();
+            if lock_name.as_ref() != Some(&metadata.name)
+                || lock_version.as_ref() != Some(&metadata.version)
+            {
+                findings.push(finding(
+                    "AL106",
+                    format!(
+                        "METADATA says {} {}, the lock says {} {}; re-resolve and fetch again",
+                        metadata.name, metadata.version, wheel.package, wheel.version
+                    ),
+                ));
+            }
+        }
+        Some(Err(error)) => {
+            findings.push(finding("AL106", format!("METADATA is invalid: {error}")))
+        }
+        None => findings.push(finding(
+            "AL106",
+            "the wheel has no .dist-info/METADATA".into(),
+        )),
+    }
+    findings
+}
+
+/// All integrity findings for the wheelhouse. `wheelhouse_uri` is how locations name it.
+pub fn check(wheels: &[LockedWheel], wheelhouse: &Path, wheelhouse_uri: &str) -> Vec<Finding> {
+    let items: Vec<_> = wheels.iter().map(|w| w.item.clone()).collect();
+    let plan = plan(&items, wheelhouse);
+    let uri = |name: &str| format!("{wheelhouse_uri}/{name}");
+    let mut findings = Vec::new();
+    for item in &plan.missing {
+        findings.push(Finding::new(
+            "AL101",
+            Severity::Error,
+            uri(&item.file_name),
+            None,
+            format!(
+                "{} is missing ({}); run `airlock fetch` while online",
+                item.file_name, item.label
+            ),
+        ));
+    }
+    for item in &plan.corrupt {
+        let path = wheelhouse.join(&item.file_name);
+        let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file());
+        let (rule, message) = if regular {
+            let (digest, size) = hash_file(&path).unwrap_or_default();
+            (
+                "AL102",
+                format!(
+                    "{} has sha256 {digest} and {size} bytes; the lock says {}{}; delete it and run `airlock fetch`",
+                    item.file_name,
+                    item.sha256,
+                    item.size
+                        .map(|s| format!(" and {s} bytes"))
+                        .unwrap_or_default()
+                ),
+            )
+        } else {
+            (
+                "AL104",
+                format!(
+                    "{} is a symlink or not a regular file; replace it with the real wheel (`airlock fetch`)",
+                    item.file_name
+                ),
+            )
+        };
+        findings.push(Finding::new(
+            rule,
+            Severity::Error,
+            uri(&item.file_name),
+            None,
+            message,
+        ));
+    }
+    for name in &plan.extraneous {
+        let path = wheelhouse.join(name);
+        let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file());
+        let (rule, severity, message) = if regular {
+            (
+                "AL103",
+                Severity::Warning,
+                format!("{name} is in no lock; pip may pick it up with --find-links; remove it"),
+            )
+        } else {
+            (
+                "AL104",
+                Severity::Error,
+                format!("{name} is a symlink or not a regular file; remove it"),
+            )
+        };
+        findings.push(Finding::new(rule, severity, uri(name), None, message));
+    }
+    let present: Vec<&LockedWheel> = wheels
+        .iter()
+        .filter(|w| plan.present.iter().any(|p| p.file_name == w.item.file_name))
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let chunks: Vec<Vec<Finding>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = present
+            .chunks(present.len().div_ceil(threads).max(1))
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .flat_map(|wheel| {
+                            check_wheel(
+                                &wheelhouse.join(&wheel.item.file_name),
+                                &uri(&wheel.item.file_name),
+                                wheel,
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("zip checks do not panic"))
+            .collect()
+    });
+    findings.extend(chunks.into_iter().flatten());
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, compressed: u64, uncompressed: u64) -> ZipEntry {
+        ZipEntry {
+            name: name.into(),
+            local_header_offset: 0,
+            compressed_size: compressed,
+            uncompressed_size: uncompressed,
+            method: 8,
+        }
+    }
+
+    #[test]
+    fn flags_traversal_duplicates_and_bombs() {
+        let clean = [
+            entry("pkg/__init__.py", 10, 20),
+            entry("pkg-1.0.dist-info/METADATA", 10, 20),
+        ];
+        assert!(entry_problems(&clean).is_empty());
+        let problems = entry_problems(&[
+            entry("../../etc/cron.d/evil", 1, 1),
+            entry("/abs/path", 1, 1),
+            entry("C:/windows", 1, 1),
+            entry("pkg/a.py", 1, 1),
+            entry("pkg/a.py", 1, 1),
+            entry("pkg/bomb.bin", 1000, 4_000_000_000),
+        ]);
+        assert_eq!(problems.len(), 5, "{problems:#?}");
+        assert!(problems[0].contains("outside the install directory"));
+        assert!(problems[3].contains("appears twice"));
+        assert!(problems[4].contains("zip bomb"));
+    }
+
+    #[test]
+    fn a_dist_info_that_disagrees_with_the_name_and_lock_is_reported() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a-1.0-py3-none-any.whl");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        zip.start_file("b-2.0.dist-info/METADATA", options).unwrap();
+        zip.write_all(b"Name: b\nVersion: 2.0\n").unwrap();
+        zip.finish().unwrap();
+        let wheel = LockedWheel {
+            item: crate::net::download::DownloadItem {
+                url: url::Url::parse("http://127.0.0.1:9/a.whl").unwrap(),
+                size: None,
+                sha256: String::new(),
+                file_name: "a-1.0-py3-none-any.whl".into(),
+                label: "a 1.0".into(),
+            },
+            package: "a".into(),
+            version: "1.0".into(),
+        };
+        let findings = check_wheel(&path, "wheelhouse/a-1.0-py3-none-any.whl", &wheel);
+        let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            findings.iter().filter(|f| f.rule == "AL106").count(),
+            2,
+            "{messages:#?}"
+        );
+        assert!(
+            messages[0].contains("holds b-2.0.dist-info, not a-1.0.dist-info"),
+            "{messages:#?}"
+        );
+        assert!(
+            messages[1].contains("METADATA says b 2.0, the lock says a 1.0"),
+            "{messages:#?}"
+        );
+    }
+
+    #[test]
+    fn finds_dist_info_directories() {
+        let entries = [
+            entry("a-1.0.dist-info/METADATA", 1, 1),
+            entry("a-1.0.dist-info/RECORD", 1, 1),
+            entry("a/x.py", 1, 1),
+        ];
+        assert_eq!(dist_info_dirs(&entries), ["a-1.0.dist-info"]);
+    }
+}

@@ -1,0 +1,334 @@
+//! `airlock verify`: prove, with no network, that the strict wheelhouse builds will work.
+//!
+//! Every check reports [`Finding`]s with a stable rule ID, a severity, a message that says what
+//! to do, and a location; [`render`] prints them as text, JSON or SARIF 2.1.0 (the format code
+//! scanning uploads take). Nothing here opens a socket: verify builds no HTTP client at all.
+
+pub mod closure;
+pub mod integrity;
+
+use std::fmt;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Note,
+}
+
+impl Severity {
+    fn sarif_level(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.sarif_level())
+    }
+}
+
+/// Where a finding points: a file, and a line when there is one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct FindingLocation {
+    /// Relative to the project root, with `/` separators.
+    pub uri: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+impl fmt::Display for FindingLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}", self.uri),
+            None => write!(f, "{}", self.uri),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Finding {
+    pub location: FindingLocation,
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl Finding {
+    pub fn new(
+        rule: &'static str,
+        severity: Severity,
+        uri: impl Into<String>,
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
+        Finding {
+            rule,
+            severity,
+            location: FindingLocation {
+                uri: uri.into(),
+                line,
+            },
+            message: message.into(),
+        }
+    }
+}
+
+/// Every rule airlock can report, with a one-line description (SARIF's rule metadata).
+pub const RULES: &[(&str, &str)] = &[
+    (
+        "AL101",
+        "A wheel the locks need is missing from the wheelhouse",
+    ),
+    ("AL102", "A wheel's size or sha256 differs from the lock"),
+    ("AL103", "A file in the wheelhouse is in no lock"),
+    ("AL104", "A symlink or non-regular file in the wheelhouse"),
+    (
+        "AL105",
+        "A wheel is not a sound zip (traversal, duplicates, bomb, unreadable)",
+    ),
+    (
+        "AL106",
+        "A wheel's .dist-info does not match its filename or the lock",
+    ),
+    (
+        "AL201",
+        "The wheelhouse alone cannot resolve a requirements file for a target",
+    ),
+    (
+        "AL202",
+        "Resolving from the wheelhouse gives different pins than the lock",
+    ),
+    (
+        "AL203",
+        "A lockfile is missing or out of date with its inputs",
+    ),
+    ("AL204", "A lock cannot be read"),
+];
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+/// Renders findings; they are sorted first so output is deterministic.
+pub fn render(findings: &[Finding], format: OutputFormat) -> String {
+    let mut sorted = findings.to_vec();
+    sorted.sort();
+    match format {
+        OutputFormat::Text => {
+            let mut out = String::new();
+            for finding in &sorted {
+                out.push_str(&format!(
+                    "{}: {} {}: {}\n",
+                    finding.location, finding.severity, finding.rule, finding.message
+                ));
+            }
+            let errors = sorted
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count();
+            let warnings = sorted
+                .iter()
+                .filter(|f| f.severity == Severity::Warning)
+                .count();
+            out.push_str(&format!(
+                "{} finding(s): {errors} error(s), {warnings} warning(s), {} note(s)\n",
+                sorted.len(),
+                sorted.len() - errors - warnings
+            ));
+            out
+        }
+        OutputFormat::Json => serde_json::to_string_pretty(&serde_json::json!({
+            "findings": sorted,
+            "ok": !has_problems(&sorted),
+        }))
+        .expect("findings serialise"),
+        OutputFormat::Sarif => {
+            let used: std::collections::BTreeSet<&str> = sorted.iter().map(|f| f.rule).collect();
+            let rules: Vec<serde_json::Value> = RULES
+                .iter()
+                .chain(crate::verify::dockerfile_rules())
+                .filter(|(id, _)| used.contains(id))
+                .map(|(id, text)| serde_json::json!({"id": id, "shortDescription": {"text": text}}))
+                .collect();
+            let results: Vec<serde_json::Value> = sorted
+                .iter()
+                .map(|finding| {
+                    let mut physical =
+                        serde_json::json!({"artifactLocation": {"uri": finding.location.uri}});
+                    if let Some(line) = finding.location.line {
+                        physical["region"] = serde_json::json!({"startLine": line});
+                    }
+                    serde_json::json!({
+                        "ruleId": finding.rule,
+                        "level": finding.severity.sarif_level(),
+                        "message": {"text": finding.message},
+                        "locations": [{"physicalLocation": physical}],
+                    })
+                })
+                .collect();
+            serde_json::to_string_pretty(&serde_json::json!({
+                "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+                "version": "2.1.0",
+                "runs": [{
+                    "tool": {"driver": {
+                        "name": "airlock",
+                        "version": env!("CARGO_PKG_VERSION"),
+                        "rules": rules,
+                    }},
+                    "results": results,
+                }],
+            }))
+            .expect("SARIF serialises")
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Locks(#[from] crate::fetch::FetchError),
+}
+
+/// What the Python checks look at.
+#[derive(Debug, Clone)]
+pub struct PythonVerify {
+    pub root: std::path::PathBuf,
+    pub lockfiles: std::path::PathBuf,
+    pub wheelhouse: std::path::PathBuf,
+    pub prerelease: crate::python::resolver::PrereleaseMode,
+}
+
+/// Integrity and closure findings for every lock. Reads only the disk.
+pub fn verify_python(request: &PythonVerify) -> Result<Vec<Finding>, VerifyError> {
+    use crate::lock::display_path;
+    let (_, wheels) = crate::fetch::locked_wheels(&request.lockfiles)?;
+    let wheelhouse_uri = display_path(&request.wheelhouse, &request.root);
+    let mut findings = integrity::check(&wheels, &request.wheelhouse, &wheelhouse_uri);
+    let source = closure::WheelhouseSource::scan(&request.wheelhouse);
+    let locks = crate::python::pylock::lockfiles_in(&request.lockfiles).map_err(|source| {
+        crate::fetch::FetchError::Read {
+            path: request.lockfiles.clone(),
+            source,
+        }
+    })?;
+    for path in locks {
+        let uri = display_path(&path, &request.root);
+        let lock = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                crate::python::pylock::PyLock::parse(&text, &uri).map_err(|e| e.to_string())
+            });
+        match lock {
+            Ok(lock) => findings.extend(closure::check_lock(
+                &lock,
+                &uri,
+                &request.root,
+                &source,
+                request.prerelease,
+            )),
+            Err(error) => findings.push(Finding::new("AL204", Severity::Error, uri, None, error)),
+        }
+    }
+    Ok(findings)
+}
+
+/// AL203 findings from `resolve --check`-style lock reports.
+pub fn stale_lock_findings(
+    reports: &[crate::lock::LockReport],
+    root: &std::path::Path,
+) -> Vec<Finding> {
+    use crate::lock::{LockStatus, display_path};
+    reports
+        .iter()
+        .filter_map(|report| {
+            let lock = display_path(&report.lockfile, root);
+            let message = match report.status {
+                LockStatus::Missing => format!("{lock} is missing; run `airlock resolve` while online"),
+                LockStatus::Stale => format!("{lock} was made from other inputs than these; run `airlock resolve` and `airlock fetch`"),
+                _ => return None,
+            };
+            Some(Finding::new("AL203", Severity::Error, display_path(&report.requirements, root), None, message))
+        })
+        .collect()
+}
+
+/// Errors and warnings fail verification; notes do not.
+pub fn has_problems(findings: &[Finding]) -> bool {
+    findings.iter().any(|f| f.severity != Severity::Note)
+}
+
+/// Rule descriptions contributed by the Dockerfile audit (none until it exists).
+fn dockerfile_rules() -> &'static [(&'static str, &'static str)] {
+    &[]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sarif_carries_rule_ids_and_locations() {
+        let findings = vec![
+            Finding::new(
+                "AL101",
+                Severity::Error,
+                "wheelhouse/a-1.0-py3-none-any.whl",
+                None,
+                "missing",
+            ),
+            Finding::new(
+                "AL203",
+                Severity::Error,
+                "requirements/app.in",
+                Some(3),
+                "stale",
+            ),
+        ];
+        let sarif: serde_json::Value =
+            serde_json::from_str(&render(&findings, OutputFormat::Sarif)).unwrap();
+        assert_eq!(sarif["version"], "2.1.0");
+        let results = sarif["runs"][0]["results"].as_array().unwrap();
+        assert_eq!(results[0]["ruleId"], "AL203");
+        assert_eq!(
+            results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "requirements/app.in"
+        );
+        assert_eq!(
+            results[0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+            3
+        );
+        assert!(
+            results[1]["locations"][0]["physicalLocation"]
+                .get("region")
+                .is_none()
+        );
+        assert_eq!(
+            sarif["runs"][0]["tool"]["driver"]["rules"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        let text = render(&findings, OutputFormat::Text);
+        assert!(
+            text.starts_with("requirements/app.in:3: error AL203: stale\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("2 finding(s): 2 error(s), 0 warning(s), 0 note(s)\n"),
+            "{text}"
+        );
+    }
+}
