@@ -5,6 +5,7 @@
 //! scanning uploads take). Nothing here opens a socket: verify builds no HTTP client at all.
 
 pub mod closure;
+pub mod dockerfile;
 pub mod integrity;
 
 use std::fmt;
