@@ -39,13 +39,19 @@ pub enum ConfigError {
 struct RawConfig {
     #[serde(default)]
     python: Option<RawPython>,
-    /// Read by later subcommands; accepted here so one file configures everything.
     #[serde(default)]
-    verify: Option<toml::Value>,
+    verify: Option<RawVerify>,
     #[serde(default)]
     apt: Option<toml::Value>,
     #[serde(default)]
     fetch: Option<RawFetch>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawVerify {
+    dockerfiles: Option<Vec<String>>,
+    context: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -99,6 +105,15 @@ pub struct FetchConfig {
     pub jobs: usize,
 }
 
+/// Validated `[verify]` settings.
+#[derive(Debug, Clone)]
+pub struct VerifyConfig {
+    /// `None`: discover the project's Dockerfiles.
+    pub dockerfiles: Option<Vec<PathBuf>>,
+    /// The build context the Dockerfiles are built with.
+    pub context: PathBuf,
+}
+
 /// Concurrent downloads by default: enough to fill a fast link, few enough for any server.
 pub const DEFAULT_JOBS: usize = 16;
 
@@ -109,6 +124,7 @@ pub struct Config {
     pub path: Option<PathBuf>,
     pub python: PythonConfig,
     pub fetch: FetchConfig,
+    pub verify: VerifyConfig,
 }
 
 impl fmt::Display for Config {
@@ -140,6 +156,10 @@ impl Config {
                 wheelhouse: root.join("wheelhouse"),
                 jobs: DEFAULT_JOBS,
             },
+            verify: VerifyConfig {
+                dockerfiles: None,
+                context: root.clone(),
+            },
             root,
             path: None,
         }
@@ -163,8 +183,9 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        let _ = (&raw.verify, &raw.apt);
+        let _ = &raw.apt;
         let fetch = raw.fetch.unwrap_or_default();
+        let verify = raw.verify.unwrap_or_default();
         let python = raw.python.unwrap_or_default();
         let mut problems = Vec::new();
         let mut targets = Vec::new();
@@ -218,6 +239,27 @@ impl Config {
                 ));
             }
         }
+        let context = verify.context.as_deref().unwrap_or(".");
+        if Path::new(context).is_absolute() || context.split(['/', '\\']).any(|p| p == "..") {
+            problems.push(format!(
+                "verify.context = {context:?}: must be a relative path inside the project"
+            ));
+        }
+        let mut dockerfiles = None;
+        if let Some(list) = &verify.dockerfiles {
+            let mut paths = Vec::new();
+            for (index, file) in list.iter().enumerate() {
+                let path = root.join(file);
+                if !path.is_file() {
+                    problems.push(format!(
+                        "verify.dockerfiles[{index}]: {} does not exist",
+                        path.display()
+                    ));
+                }
+                paths.push(path);
+            }
+            dockerfiles = Some(paths);
+        }
         if fetch.jobs == Some(0) {
             problems.push("fetch.jobs = 0: at least one download must run".into());
         }
@@ -240,6 +282,10 @@ impl Config {
             fetch: FetchConfig {
                 wheelhouse: root.join(wheelhouse),
                 jobs: fetch.jobs.unwrap_or(DEFAULT_JOBS),
+            },
+            verify: VerifyConfig {
+                dockerfiles,
+                context: root.join(context),
             },
             root,
             path: Some(path.to_path_buf()),

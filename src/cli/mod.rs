@@ -49,8 +49,22 @@ enum Command {
     Sync(SyncArgs),
     /// Prove offline that the wheelhouse builds will work: integrity, closure, lock freshness.
     Verify(VerifyArgs),
+    /// Audit Dockerfiles/Containerfiles for air-gapped builds (the Dockerfile part of verify).
+    Lint(LintArgs),
     /// Write a lock as a hash-pinned requirements file.
     Export(ExportArgs),
+}
+
+#[derive(Args)]
+struct LintArgs {
+    /// Dockerfiles to audit (default: [verify] dockerfiles, or those found in the project).
+    files: Vec<PathBuf>,
+    /// The configuration file (default: airlock.toml here or in a parent directory).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Output format: human text, JSON, or SARIF 2.1.0 for code scanning.
+    #[arg(long, value_enum, default_value = "text")]
+    format: FindingFormat,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -196,6 +210,7 @@ pub fn main() -> ExitCode {
         Command::Fetch(args) => run_fetch(args, quiet),
         Command::Sync(args) => run_sync(args, quiet, cli.verbose),
         Command::Verify(args) => run_verify(args),
+        Command::Lint(args) => run_lint(args),
         Command::Export(args) => run_export(args),
     };
     match outcome {
@@ -506,18 +521,67 @@ fn run_verify(args: VerifyArgs) -> Result<ExitCode> {
             .unwrap_or_else(|| config.fetch.wheelhouse.clone()),
         prerelease: python.prerelease,
     })?);
-    let format = match args.format {
+    findings.extend(audit_dockerfiles(&config, &[])?);
+    report_findings(&findings, args.format)
+}
+
+fn run_lint(args: LintArgs) -> Result<ExitCode> {
+    let config = load_config(args.config.as_deref())?;
+    let findings = audit_dockerfiles(&config, &args.files)?;
+    report_findings(&findings, args.format)
+}
+
+/// Audits `files` (or the configured / discovered Dockerfiles) against the project's settings.
+fn audit_dockerfiles(config: &Config, files: &[PathBuf]) -> Result<Vec<verify::Finding>> {
+    use verify::dockerfile::{DiskContext, audit_file, discover, rules::AuditSettings};
+    let context = DiskContext {
+        root: config.verify.context.clone(),
+    };
+    let relative = |path: &Path| display_path(path, &config.verify.context);
+    let settings = AuditSettings {
+        wheelhouse: relative(&config.fetch.wheelhouse),
+        lockfiles: relative(&config.python.lockfiles),
+        requirements: config
+            .python
+            .requirements
+            .iter()
+            .map(|r| relative(r))
+            .collect(),
+        targets: config.python.targets.clone(),
+    };
+    let files = if !files.is_empty() {
+        files.to_vec()
+    } else {
+        config
+            .verify
+            .dockerfiles
+            .clone()
+            .unwrap_or_else(|| discover(&config.root))
+    };
+    let mut findings = Vec::new();
+    for file in files {
+        let uri = display_path(&file, &config.root);
+        findings.extend(
+            audit_file(&file, &uri, &context, &settings)
+                .with_context(|| format!("cannot read {}", file.display()))?,
+        );
+    }
+    Ok(findings)
+}
+
+fn report_findings(findings: &[verify::Finding], format: FindingFormat) -> Result<ExitCode> {
+    let format = match format {
         FindingFormat::Text => verify::OutputFormat::Text,
         FindingFormat::Json => verify::OutputFormat::Json,
         FindingFormat::Sarif => verify::OutputFormat::Sarif,
     };
-    let rendered = verify::render(&findings, format);
+    let rendered = verify::render(findings, format);
     if format == verify::OutputFormat::Text {
         eprint!("{rendered}");
     } else {
         println!("{rendered}");
     }
-    Ok(if verify::has_problems(&findings) {
+    Ok(if verify::has_problems(findings) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

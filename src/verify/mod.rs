@@ -122,10 +122,12 @@ pub enum OutputFormat {
     Sarif,
 }
 
-/// Renders findings; they are sorted first so output is deterministic.
+/// Renders findings, sorted (deterministic output) and without exact repeats (two commands on
+/// one line with the same defect are one finding to fix).
 pub fn render(findings: &[Finding], format: OutputFormat) -> String {
     let mut sorted = findings.to_vec();
     sorted.sort();
+    sorted.dedup();
     match format {
         OutputFormat::Text => {
             let mut out = String::new();
@@ -270,9 +272,9 @@ pub fn has_problems(findings: &[Finding]) -> bool {
     findings.iter().any(|f| f.severity != Severity::Note)
 }
 
-/// Rule descriptions contributed by the Dockerfile audit (none until it exists).
+/// Rule descriptions contributed by the Dockerfile audit.
 fn dockerfile_rules() -> &'static [(&'static str, &'static str)] {
-    &[]
+    dockerfile::rules::RULES
 }
 
 #[cfg(test)]

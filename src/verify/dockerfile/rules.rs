@@ -1,0 +1,1396 @@
+//! The air-gap rules for Dockerfiles. Pure over a parsed [`Dockerfile`] and a
+//! [`BuildContext`] (what files the build can see), so every rule is tested with in-memory data.
+
+use super::parser::{
+    Dockerfile, Instruction, Mount, MountType, Variables, expand, parse_mount, split_words,
+};
+use crate::python::target::{Os, Target};
+use crate::verify::{Finding, Severity};
+
+/// Rule IDs and one-line descriptions (for SARIF).
+pub const RULES: &[(&str, &str)] = &[
+    (
+        "DF001",
+        "The syntax parser directive is missing or not effective",
+    ),
+    ("DF002", "A byte-order mark precedes the parser directives"),
+    (
+        "DF010",
+        "A pip/uv install has no bind mount of the wheelhouse",
+    ),
+    (
+        "DF011",
+        "A pip/uv install may reach an index (no --no-index / --offline)",
+    ),
+    (
+        "DF012",
+        "--find-links is missing or not the wheelhouse mount's target",
+    ),
+    (
+        "DF013",
+        "An install neither uses --require-hashes nor installs a lock",
+    ),
+    (
+        "DF014",
+        "An installed requirements file is not covered by a lockfile",
+    ),
+    ("DF020", "A network fallback after an offline install"),
+    ("DF021", "An index URL is configured in the build"),
+    ("DF022", "--find-links points at the network"),
+    ("DF023", "The build reaches the network"),
+    ("DF030", "A bind mount's source is not in the build context"),
+    (
+        "DF031",
+        "A bind mount's source is excluded by .dockerignore",
+    ),
+    (
+        "DF032",
+        "`required` on a mount type that builders reject it for",
+    ),
+    (
+        "DF033",
+        "A read-only/read-write mount option with a value (Buildah/Podman reject it)",
+    ),
+    ("DF040", "An apt cache mount without sharing=locked"),
+    ("DF041", "An apt cache mount without an explicit id"),
+    (
+        "DF042",
+        "An apt cache mount while docker-clean still deletes the downloads",
+    ),
+    (
+        "DF050",
+        "The base image's Python does not match a lock target",
+    ),
+];
+
+/// What the build can see: the files of the build context.
+pub trait BuildContext {
+    fn exists(&self, path: &str) -> bool;
+    fn read(&self, path: &str) -> Option<String>;
+    /// The `.dockerignore` text, if any.
+    fn dockerignore(&self) -> Option<String>;
+}
+
+/// Project facts the rules compare against.
+#[derive(Debug, Clone, Default)]
+pub struct AuditSettings {
+    /// The wheelhouse, relative to the build context (`wheelhouse`).
+    pub wheelhouse: String,
+    /// The lockfiles directory, relative to the build context.
+    pub lockfiles: String,
+    /// Configured requirements inputs, relative to the build context.
+    pub requirements: Vec<String>,
+    /// The lock targets.
+    pub targets: Vec<Target>,
+}
+
+/// Removes `./`, duplicate and trailing slashes.
+fn clean_path(path: &str) -> String {
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    parts.join("/")
+}
+
+fn under(path: &str, dir: &str) -> bool {
+    let (path, dir) = (clean_path(path), clean_path(dir));
+    path == dir || path.starts_with(&format!("{dir}/"))
+}
+
+/// One segment of a `.dockerignore` pattern (`*`, `?`; Go's filepath.Match without classes).
+fn segment_matches(pattern: &[char], text: &[char]) -> bool {
+    match (pattern.first(), text.first()) {
+        (None, None) => true,
+        (Some('*'), _) => {
+            segment_matches(&pattern[1..], text)
+                || (!text.is_empty() && segment_matches(pattern, &text[1..]))
+        }
+        (Some('?'), Some(_)) => segment_matches(&pattern[1..], &text[1..]),
+        (Some(p), Some(t)) if p == t => segment_matches(&pattern[1..], &text[1..]),
+        _ => false,
+    }
+}
+
+fn path_matches(pattern: &[&str], path: &[&str]) -> bool {
+    match (pattern.first(), path.first()) {
+        (None, _) => true, // a pattern matching a parent directory covers what is below it
+        (Some(&"**"), _) => {
+            path_matches(&pattern[1..], path)
+                || (!path.is_empty() && path_matches(pattern, &path[1..]))
+        }
+        (Some(p), Some(t)) => {
+            let (p, t): (Vec<char>, Vec<char>) = (p.chars().collect(), t.chars().collect());
+            segment_matches(&p, &t) && path_matches(&pattern[1..], &path[1..])
+        }
+        (Some(_), None) => false,
+    }
+}
+
+/// Whether `.dockerignore` excludes `path` (last matching line wins; `!` re-includes).
+pub fn dockerignore_excludes(dockerignore: &str, path: &str) -> bool {
+    let path = clean_path(path);
+    let segments: Vec<&str> = path.split('/').collect();
+    let mut excluded = false;
+    for line in dockerignore.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (negated, pattern) = match line.strip_prefix('!') {
+            Some(rest) => (true, rest.trim()),
+            None => (false, line),
+        };
+        let pattern = clean_path(pattern);
+        let pattern_segments: Vec<&str> = pattern.split('/').collect();
+        if path_matches(&pattern_segments, &segments) {
+            excluded = !negated;
+        }
+    }
+    excluded
+}
+
+/// How commands in a shell script are joined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Join {
+    Start,
+    And,
+    Or,
+    Sequence,
+    Pipe,
+    Else,
+}
+
+/// Splits a shell script into simple commands with the separator before each.
+fn simple_commands(script: &str) -> Vec<(Join, Vec<String>)> {
+    let mut commands = Vec::new();
+    let mut current = String::new();
+    let mut join = Join::Start;
+    let mut quote: Option<char> = None;
+    let chars: Vec<char> = script.chars().collect();
+    let mut index = 0;
+    let flush = |current: &mut String, join: Join, commands: &mut Vec<(Join, Vec<String>)>| {
+        let mut words = split_words(current);
+        current.clear();
+        // Shell keywords start or separate commands; `else` marks a fallback branch.
+        let mut join = join;
+        while let Some(first) = words.first() {
+            match first.as_str() {
+                "if" | "then" | "do" | "elif" | "while" | "until" | "!" | "{" | "(" => {
+                    words.remove(0);
+                }
+                "else" => {
+                    join = Join::Else;
+                    words.remove(0);
+                }
+                "fi" | "done" | "}" | ")" => {
+                    words.remove(0);
+                }
+                _ => break,
+            }
+        }
+        if !words.is_empty() {
+            commands.push((join, words));
+        }
+    };
+    while index < chars.len() {
+        let c = chars[index];
+        if let Some(q) = quote {
+            current.push(c);
+            if c == q {
+                quote = None;
+            }
+            index += 1;
+            continue;
+        }
+        let next = chars.get(index + 1).copied();
+        let separator = match (c, next) {
+            ('&', Some('&')) => Some((Join::And, 2)),
+            ('|', Some('|')) => Some((Join::Or, 2)),
+            ('|', _) => Some((Join::Pipe, 1)),
+            (';', _) | ('\n', _) => Some((Join::Sequence, 1)),
+            _ => None,
+        };
+        match separator {
+            Some((next_join, width)) => {
+                flush(&mut current, join, &mut commands);
+                join = next_join;
+                index += width;
+            }
+            None => {
+                if c == '"' || c == '\'' {
+                    quote = Some(c);
+                }
+                current.push(c);
+                index += 1;
+            }
+        }
+    }
+    flush(&mut current, join, &mut commands);
+    commands
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Installer {
+    Pip,
+    Uv,
+}
+
+/// Drops `env VAR=… sudo …` prefixes.
+fn strip_prefixes(words: &[String]) -> &[String] {
+    let mut at = 0;
+    while at < words.len() {
+        let word = words[at].as_str();
+        let assignment = word.contains('=')
+            && !word.starts_with('-')
+            && word
+                .split('=')
+                .next()
+                .is_some_and(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        if matches!(word, "env" | "sudo" | "exec" | "time" | "command" | "nice") || assignment {
+            at += 1;
+        } else {
+            break;
+        }
+    }
+    &words[at..]
+}
+
+fn basename(word: &str) -> &str {
+    word.rsplit('/').next().unwrap_or(word)
+}
+
+fn is_pip(word: &str) -> bool {
+    let name = basename(word);
+    name == "pip"
+        || name
+            .strip_prefix("pip")
+            .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+}
+
+fn is_python(word: &str) -> bool {
+    let name = basename(word);
+    name == "python"
+        || name
+            .strip_prefix("python")
+            .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+}
+
+/// `(installer, arguments after "install")` for a pip or uv install.
+fn install_command(words: &[String]) -> Option<(Installer, Vec<String>)> {
+    let words = strip_prefixes(words);
+    let rest: Vec<String> = match words {
+        [pip, install, rest @ ..] if is_pip(pip) && install == "install" => {
+            return Some((Installer::Pip, rest.to_vec()));
+        }
+        [python, m, pip, install, rest @ ..]
+            if is_python(python) && m == "-m" && pip == "pip" && install == "install" =>
+        {
+            return Some((Installer::Pip, rest.to_vec()));
+        }
+        [uv, pip, verb, rest @ ..]
+            if basename(uv) == "uv" && pip == "pip" && (verb == "install" || verb == "sync") =>
+        {
+            rest.to_vec()
+        }
+        _ => return None,
+    };
+    Some((Installer::Uv, rest))
+}
+
+/// Install options that matter for the rules.
+#[derive(Debug, Default)]
+struct InstallOptions {
+    no_index: bool,
+    offline: bool,
+    require_hashes: bool,
+    find_links: Vec<String>,
+    index_urls: Vec<String>,
+    requirement_files: Vec<String>,
+    packages: Vec<String>,
+}
+
+fn install_options(args: &[String]) -> InstallOptions {
+    let mut options = InstallOptions::default();
+    let mut index = 0;
+    while index < args.len() {
+        let arg = &args[index];
+        index += 1;
+        let mut value_of = |long: &str, short: Option<&str>| -> Option<String> {
+            if arg == long || short.is_some_and(|s| arg == s) {
+                let value = args.get(index).cloned();
+                index += 1;
+                value
+            } else if let Some(value) = arg.strip_prefix(&format!("{long}=")) {
+                Some(value.to_string())
+            } else {
+                short.and_then(|s| {
+                    arg.strip_prefix(s)
+                        .filter(|v| !v.is_empty() && !v.starts_with('-'))
+                        .map(str::to_string)
+                })
+            }
+        };
+        if arg == "--no-index" {
+            options.no_index = true;
+        } else if arg == "--offline" {
+            options.offline = true;
+        } else if arg == "--require-hashes" {
+            options.require_hashes = true;
+        } else if let Some(v) = value_of("--find-links", Some("-f")) {
+            options.find_links.push(v);
+        } else if let Some(v) = value_of("--index-url", Some("-i")) {
+            options.index_urls.push(v);
+        } else if let Some(v) = value_of("--extra-index-url", None) {
+            options.index_urls.push(v);
+        } else if let Some(v) =
+            value_of("--index", None).or_else(|| value_of("--default-index", None))
+        {
+            options.index_urls.push(v);
+        } else if let Some(v) = value_of("--requirement", Some("-r")) {
+            options.requirement_files.push(v);
+        } else if let Some(_v) = value_of("--constraint", Some("-c")) {
+        } else if !arg.starts_with('-') {
+            options.packages.push(arg.clone());
+        }
+    }
+    options
+}
+
+/// Environment variables that point an installer at an index.
+const INDEX_VARIABLES: &[&str] = &[
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "UV_INDEX_URL",
+    "UV_EXTRA_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_INDEX",
+];
+
+/// `python:3.12-slim-bookworm` -> (3, 12, libc family, glibc minor if known).
+fn python_image(image: &str) -> Option<(u32, u32, bool, Option<u32>)> {
+    let name = image.split('@').next().unwrap_or(image);
+    let (repository, tag) = name.rsplit_once(':')?;
+    if basename(repository) != "python" {
+        return None;
+    }
+    let mut parts = tag.split(['.', '-']);
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor: u32 = parts.next()?.parse().ok()?;
+    let musl = tag.contains("alpine");
+    let glibc = [
+        ("bookworm", 36),
+        ("bullseye", 31),
+        ("buster", 28),
+        ("trixie", 41),
+    ]
+    .iter()
+    .find(|(codename, _)| tag.contains(codename))
+    .map(|(_, minor)| *minor);
+    Some((major, minor, musl, glibc))
+}
+
+struct Stage {
+    name: Option<String>,
+    base: String,
+    line: usize,
+    variables: Variables,
+    air_gapped: bool,
+    docker_clean_disabled: bool,
+    /// COPY destinations -> context sources.
+    copies: Vec<(String, String)>,
+}
+
+/// The script a RUN executes: shell form, exec form's `sh -c` script, and heredoc bodies.
+fn run_script(instruction: &Instruction) -> String {
+    let mut script = match &instruction.json {
+        Some(words) => match words.as_slice() {
+            [shell, c, script, ..] if c == "-c" && basename(shell).ends_with("sh") => {
+                script.clone()
+            }
+            _ => words.join(" "),
+        },
+        None => instruction.args.clone(),
+    };
+    for heredoc in &instruction.heredocs {
+        script.push('\n');
+        script.push_str(&heredoc.body);
+    }
+    script
+}
+
+fn is_wheelhouse_mount(mount: &Mount, settings: &AuditSettings) -> bool {
+    mount.kind == MountType::Bind
+        && mount.from.is_none()
+        && mount
+            .source
+            .as_deref()
+            .is_some_and(|s| under(s, &settings.wheelhouse))
+}
+
+/// Audits one Dockerfile. `uri` names it in findings.
+pub fn audit(
+    file: &Dockerfile,
+    uri: &str,
+    context: &dyn BuildContext,
+    settings: &AuditSettings,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut add = |rule: &'static str, severity: Severity, line: usize, message: String| {
+        findings.push(Finding::new(rule, severity, uri, Some(line), message));
+    };
+    // Parser directives.
+    match file.directive("syntax") {
+        Some(_) => {}
+        None => match file.ineffective_syntax.first() {
+            Some(&line) => add(
+                "DF001",
+                Severity::Error,
+                line,
+                "this `# syntax=` comes after another line, so BuildKit treats it as a plain comment; move it to line 1".into(),
+            ),
+            None => add(
+                "DF001",
+                Severity::Error,
+                1,
+                "no `# syntax=docker/dockerfile:1` on line 1: the build then depends on the builder's bundled frontend; pin the syntax".into(),
+            ),
+        },
+    }
+    if file.bom {
+        add(
+            "DF002",
+            Severity::Note,
+            1,
+            "the file starts with a byte-order mark; BuildKit discards it before reading directives (parser/directives.go), but other tools may not".into(),
+        );
+    }
+    let dockerignore = context.dockerignore().unwrap_or_default();
+    let mut global = Variables::new();
+    let mut stages: Vec<Stage> = Vec::new();
+    // First pass: stages, and which ones install from the wheelhouse (the air-gapped ones).
+    {
+        let mut current: Option<usize> = None;
+        for instruction in &file.instructions {
+            match instruction.keyword.as_str() {
+                "FROM" => {
+                    let words = split_words(&instruction.args);
+                    let base = words
+                        .first()
+                        .map(|w| expand(w, &global))
+                        .unwrap_or_default();
+                    let name = match words.as_slice() {
+                        [_, as_word, name, ..] if as_word.eq_ignore_ascii_case("as") => {
+                            Some(name.to_ascii_lowercase())
+                        }
+                        _ => None,
+                    };
+                    let inherited = stages
+                        .iter()
+                        .find(|s| s.name.as_deref() == Some(&base.to_ascii_lowercase()))
+                        .map(|s| (s.variables.clone(), s.docker_clean_disabled))
+                        .unwrap_or_default();
+                    stages.push(Stage {
+                        name,
+                        base,
+                        line: instruction.line,
+                        variables: inherited.0,
+                        air_gapped: false,
+                        docker_clean_disabled: inherited.1,
+                        copies: Vec::new(),
+                    });
+                    current = Some(stages.len() - 1);
+                }
+                "ARG" => {
+                    for word in split_words(&instruction.args) {
+                        let (name, value) = match word.split_once('=') {
+                            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                            None => (word.clone(), None),
+                        };
+                        match current {
+                            None => {
+                                global.insert(name, value.unwrap_or_default());
+                            }
+                            Some(at) => {
+                                let value = value
+                                    .or_else(|| global.get(&name).cloned())
+                                    .unwrap_or_default();
+                                stages[at].variables.insert(name, value);
+                            }
+                        }
+                    }
+                }
+                "RUN" => {
+                    if let Some(at) = current {
+                        let mounts: Vec<Mount> = instruction
+                            .flags
+                            .iter()
+                            .filter(|(name, _)| name == "mount")
+                            .map(|(_, value)| parse_mount(value, &stages[at].variables))
+                            .collect();
+                        let installs = simple_commands(&run_script(instruction))
+                            .iter()
+                            .any(|(_, words)| install_command(words).is_some());
+                        if installs || mounts.iter().any(|m| is_wheelhouse_mount(m, settings)) {
+                            stages[at].air_gapped = true;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    // Second pass: the rules, with variables as they are at each instruction.
+    let mut stage_index: Option<usize> = None;
+    let mut variables = Variables::new();
+    let mut docker_clean_disabled = false;
+    let mut copies: Vec<(String, String)> = Vec::new();
+    let mut stage_seen = 0;
+    for instruction in &file.instructions {
+        let line = instruction.line;
+        match instruction.keyword.as_str() {
+            "FROM" => {
+                let stage = &stages[stage_seen];
+                stage_index = Some(stage_seen);
+                stage_seen += 1;
+                let parent = stages[..stage_index.unwrap_or(0)]
+                    .iter()
+                    .find(|s| s.name.as_deref() == Some(&stage.base.to_ascii_lowercase()));
+                variables = parent.map(|p| p.variables.clone()).unwrap_or_default();
+                docker_clean_disabled = parent.is_some_and(|p| p.docker_clean_disabled);
+                copies = parent.map(|p| p.copies.clone()).unwrap_or_default();
+                if stage.air_gapped {
+                    check_base_image(stage, &stages, settings, &mut add);
+                }
+            }
+            "ARG" => {
+                for word in split_words(&instruction.args) {
+                    let (name, value) = match word.split_once('=') {
+                        Some((n, v)) => (n.to_string(), Some(expand(v, &variables))),
+                        None => (word.clone(), None),
+                    };
+                    if stage_index.is_some() {
+                        let value = value
+                            .or_else(|| global.get(&name).cloned())
+                            .unwrap_or_default();
+                        if INDEX_VARIABLES.contains(&name.as_str()) && !value.is_empty() {
+                            add(
+                                "DF021",
+                                Severity::Error,
+                                line,
+                                format!(
+                                    "ARG {name} points installers at an index ({value}); remove it for the air-gapped build"
+                                ),
+                            );
+                        }
+                        variables.insert(name, value);
+                    }
+                }
+            }
+            "ENV" => {
+                let words = split_words(&instruction.args);
+                let pairs: Vec<(String, String)> = if words.iter().any(|w| w.contains('=')) {
+                    words
+                        .iter()
+                        .filter_map(|w| {
+                            w.split_once('=')
+                                .map(|(n, v)| (n.to_string(), expand(v, &variables)))
+                        })
+                        .collect()
+                } else {
+                    words
+                        .split_first()
+                        .map(|(n, rest)| vec![(n.clone(), rest.join(" "))])
+                        .unwrap_or_default()
+                };
+                for (name, value) in pairs {
+                    if INDEX_VARIABLES.contains(&name.as_str()) {
+                        add(
+                            "DF021",
+                            Severity::Error,
+                            line,
+                            format!(
+                                "ENV {name}={value} points installers at an index; the air-gapped build must use only the wheelhouse"
+                            ),
+                        );
+                    }
+                    if name == "PIP_FIND_LINKS"
+                        && (value.contains("http://") || value.contains("https://"))
+                    {
+                        add(
+                            "DF022",
+                            Severity::Error,
+                            line,
+                            format!("ENV PIP_FIND_LINKS={value} reaches the network"),
+                        );
+                    }
+                    if name == "PIP_NO_INDEX" {
+                        variables.insert("__PIP_NO_INDEX".into(), value.clone());
+                    }
+                    variables.insert(name, value);
+                }
+            }
+            "COPY" => {
+                let words = split_words(&instruction.args);
+                if instruction.flags.iter().all(|(name, _)| name != "from")
+                    && let Some((dest, sources)) = words.split_last()
+                {
+                    for source in sources {
+                        copies.push((expand(dest, &variables), expand(source, &variables)));
+                    }
+                }
+            }
+            "ADD" => {
+                let air_gapped = stage_index.is_some_and(|at| stages[at].air_gapped);
+                for word in split_words(&instruction.args) {
+                    if word.starts_with("http://")
+                        || word.starts_with("https://")
+                        || word.starts_with("git@")
+                    {
+                        let severity = if air_gapped {
+                            Severity::Error
+                        } else {
+                            Severity::Warning
+                        };
+                        add(
+                            "DF023",
+                            severity,
+                            line,
+                            format!(
+                                "ADD {word} downloads during the build; put the file in the build context instead"
+                            ),
+                        );
+                    }
+                }
+            }
+            "RUN" => {
+                let Some(at) = stage_index else { continue };
+                let air_gapped = stages[at].air_gapped;
+                let mounts: Vec<Mount> = instruction
+                    .flags
+                    .iter()
+                    .filter(|(name, _)| name == "mount")
+                    .map(|(_, value)| parse_mount(value, &variables))
+                    .collect();
+                check_mounts(
+                    &mounts,
+                    line,
+                    context,
+                    &dockerignore,
+                    docker_clean_disabled,
+                    &mut add,
+                );
+                let script = run_script(instruction);
+                let commands = simple_commands(&script);
+                let wheel_mounts: Vec<&Mount> = mounts
+                    .iter()
+                    .filter(|m| is_wheelhouse_mount(m, settings))
+                    .collect();
+                let mut offline_install_seen = false;
+                for (join, words) in &commands {
+                    let expanded: Vec<String> =
+                        words.iter().map(|w| expand(w, &variables)).collect();
+                    if let Some((installer, args)) = install_command(&expanded) {
+                        let options = install_options(&args);
+                        let pip_no_index = variables.get("__PIP_NO_INDEX").is_some_and(|v| {
+                            !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false")
+                        });
+                        let offline = match installer {
+                            Installer::Pip => options.no_index || pip_no_index,
+                            Installer::Uv => options.offline || options.no_index,
+                        };
+                        if matches!(join, Join::Or | Join::Else) && offline_install_seen {
+                            add(
+                                "DF020",
+                                Severity::Error,
+                                line,
+                                format!(
+                                    "`{}` runs when the offline install fails: a network fallback that hides a broken wheelhouse; remove it",
+                                    expanded.join(" ")
+                                ),
+                            );
+                        }
+                        check_install(
+                            installer,
+                            &options,
+                            offline,
+                            &wheel_mounts,
+                            &mounts,
+                            &copies,
+                            line,
+                            context,
+                            settings,
+                            &mut add,
+                        );
+                        offline_install_seen |= offline;
+                    } else {
+                        check_network_command(
+                            &expanded, air_gapped, &script, &mounts, settings, line, &mut add,
+                        );
+                    }
+                }
+                if script.contains("docker-clean") || script.contains("Keep-Downloaded-Packages") {
+                    docker_clean_disabled = true;
+                    stages[at].docker_clean_disabled = true;
+                }
+                stages[at].copies = copies.clone();
+            }
+            _ => {}
+        }
+    }
+    findings
+}
+
+type Add<'a> = dyn FnMut(&'static str, Severity, usize, String) + 'a;
+
+fn check_base_image(stage: &Stage, stages: &[Stage], settings: &AuditSettings, add: &mut Add<'_>) {
+    // Follow `FROM <stage>` to the image the stage really starts from.
+    let mut base = stage.base.to_ascii_lowercase();
+    for _ in 0..stages.len() {
+        match stages
+            .iter()
+            .find(|s| s.name.as_deref() == Some(base.as_str()))
+        {
+            Some(parent) => base = parent.base.to_ascii_lowercase(),
+            None => break,
+        }
+    }
+    let Some((major, minor, musl, glibc)) = python_image(&base) else {
+        return;
+    };
+    if settings.targets.is_empty() {
+        return;
+    }
+    let matching: Vec<&Target> = settings
+        .targets
+        .iter()
+        .filter(|t| t.python_version.major == major && t.python_version.minor == minor)
+        .filter(|t| matches!(t.platform.os, Os::Musllinux { .. }) == musl)
+        .collect();
+    if matching.is_empty() {
+        let targets: Vec<String> = settings.targets.iter().map(ToString::to_string).collect();
+        add(
+            "DF050",
+            Severity::Error,
+            stage.line,
+            format!(
+                "the image {base} runs CPython {major}.{minor} on {}, but no lock targets it (targets: {}); add a target to airlock.toml",
+                if musl { "musl" } else { "glibc" },
+                targets.join(", ")
+            ),
+        );
+        return;
+    }
+    if let Some(glibc) = glibc {
+        for target in matching {
+            if let Os::Manylinux { minor: needed, .. } = target.platform.os
+                && needed > glibc
+            {
+                add(
+                    "DF050",
+                    Severity::Error,
+                    stage.line,
+                    format!(
+                        "the image {base} has glibc 2.{glibc}, but the lock target {target} allows wheels that need glibc 2.{needed}; lower the target's manylinux version"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn check_mounts(
+    mounts: &[Mount],
+    line: usize,
+    context: &dyn BuildContext,
+    dockerignore: &str,
+    docker_clean_disabled: bool,
+    add: &mut Add<'_>,
+) {
+    for mount in mounts {
+        if mount.required && !matches!(mount.kind, MountType::Secret | MountType::Ssh) {
+            add(
+                "DF032",
+                Severity::Error,
+                line,
+                "`required` on this mount: BuildKit rejects it (\"unexpected key 'required'\"; only secret and ssh mounts take it) and Buildah rejects it as an invalid mount option, so the build fails before it starts; remove it (a missing bind source fails the build anyway)".into(),
+            );
+        }
+        if mount.valued_readonly {
+            add(
+                "DF033",
+                Severity::Warning,
+                line,
+                "`ro=…`/`rw=…` with a value: BuildKit accepts it, but Buildah/Podman refuse values on these options; write plain `ro` or `rw`".into(),
+            );
+        }
+        if mount.kind == MountType::Bind && mount.from.is_none() {
+            let source = clean_path(mount.source.as_deref().unwrap_or(""));
+            let shown = if source.is_empty() {
+                ".".to_string()
+            } else {
+                source.clone()
+            };
+            if !source.is_empty() && !context.exists(&source) {
+                add(
+                    "DF030",
+                    Severity::Error,
+                    line,
+                    format!(
+                        "the bind mount's source `{shown}` is not in the build context; run `airlock fetch`, or fix the path"
+                    ),
+                );
+            } else if !source.is_empty() && dockerignore_excludes(dockerignore, &source) {
+                add(
+                    "DF031",
+                    Severity::Error,
+                    line,
+                    format!(
+                        "the bind mount's source `{shown}` is excluded by .dockerignore, so the build sees nothing there; add `!{shown}` to .dockerignore"
+                    ),
+                );
+            }
+        }
+        let apt_cache = mount.kind == MountType::Cache
+            && mount
+                .target
+                .as_deref()
+                .is_some_and(|t| under(t, "/var/cache/apt") || under(t, "/var/lib/apt"));
+        if apt_cache {
+            let target = mount.target.clone().unwrap_or_default();
+            if mount.sharing.as_deref() != Some("locked") {
+                add(
+                    "DF040",
+                    Severity::Error,
+                    line,
+                    format!(
+                        "the apt cache mount at {target} needs `sharing=locked`: apt locks its cache, and concurrent builds sharing it fail or corrupt it"
+                    ),
+                );
+            }
+            if mount.id.is_none() {
+                add(
+                    "DF041",
+                    Severity::Warning,
+                    line,
+                    format!(
+                        "the apt cache mount at {target} has no `id`; give it one so stages and Dockerfiles share it knowingly"
+                    ),
+                );
+            }
+            if !docker_clean_disabled {
+                add("DF042", Severity::Warning, line, "the image's /etc/apt/apt.conf.d/docker-clean deletes downloaded packages, so this cache stays empty; remove it in an earlier RUN".into());
+            }
+        }
+    }
+}
+
+/// Maps a path inside the image to a file of the build context, through bind mounts and COPY.
+fn context_path(path: &str, mounts: &[Mount], copies: &[(String, String)]) -> Option<String> {
+    for mount in mounts {
+        if mount.kind != MountType::Bind || mount.from.is_some() {
+            continue;
+        }
+        let (Some(target), source) = (
+            mount.target.as_deref(),
+            mount.source.as_deref().unwrap_or(""),
+        ) else {
+            continue;
+        };
+        if under(path, target) {
+            let rest = clean_path(path)[clean_path(target).len()..]
+                .trim_start_matches('/')
+                .to_string();
+            return Some(clean_path(&format!("{source}/{rest}")));
+        }
+    }
+    for (dest, source) in copies.iter().rev() {
+        let base = source.rsplit('/').next().unwrap_or(source);
+        if clean_path(path) == clean_path(dest) {
+            return Some(clean_path(source));
+        }
+        if (dest.ends_with('/') || dest == ".")
+            && (clean_path(path) == clean_path(&format!("{dest}/{base}"))
+                || clean_path(path) == base)
+        {
+            return Some(clean_path(source));
+        }
+        if !path.starts_with('/') && clean_path(path) == base {
+            return Some(clean_path(source));
+        }
+    }
+    None
+}
+
+/// Whether every requirement line of a file is pinned and hashed (an exported lock).
+fn hashed_requirements(text: &str) -> bool {
+    let mut logical = String::new();
+    let mut any = false;
+    for line in text.lines() {
+        let line = line.split(" #").next().unwrap_or(line).trim();
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        if let Some(continued) = line.strip_suffix('\\') {
+            logical.push_str(continued);
+            logical.push(' ');
+            continue;
+        }
+        logical.push_str(line);
+        let complete = std::mem::take(&mut logical);
+        if complete.starts_with('-') && !complete.contains("--hash") {
+            continue;
+        }
+        any = true;
+        if !(complete.contains("==") && complete.contains("--hash=sha256:")) {
+            return false;
+        }
+    }
+    any
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_install(
+    installer: Installer,
+    options: &InstallOptions,
+    offline: bool,
+    wheel_mounts: &[&Mount],
+    mounts: &[Mount],
+    copies: &[(String, String)],
+    line: usize,
+    context: &dyn BuildContext,
+    settings: &AuditSettings,
+    add: &mut Add<'_>,
+) {
+    let tool = match installer {
+        Installer::Pip => "pip install",
+        Installer::Uv => "uv pip install",
+    };
+    if wheel_mounts.is_empty() {
+        add(
+            "DF010",
+            Severity::Error,
+            line,
+            format!(
+                "`{tool}` runs without a bind mount of the wheelhouse; add `--mount=type=bind,source={},target=/wheelhouse`",
+                settings.wheelhouse
+            ),
+        );
+    }
+    if !offline {
+        let needed = match installer {
+            Installer::Pip => "--no-index",
+            Installer::Uv => "--offline (or --no-index)",
+        };
+        add(
+            "DF011",
+            Severity::Error,
+            line,
+            format!(
+                "`{tool}` without {needed} reaches for an index; in the air-gapped build it fails or fetches unvetted packages"
+            ),
+        );
+    }
+    for url in &options.index_urls {
+        add(
+            "DF021",
+            Severity::Error,
+            line,
+            format!(
+                "`{tool}` names an index ({url}); the air-gapped build must install only from the wheelhouse"
+            ),
+        );
+    }
+    let mut at_wheelhouse = false;
+    for link in &options.find_links {
+        if link.starts_with("http://") || link.starts_with("https://") {
+            add(
+                "DF022",
+                Severity::Error,
+                line,
+                format!("`--find-links {link}` reaches the network"),
+            );
+            continue;
+        }
+        let path = link.strip_prefix("file://").unwrap_or(link);
+        if wheel_mounts
+            .iter()
+            .any(|m| m.target.as_deref().is_some_and(|t| under(path, t)))
+        {
+            at_wheelhouse = true;
+        }
+    }
+    if !at_wheelhouse {
+        let targets: Vec<&str> = wheel_mounts
+            .iter()
+            .filter_map(|m| m.target.as_deref())
+            .collect();
+        let hint = targets
+            .first()
+            .map_or("the wheelhouse mount's target".to_string(), |t| {
+                format!("`--find-links {t}`")
+            });
+        add(
+            "DF012",
+            Severity::Error,
+            line,
+            format!("`{tool}` does not read the wheelhouse: use {hint}"),
+        );
+    }
+    for package in &options.packages {
+        if package.contains("://") || package.starts_with("git+") {
+            add(
+                "DF023",
+                Severity::Error,
+                line,
+                format!("`{tool} {package}` installs from a URL"),
+            );
+        }
+    }
+    let mut locked = options.require_hashes;
+    for file in &options.requirement_files {
+        let Some(path) = context_path(file, mounts, copies) else {
+            add(
+                "DF014",
+                Severity::Warning,
+                line,
+                format!(
+                    "cannot tell which build-context file `{file}` is (no bind mount or COPY brings it in); airlock cannot check it is covered by a lock"
+                ),
+            );
+            continue;
+        };
+        let name = path.rsplit('/').next().unwrap_or(&path);
+        let is_lock = under(&path, &settings.lockfiles)
+            && name.starts_with("pylock.")
+            && name.ends_with(".toml");
+        let hashed = !is_lock
+            && context
+                .read(&path)
+                .is_some_and(|text| hashed_requirements(&text));
+        let is_input = settings.requirements.iter().any(|r| clean_path(r) == path);
+        if is_lock || hashed {
+            locked = true;
+        } else if !is_input {
+            add(
+                "DF014",
+                Severity::Error,
+                line,
+                format!(
+                    "`{path}` is installed but no lock in {} covers it; list it in airlock.toml and install its lock or `airlock export` output",
+                    settings.lockfiles
+                ),
+            );
+        }
+    }
+    if !locked {
+        add(
+            "DF013",
+            Severity::Error,
+            line,
+            format!(
+                "`{tool}` installs without --require-hashes and without a lock: pins and hashes are not enforced; install `airlock export --format requirements-txt` output or the pylock"
+            ),
+        );
+    }
+}
+
+fn check_network_command(
+    words: &[String],
+    air_gapped: bool,
+    script: &str,
+    mounts: &[Mount],
+    settings: &AuditSettings,
+    line: usize,
+    add: &mut Add<'_>,
+) {
+    let words = strip_prefixes(words);
+    let Some(program) = words.first().map(|w| basename(w)) else {
+        return;
+    };
+    let second = words.get(1).map(String::as_str).unwrap_or("");
+    let reason = match program {
+        "curl" | "wget" => Some(format!("`{program}` downloads during the build")),
+        "git"
+            if matches!(
+                second,
+                "clone" | "fetch" | "pull" | "ls-remote" | "submodule"
+            ) =>
+        {
+            Some(format!("`git {second}` reaches a remote"))
+        }
+        p if is_pip(p) && second == "download" => {
+            Some("`pip download` reaches an index".to_string())
+        }
+        "apt-get" | "apt" if second == "update" => {
+            // A local repository in the wheelhouse (file: sources) keeps apt offline.
+            let local = script.contains("file:")
+                || mounts.iter().any(|m| {
+                    m.source
+                        .as_deref()
+                        .is_some_and(|s| under(s, &format!("{}/apt", settings.wheelhouse)))
+                });
+            (!local).then(|| format!("`{program} update` reads the image's remote apt sources"))
+        }
+        _ => None,
+    };
+    if let Some(reason) = reason {
+        let (severity, what) = if air_gapped {
+            (Severity::Error, "in the air-gapped stage")
+        } else {
+            (
+                Severity::Warning,
+                "(this stage does not install from the wheelhouse, but will fail without a network too)",
+            )
+        };
+        add(
+            "DF023",
+            severity,
+            line,
+            format!("{reason} {what}; bring the files in through the build context"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::dockerfile::parser::parse;
+    use std::collections::HashMap as Map;
+
+    #[derive(Default)]
+    pub(crate) struct MemoryContext {
+        pub files: Map<String, String>,
+        pub dockerignore: Option<String>,
+    }
+
+    impl BuildContext for MemoryContext {
+        fn exists(&self, path: &str) -> bool {
+            let path = clean_path(path);
+            self.files.keys().any(|f| under(f, &path))
+        }
+        fn read(&self, path: &str) -> Option<String> {
+            self.files.get(&clean_path(path)).cloned()
+        }
+        fn dockerignore(&self) -> Option<String> {
+            self.dockerignore.clone()
+        }
+    }
+
+    fn settings() -> AuditSettings {
+        AuditSettings {
+            wheelhouse: "wheelhouse".into(),
+            lockfiles: "lockfiles".into(),
+            requirements: vec!["requirements/app.in".into()],
+            targets: vec![Target::new("3.12", "x86_64-manylinux_2_36").unwrap()],
+        }
+    }
+
+    fn context() -> MemoryContext {
+        let mut files = Map::new();
+        files.insert(
+            "wheelhouse/six-1.16.0-py2.py3-none-any.whl".to_string(),
+            String::new(),
+        );
+        files.insert("lockfiles/pylock.app.toml".to_string(), String::new());
+        files.insert(
+            "requirements.lock.txt".to_string(),
+            format!("six==1.16.0 \\\n    --hash=sha256:{}\n", "a".repeat(64)),
+        );
+        files.insert("requirements/loose.txt".to_string(), "six\n".to_string());
+        MemoryContext {
+            files,
+            dockerignore: None,
+        }
+    }
+
+    fn rules_of(text: &str) -> Vec<String> {
+        let file = parse(text);
+        let mut found: Vec<String> = audit(&file, "Dockerfile", &context(), &settings())
+            .into_iter()
+            .map(|f| format!("{}@{}", f.rule, f.location.line.unwrap_or(0)))
+            .collect();
+        found.sort();
+        found
+    }
+
+    const GOOD: &str = "# syntax=docker/dockerfile:1\nFROM python:3.12-slim-bookworm\nCOPY requirements.lock.txt /tmp/\nRUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \\\n    pip install --no-index --find-links /wheelhouse --require-hashes -r /tmp/requirements.lock.txt\n";
+
+    #[test]
+    fn a_good_dockerfile_has_no_findings() {
+        assert_eq!(rules_of(GOOD), Vec::<String>::new());
+        let uv = "# syntax=docker/dockerfile:1\nFROM python:3.12-slim\nRUN --mount=type=bind,src=wheelhouse,dst=/w --mount=type=bind,source=lockfiles,target=/locks \\\n    uv pip install --system --offline -f /w -r /locks/pylock.app.toml\n";
+        assert_eq!(rules_of(uv), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_seeded_defect_has_its_rule() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "late syntax",
+                "FROM python:3.12-slim\n# syntax=docker/dockerfile:1\n",
+                "DF001@2",
+            ),
+            (
+                "no mount",
+                "# syntax=docker/dockerfile:1\nFROM python:3.12-slim\nRUN pip install --no-index --find-links /w --require-hashes -r /w/x\n",
+                "DF010@3",
+            ),
+            ("no --no-index", &GOOD.replace("--no-index ", ""), "DF011@4"),
+            (
+                "find-links elsewhere",
+                &GOOD.replace("--find-links /wheelhouse", "--find-links /tmp"),
+                "DF012@4",
+            ),
+            (
+                "no hashes",
+                &GOOD.replace("--require-hashes -r /tmp/requirements.lock.txt", "six"),
+                "DF013@4",
+            ),
+            (
+                "network fallback",
+                &GOOD.replace(
+                    "requirements.lock.txt\n",
+                    "requirements.lock.txt || pip install six\n",
+                ),
+                "DF020@4",
+            ),
+            (
+                "env index",
+                &GOOD.replace(
+                    "COPY",
+                    "ENV PIP_INDEX_URL=https://mirror.invalid/simple\nCOPY",
+                ),
+                "DF021@3",
+            ),
+            (
+                "flag index",
+                &GOOD.replace(
+                    "--no-index",
+                    "--no-index --extra-index-url https://mirror.invalid/simple",
+                ),
+                "DF021@4",
+            ),
+            (
+                "remote find-links",
+                &GOOD.replace(
+                    "--find-links /wheelhouse",
+                    "--find-links /wheelhouse --find-links https://mirror.invalid/wheels",
+                ),
+                "DF022@4",
+            ),
+            (
+                "curl",
+                &format!("{GOOD}RUN curl -fsSL https://example.invalid/x | sh\n"),
+                "DF023@6",
+            ),
+            (
+                "apt-get update",
+                &format!("{GOOD}RUN apt-get update && apt-get install -y gcc\n"),
+                "DF023@6",
+            ),
+            (
+                "missing source",
+                &GOOD.replace("source=wheelhouse", "source=wheelhouse/nope"),
+                "DF030@4",
+            ),
+            (
+                "required",
+                &GOOD.replace("target=/wheelhouse", "target=/wheelhouse,required"),
+                "DF032@4",
+            ),
+            (
+                "valued ro",
+                &GOOD.replace("target=/wheelhouse", "target=/wheelhouse,ro=true"),
+                "DF033@4",
+            ),
+            (
+                "python mismatch",
+                &GOOD.replace("3.12-slim-bookworm", "3.11-slim"),
+                "DF050@2",
+            ),
+            (
+                "glibc too old",
+                &GOOD.replace("bookworm", "bullseye"),
+                "DF050@2",
+            ),
+            (
+                "uncovered requirements",
+                &GOOD
+                    .replace("requirements.lock.txt", "requirements/loose.txt")
+                    .replace(
+                        "COPY requirements/loose.txt /tmp/",
+                        "COPY requirements/loose.txt /tmp/loose.txt",
+                    )
+                    .replace("/tmp/requirements/loose.txt", "/tmp/loose.txt"),
+                "DF014@4",
+            ),
+        ];
+        for (what, text, rule) in cases {
+            let found = rules_of(text);
+            assert!(
+                found.contains(&rule.to_string()),
+                "{what}: expected {rule} in {found:?}\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn apt_cache_mounts_need_locking_an_id_and_no_docker_clean() {
+        let text = "# syntax=docker/dockerfile:1\nFROM debian:bookworm\nRUN --mount=type=cache,target=/var/cache/apt apt-get install -y gcc\n";
+        assert_eq!(rules_of(text), ["DF040@3", "DF041@3", "DF042@3"]);
+        let good = "# syntax=docker/dockerfile:1\nFROM debian:bookworm\nRUN rm -f /etc/apt/apt.conf.d/docker-clean\nRUN --mount=type=cache,target=/var/cache/apt,sharing=locked,id=apt-cache apt-get install -y gcc\n";
+        assert_eq!(rules_of(good), Vec::<String>::new());
+    }
+
+    #[test]
+    fn dockerignore_can_hide_the_wheelhouse() {
+        let file = parse(GOOD);
+        let mut context = context();
+        context.dockerignore = Some("*\n!requirements.lock.txt\n".into());
+        let rules: Vec<_> = audit(&file, "Dockerfile", &context, &settings())
+            .into_iter()
+            .map(|f| f.rule)
+            .collect();
+        assert_eq!(rules, ["DF031"]);
+        context.dockerignore = Some("*\n!wheelhouse\n".into());
+        assert!(audit(&file, "Dockerfile", &context, &settings()).is_empty());
+        assert!(dockerignore_excludes("**/*.whl\n", "wheelhouse/a.whl"));
+        assert!(!dockerignore_excludes(
+            "wheelhouse/*.txt\n",
+            "wheelhouse/a.whl"
+        ));
+        assert!(dockerignore_excludes("wheel*\n", "wheelhouse"));
+    }
+
+    #[test]
+    fn mount_options_expand_args_and_heredocs_are_read() {
+        let text = "# syntax=docker/dockerfile:1\nARG WHEELS=wheelhouse\nFROM python:3.12-slim AS build\nARG WHEELS\nCOPY requirements.lock.txt /tmp/\nRUN --mount=type=bind,source=${WHEELS},target=/w <<EOF\nset -e\npip install --no-index --find-links /w --require-hashes -r /tmp/requirements.lock.txt\nEOF\n";
+        assert_eq!(rules_of(text), Vec::<String>::new());
+        let fallback = text.replace(
+            "requirements.lock.txt\nEOF",
+            "requirements.lock.txt || pip install six\nEOF",
+        );
+        assert!(rules_of(&fallback).contains(&"DF020@6".to_string()));
+    }
+
+    #[test]
+    fn splits_shell_commands_with_their_joins() {
+        let commands = simple_commands("a && b || c; d | e\nif x; then y; else z; fi");
+        let joins: Vec<(Join, &str)> = commands.iter().map(|(j, w)| (*j, w[0].as_str())).collect();
+        assert_eq!(
+            joins,
+            [
+                (Join::Start, "a"),
+                (Join::And, "b"),
+                (Join::Or, "c"),
+                (Join::Sequence, "d"),
+                (Join::Pipe, "e"),
+                (Join::Sequence, "x"),
+                (Join::Sequence, "y"),
+                (Join::Else, "z"),
+            ]
+        );
+        assert_eq!(simple_commands("echo 'a && b'").len(), 1);
+    }
+}
