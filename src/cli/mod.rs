@@ -88,6 +88,10 @@ struct VerifyArgs {
     /// Output format: human text, JSON, or SARIF 2.1.0 for code scanning.
     #[arg(long, value_enum, default_value = "text")]
     format: FindingFormat,
+    /// Also run pip's own resolver offline (in `unshare -n`) against the wheelhouse for every
+    /// target and compare with the lock. Python: AIRLOCK_PYTHON, else python3.
+    #[arg(long)]
+    rehearse: bool,
 }
 
 #[derive(Args)]
@@ -520,6 +524,7 @@ fn run_verify(args: VerifyArgs) -> Result<ExitCode> {
             .wheelhouse
             .unwrap_or_else(|| config.fetch.wheelhouse.clone()),
         prerelease: python.prerelease,
+        rehearse_with: args.rehearse.then(verify::rehearse::python),
     })?);
     findings.extend(audit_dockerfiles(&config, &[])?);
     report_findings(&findings, args.format)

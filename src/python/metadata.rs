@@ -28,6 +28,8 @@ pub struct CoreMetadata {
     pub version: Version,
     pub requires_python: Option<VersionSpecifiers>,
     pub requires_dist: Vec<Requirement>,
+    /// The extras the distribution declares (`Provides-Extra`), normalised.
+    pub provides_extra: Vec<pep508_rs::ExtraName>,
 }
 
 impl CoreMetadata {
@@ -81,11 +83,17 @@ impl CoreMetadata {
             })?;
             requires_dist.push(requirement);
         }
+        let provides_extra = fields
+            .iter()
+            .filter(|(field, _)| field == "provides-extra")
+            .filter_map(|(_, value)| pep508_rs::ExtraName::from_str(value).ok())
+            .collect();
         Ok(CoreMetadata {
             name,
             version,
             requires_python,
             requires_dist,
+            provides_extra,
         })
     }
 }

@@ -237,8 +237,8 @@ fn candidates_for(
     }
 }
 
-/// The `Requires-Dist` entries of one version, shared between lookups.
-type RequirementList = Arc<Vec<Requirement>>;
+/// The `Requires-Dist` entries and declared extras of one version, shared between lookups.
+type RequirementList = Arc<(Vec<Requirement>, Vec<ExtraName>)>;
 
 struct Provider<'a> {
     source: &'a dyn PackageSource,
@@ -424,7 +424,7 @@ impl Provider<'_> {
         &self,
         name: &PackageName,
         version: &Version,
-    ) -> Result<Arc<Vec<Requirement>>, ResolveError> {
+    ) -> Result<RequirementList, ResolveError> {
         let key = (name.clone(), version.clone());
         if let Some(found) = self.requirements.borrow().get(&key) {
             return Ok(found.clone());
@@ -451,7 +451,10 @@ impl Provider<'_> {
                 found_version: metadata.version.to_string(),
             });
         }
-        let requirements = Arc::new(metadata.requires_dist.clone());
+        let requirements = Arc::new((
+            metadata.requires_dist.clone(),
+            metadata.provides_extra.clone(),
+        ));
         self.requirements
             .borrow_mut()
             .insert(key, requirements.clone());
@@ -512,7 +515,7 @@ impl Provider<'_> {
                 }
             }
             Node::Package(name) => {
-                for requirement in self.requirements_of(name, version)?.iter() {
+                for requirement in self.requirements_of(name, version)?.0.iter() {
                     if requirement.name != *name && requirement.evaluate_markers(&self.env, &[]) {
                         add_dependency(&mut map, requirement, &self.constraints);
                     }
@@ -523,7 +526,13 @@ impl Provider<'_> {
                     Node::Package(name.clone()),
                     Ranges::singleton(version.clone()),
                 );
-                for requirement in self.requirements_of(name, version)?.iter() {
+                let metadata = self.requirements_of(name, version)?;
+                // pip and uv ignore an extra the metadata does not declare (with a warning);
+                // resolving its marker-gated requirements anyway would lock what they skip.
+                if !metadata.1.contains(extra) {
+                    return Ok(map);
+                }
+                for requirement in metadata.0.iter() {
                     let applies =
                         requirement.evaluate_markers(&self.env, std::slice::from_ref(extra));
                     let base = requirement.evaluate_markers(&self.env, &[]);
@@ -829,6 +838,14 @@ pub(crate) mod tests {
             );
             for requirement in requires {
                 text.push_str(&format!("Requires-Dist: {requirement}\n"));
+                // Declare the extras the markers use, as real metadata does; projects named
+                // `undeclared*` leave them out, to test what installers do then.
+                if let Some((_, rest)) = requirement.split_once("extra == '")
+                    && let Some((extra, _)) = rest.split_once('\'')
+                    && !file.kind.name().as_ref().starts_with("undeclared")
+                {
+                    text.push_str(&format!("Provides-Extra: {extra}\n"));
+                }
             }
             Ok(Arc::new(CoreMetadata::parse(text.as_bytes()).unwrap()))
         }
@@ -929,6 +946,23 @@ pub(crate) mod tests {
         let web = &resolution.packages[&PackageName::from_str("web").unwrap()];
         assert_eq!(web.extras.len(), 1);
         assert_eq!(web.dependencies.len(), 2);
+    }
+
+    #[test]
+    fn undeclared_extras_are_ignored_as_pip_does() {
+        let mut source = MemorySource::default();
+        source
+            .add(
+                "undeclared_web-1.0-py3-none-any.whl",
+                &["fast ; extra == 'speed'"],
+            )
+            .add("web-1.0-py3-none-any.whl", &["fast ; extra == 'speed'"])
+            .add("fast-0.5-py3-none-any.whl", &[]);
+        assert_eq!(
+            pins(&source, &["undeclared-web[speed]"]),
+            ["undeclared-web==1.0"]
+        );
+        assert_eq!(pins(&source, &["web[speed]"]), ["fast==0.5", "web==1.0"]);
     }
 
     #[test]

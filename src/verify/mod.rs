@@ -7,6 +7,7 @@
 pub mod closure;
 pub mod dockerfile;
 pub mod integrity;
+pub mod rehearse;
 
 use std::fmt;
 
@@ -112,6 +113,18 @@ pub const RULES: &[(&str, &str)] = &[
         "A lockfile is missing or out of date with its inputs",
     ),
     ("AL204", "A lock cannot be read"),
+    (
+        "RH001",
+        "pip cannot install the lock's requirements from the wheelhouse alone, offline",
+    ),
+    (
+        "RH002",
+        "pip's own resolution from the wheelhouse differs from the lock",
+    ),
+    (
+        "RH003",
+        "The rehearsal could not use the target's own Python",
+    ),
 ];
 
 /// Output formats.
@@ -202,6 +215,8 @@ pub fn render(findings: &[Finding], format: OutputFormat) -> String {
 pub enum VerifyError {
     #[error(transparent)]
     Locks(#[from] crate::fetch::FetchError),
+    #[error(transparent)]
+    Rehearse(#[from] rehearse::RehearseError),
 }
 
 /// What the Python checks look at.
@@ -211,6 +226,8 @@ pub struct PythonVerify {
     pub lockfiles: std::path::PathBuf,
     pub wheelhouse: std::path::PathBuf,
     pub prerelease: crate::python::resolver::PrereleaseMode,
+    /// Run pip offline for every target (`--rehearse`), with this Python.
+    pub rehearse_with: Option<String>,
 }
 
 /// Integrity and closure findings for every lock. Reads only the disk.
@@ -233,15 +250,38 @@ pub fn verify_python(request: &PythonVerify) -> Result<Vec<Finding>, VerifyError
             .and_then(|text| {
                 crate::python::pylock::PyLock::parse(&text, &uri).map_err(|e| e.to_string())
             });
-        match lock {
-            Ok(lock) => findings.extend(closure::check_lock(
-                &lock,
-                &uri,
-                &request.root,
-                &source,
-                request.prerelease,
-            )),
-            Err(error) => findings.push(Finding::new("AL204", Severity::Error, uri, None, error)),
+        let lock = match lock {
+            Ok(lock) => lock,
+            Err(error) => {
+                findings.push(Finding::new("AL204", Severity::Error, uri, None, error));
+                continue;
+            }
+        };
+        findings.extend(closure::check_lock(
+            &lock,
+            &uri,
+            &request.root,
+            &source,
+            request.prerelease,
+        ));
+        if let (Some(python), Some(tool)) = (&request.rehearse_with, &lock.tool) {
+            let requirements = request.root.join(&tool.airlock.requirements);
+            for locked in &tool.airlock.targets {
+                let Ok(target) = crate::python::target::Target::new(
+                    &locked.python_version,
+                    &locked.python_platform,
+                ) else {
+                    continue;
+                };
+                findings.extend(rehearse::rehearse_target(
+                    python,
+                    &target,
+                    locked,
+                    &request.wheelhouse,
+                    &requirements,
+                    &uri,
+                )?);
+            }
         }
     }
     Ok(findings)

@@ -179,3 +179,72 @@ fn sarif_and_json_outputs_carry_rule_ids_and_locations() {
     );
     assert_eq!(wheels(&project, "wheelhouse").len(), 2);
 }
+
+#[test]
+fn rehearse_runs_pip_offline_against_the_wheelhouse() {
+    // A target the local Python matches exactly, so pip's rehearsal is exact.
+    let Ok(output) = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, pip; print('%d.%d' % sys.version_info[:2])",
+        ])
+        .output()
+    else {
+        eprintln!("skipped: no python3 here");
+        return;
+    };
+    let version = text(&output.stdout).trim().to_string();
+    if !output.status.success() || version.is_empty() {
+        eprintln!("skipped: python3 has no pip");
+        return;
+    }
+    let index = FakeIndex::start(BASIC);
+    let project = Project::new();
+    project.write("requirements/app.in", "webapp[fast]\n");
+    project.write(
+        "airlock.toml",
+        &format!(
+            "[python]\nrequirements = [\"requirements/app.in\"]\nindex-url = \"{}\"\ntargets = [{{ python-version = \"{version}\", python-platform = \"x86_64-manylinux_2_36\" }}]\n",
+            index.url
+        ),
+    );
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("skipped: the scenario's wheels are for x86_64 hosts");
+        return;
+    }
+    project.airlock().arg("sync").assert().success();
+    let output = project
+        .airlock()
+        .args(["verify", "--rehearse"])
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    if output.status.code() == Some(2) && stderr.contains("network namespaces") {
+        eprintln!("skipped: {stderr}");
+        return;
+    }
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_mentions(&stderr, &["0 finding(s)"]);
+    // Without one wheel, pip itself cannot install offline.
+    let wheelhouse = project.path().join("wheelhouse");
+    let corelib = std::fs::read_dir(&wheelhouse)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("corelib")
+        })
+        .unwrap();
+    std::fs::remove_file(corelib).unwrap();
+    let stderr = project.stderr_of(&["verify", "--rehearse"], 1);
+    assert_mentions(
+        &stderr,
+        &[
+            "error RH001:",
+            "pip cannot install from the wheelhouse alone (offline, in a network namespace)",
+            "corelib",
+        ],
+    );
+}

@@ -146,6 +146,20 @@ pub fn build_wheel(package: &ScenarioPackage, tag: &str) -> (String, Vec<u8>, Ve
     for requirement in &package.requires_dist {
         metadata.push_str(&format!("Requires-Dist: {requirement}\n"));
     }
+    // Declare every extra the markers use, as build backends do.
+    let mut extras: Vec<&str> = package
+        .requires_dist
+        .iter()
+        .filter_map(|r| {
+            r.split_once("extra == ")
+                .map(|(_, rest)| rest.trim_matches(|c| c == '\'' || c == '"'))
+        })
+        .collect();
+    extras.sort_unstable();
+    extras.dedup();
+    for extra in extras {
+        metadata.push_str(&format!("Provides-Extra: {extra}\n"));
+    }
     let dist_info = format!("{dist_name}-{}.dist-info", package.version);
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()

@@ -1,0 +1,360 @@
+//! `verify --rehearse`: prove the wheelhouse with the installer itself. For every lock and
+//! target, pip's own resolver runs inside a network namespace without interfaces
+//! (`unshare -n`), against the wheelhouse alone, and its `--report` is compared with the lock.
+//!
+//! pip needs `--target` to accept platform options; with `--dry-run` nothing is written there.
+//! pip evaluates environment markers (`platform_machine`, `sys_platform`) for the host, not for
+//! `--platform`, so for a target whose Python, OS or architecture differs from the interpreter's
+//! a difference is reported as a note with that caveat rather than as an error.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use pep508_rs::PackageName;
+
+use super::{Finding, Severity};
+use crate::python::pylock::LockedTarget;
+use crate::python::target::{Arch, Os, Target};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RehearseError {
+    #[error(
+        "--rehearse needs network namespaces (`unshare -n`), which failed here ({0}); run it as root or where user namespaces are allowed"
+    )]
+    NoNamespace(String),
+    #[error("--rehearse needs Python with pip ({python} -m pip): {message}")]
+    NoPip { python: String, message: String },
+    #[error("cannot create a scratch directory")]
+    Scratch(#[source] std::io::Error),
+}
+
+/// The arguments after `python -m`: a dry-run install of `requirements` for `target` from the
+/// wheelhouse only, ignoring every pip setting of the host (`--isolated`).
+pub fn pip_arguments(
+    target: &Target,
+    wheelhouse: &Path,
+    requirements: &Path,
+    scratch: &Path,
+) -> Vec<String> {
+    let python = &target.python_version;
+    let mut args: Vec<String> = [
+        "pip",
+        "--isolated",
+        "--disable-pip-version-check",
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+        "--quiet",
+        "--no-index",
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend([
+        "--python-version".into(),
+        format!("{}.{}", python.major, python.minor),
+    ]);
+    args.extend([
+        "--abi".into(),
+        format!("cp{}{}", python.major, python.minor),
+    ]);
+    for tag in target.platform.platform_tags() {
+        args.extend(["--platform".into(), tag]);
+    }
+    args.extend([
+        "--find-links".into(),
+        wheelhouse.display().to_string(),
+        "--target".into(),
+        scratch.join("target").display().to_string(),
+        "--report".into(),
+        scratch.join("report.json").display().to_string(),
+        "-r".into(),
+        requirements.display().to_string(),
+    ]);
+    args
+}
+
+/// `name -> version` of what a pip report would install.
+pub fn report_installs(report: &str) -> Option<BTreeMap<String, String>> {
+    let value: serde_json::Value = serde_json::from_str(report).ok()?;
+    let mut installs = BTreeMap::new();
+    for item in value["install"].as_array()? {
+        let name = item["metadata"]["name"].as_str()?;
+        let version = item["metadata"]["version"].as_str()?;
+        let name = name
+            .parse::<PackageName>()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| name.to_string());
+        installs.insert(name, version.to_string());
+    }
+    Some(installs)
+}
+
+/// The `major.minor` of an interpreter, if it runs.
+fn interpreter_version(python: &str) -> Option<(u32, u32)> {
+    let output = Command::new(python)
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let (major, minor) = text.trim().split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// The interpreter to run pip with for `target`: `python3.X` matching the target when one is on
+/// PATH (then pip's Requires-Python checks and markers use the right version), else `fallback`.
+pub fn choose_python(target: &Target, fallback: &str) -> (String, Option<(u32, u32)>) {
+    let wanted = (target.python_version.major, target.python_version.minor);
+    let exact = format!("python{}.{}", wanted.0, wanted.1);
+    if interpreter_version(&exact) == Some(wanted) {
+        return (exact, Some(wanted));
+    }
+    (fallback.to_string(), interpreter_version(fallback))
+}
+
+/// Whether pip's host markers could differ from the target's.
+fn host_differs(target: &Target) -> bool {
+    let host_arch = match std::env::consts::ARCH {
+        "x86_64" => Some(Arch::X86_64),
+        "aarch64" => Some(Arch::Aarch64),
+        _ => None,
+    };
+    let host_linux = std::env::consts::OS == "linux";
+    let target_linux = matches!(
+        target.platform.os,
+        Os::Manylinux { .. } | Os::Musllinux { .. }
+    );
+    host_arch != Some(target.platform.arch) || host_linux != target_linux
+}
+
+/// Compares what pip would install with the lock's pins for one target.
+pub fn compare(
+    target: &Target,
+    locked: &LockedTarget,
+    installs: &BTreeMap<String, String>,
+    lock_uri: &str,
+    caveat: bool,
+) -> Vec<Finding> {
+    // Under the caveat a difference is pip's blind spot, not proof of a defect: a note.
+    let severity = if caveat {
+        Severity::Note
+    } else {
+        Severity::Error
+    };
+    let suffix = if caveat {
+        " (pip evaluates markers such as platform_machine and python_full_version for the interpreter it runs on, not for the target, so marker-dependent packages may differ)"
+    } else {
+        ""
+    };
+    let pinned: BTreeMap<&str, &str> = locked
+        .pins
+        .iter()
+        .map(|p| (p.name.as_str(), p.version.as_str()))
+        .collect();
+    let mut findings = Vec::new();
+    for (name, version) in installs {
+        match pinned.get(name.as_str()) {
+            Some(locked) if *locked == version => {}
+            Some(locked) => findings.push(Finding::new("RH002", severity, lock_uri, None, format!("{target}: pip would install {name} {version} from the wheelhouse, the lock pins {locked}{suffix}"))),
+            None => findings.push(Finding::new("RH002", severity, lock_uri, None, format!("{target}: pip would install {name} {version}, which the lock does not pin{suffix}"))),
+        }
+    }
+    for (name, version) in &pinned {
+        if !installs.contains_key(*name) {
+            findings.push(Finding::new(
+                "RH002",
+                severity,
+                lock_uri,
+                None,
+                format!(
+                    "{target}: the lock pins {name} {version}, but pip would not install it{suffix}"
+                ),
+            ));
+        }
+    }
+    findings
+}
+
+/// Runs pip for one lock target inside `unshare -n`.
+pub fn rehearse_target(
+    python: &str,
+    target: &Target,
+    locked: &LockedTarget,
+    wheelhouse: &Path,
+    requirements: &Path,
+    lock_uri: &str,
+) -> Result<Vec<Finding>, RehearseError> {
+    let scratch = tempfile::tempdir().map_err(RehearseError::Scratch)?;
+    let (python, version) = choose_python(target, python);
+    let python = python.as_str();
+    let Some(version) = version else {
+        return Err(RehearseError::NoPip {
+            python: python.to_string(),
+            message: "it does not run".into(),
+        });
+    };
+    let same_python = version == (target.python_version.major, target.python_version.minor);
+    let caveat = !same_python || host_differs(target);
+    let mut args = pip_arguments(target, wheelhouse, requirements, scratch.path());
+    let mut findings = Vec::new();
+    if !same_python {
+        // pip checks Requires-Python against the interpreter it runs on even with
+        // --python-version; the wheelhouse holds only locked, tag-filtered versions, so skipping
+        // that check cannot let an unlocked version in.
+        args.insert(4, "--ignore-requires-python".into());
+        findings.push(Finding::new(
+            "RH003",
+            Severity::Note,
+            lock_uri,
+            None,
+            format!(
+                "{target}: no python{}.{} here, so pip ran on Python {}.{} with --ignore-requires-python; install the target's Python for an exact rehearsal",
+                target.python_version.major, target.python_version.minor, version.0, version.1
+            ),
+        ));
+    }
+    let output = Command::new("unshare")
+        .arg("-n")
+        .arg(python)
+        .arg("-m")
+        .args(&args)
+        .output()
+        .map_err(|e| RehearseError::NoNamespace(e.to_string()))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let no_pip = |message: &str| RehearseError::NoPip {
+        python: python.to_string(),
+        message: message.trim().to_string(),
+    };
+    if stderr.starts_with("unshare: failed to execute") {
+        return Err(no_pip(&stderr));
+    }
+    if stderr.starts_with("unshare:") {
+        return Err(RehearseError::NoNamespace(stderr.trim().to_string()));
+    }
+    if stderr.contains("No module named pip") {
+        return Err(no_pip(&stderr));
+    }
+    if !output.status.success() {
+        let tail: Vec<&str> = stderr
+            .lines()
+            .rev()
+            .take(6)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return Ok(vec![Finding::new(
+            "RH001",
+            Severity::Error,
+            lock_uri,
+            None,
+            format!(
+                "{target}: pip cannot install from the wheelhouse alone (offline, in a network namespace): {}",
+                tail.join(" | ")
+            ),
+        )]);
+    }
+    let report = std::fs::read_to_string(scratch.path().join("report.json")).unwrap_or_default();
+    let Some(installs) = report_installs(&report) else {
+        return Ok(vec![Finding::new(
+            "RH001",
+            Severity::Error,
+            lock_uri,
+            None,
+            format!("{target}: pip wrote no readable --report"),
+        )]);
+    };
+    findings.extend(compare(target, locked, &installs, lock_uri, caveat));
+    Ok(findings)
+}
+
+/// The Python that runs pip: `AIRLOCK_PYTHON`, else `python3`.
+pub fn python() -> String {
+    std::env::var("AIRLOCK_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "python3".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::python::pylock::TargetPin;
+
+    #[test]
+    fn pip_is_isolated_offline_and_told_the_targets_tags() {
+        let target = Target::new("3.12", "x86_64-manylinux_2_36").unwrap();
+        let args = pip_arguments(
+            &target,
+            Path::new("/w"),
+            Path::new("/r.in"),
+            Path::new("/s"),
+        );
+        let text = args.join(" ");
+        for needed in [
+            "--isolated",
+            "--dry-run",
+            "--no-index",
+            "--only-binary=:all:",
+            "--python-version 3.12",
+            "--abi cp312",
+            "--platform manylinux_2_36_x86_64",
+            "--platform manylinux2014_x86_64",
+            "--find-links /w",
+            "--report /s/report.json",
+            "-r /r.in",
+        ] {
+            assert!(text.contains(needed), "{needed} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn compares_reports_with_pins() {
+        let report = r#"{"install": [{"metadata": {"name": "Six", "version": "1.16.0"}}, {"metadata": {"name": "idna", "version": "3.8"}}]}"#;
+        let installs = report_installs(report).unwrap();
+        let target = Target::new("3.12", "x86_64-manylinux_2_36").unwrap();
+        let locked = LockedTarget {
+            python_version: "3.12".into(),
+            python_platform: "x86_64-manylinux_2_36".into(),
+            marker: String::new(),
+            roots: vec![],
+            pins: vec![
+                TargetPin {
+                    name: "six".into(),
+                    version: "1.16.0".into(),
+                    wheel: String::new(),
+                    extras: vec![],
+                    dependencies: vec![],
+                },
+                TargetPin {
+                    name: "idna".into(),
+                    version: "3.7".into(),
+                    wheel: String::new(),
+                    extras: vec![],
+                    dependencies: vec![],
+                },
+                TargetPin {
+                    name: "gone".into(),
+                    version: "1".into(),
+                    wheel: String::new(),
+                    extras: vec![],
+                    dependencies: vec![],
+                },
+            ],
+        };
+        let messages: Vec<String> = compare(&target, &locked, &installs, "l", false)
+            .into_iter()
+            .map(|f| f.message)
+            .collect();
+        assert_eq!(messages.len(), 2, "{messages:#?}");
+        assert!(
+            messages[0]
+                .contains("pip would install idna 3.8 from the wheelhouse, the lock pins 3.7")
+        );
+        assert!(messages[1].contains("the lock pins gone 1, but pip would not install it"));
+    }
+}
