@@ -2,4 +2,5 @@
 //! The apt side of airlock is being built here; see the README for what works today.
 
 pub mod deb822;
+pub mod packages;
 pub mod version;

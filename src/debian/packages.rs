@@ -1,0 +1,374 @@
+//! Binary package relationships (Debian Policy §7.1) and `Packages` index stanzas.
+//!
+//! `Depends: a (>= 1.0) | b:any, c [amd64] <!nocheck>` is an AND of ORs; each relation names a
+//! package, optionally an architecture qualifier (`:any`, `:native`, `:amd64`), a version
+//! constraint, architecture restrictions and build profiles (the last two only matter for
+//! source packages and are kept for completeness). A `Filename:` that is absolute or climbs
+//! with `..` is refused: it would let an index write outside the repository.
+
+use std::str::FromStr;
+
+use super::deb822::{self, Stanza};
+use super::version::DebVersion;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PackagesError {
+    #[error("{context}: invalid relation `{text}`: {why}")]
+    Relation {
+        context: String,
+        text: String,
+        why: String,
+    },
+    #[error("{context}: the `{field}` field is missing")]
+    Missing {
+        context: String,
+        field: &'static str,
+    },
+    #[error("{context}: `{field}: {value}` is invalid")]
+    Invalid {
+        context: String,
+        field: &'static str,
+        value: String,
+    },
+    #[error(
+        "{context}: Filename `{filename}` is absolute or contains `..`; refusing an index that points outside its repository"
+    )]
+    UnsafeFilename { context: String, filename: String },
+    #[error(transparent)]
+    Deb822(#[from] deb822::Deb822Error),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operator {
+    /// `<<`
+    Less,
+    /// `<=`
+    LessOrEqual,
+    /// `=`
+    Equal,
+    /// `>=`
+    GreaterOrEqual,
+    /// `>>`
+    Greater,
+}
+
+impl Operator {
+    pub fn allows(self, candidate: &DebVersion, wanted: &DebVersion) -> bool {
+        match self {
+            Operator::Less => candidate < wanted,
+            Operator::LessOrEqual => candidate <= wanted,
+            Operator::Equal => candidate == wanted,
+            Operator::GreaterOrEqual => candidate >= wanted,
+            Operator::Greater => candidate > wanted,
+        }
+    }
+}
+
+/// One alternative of a relationship.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relation {
+    pub name: String,
+    /// `any`, `native`, or an architecture name.
+    pub arch_qualifier: Option<String>,
+    pub constraint: Option<(Operator, DebVersion)>,
+    pub arch_restrictions: Vec<String>,
+}
+
+impl Relation {
+    /// Whether `version` meets the relation's constraint (always, without one).
+    pub fn allows(&self, version: &DebVersion) -> bool {
+        self.constraint
+            .as_ref()
+            .is_none_or(|(op, wanted)| op.allows(version, wanted))
+    }
+}
+
+/// `a | b, c` -> [[a, b], [c]].
+pub fn parse_relations(text: &str, context: &str) -> Result<Vec<Vec<Relation>>, PackagesError> {
+    let mut groups = Vec::new();
+    for group in text.split(',') {
+        let group = group.trim();
+        if group.is_empty() {
+            continue;
+        }
+        let mut alternatives = Vec::new();
+        for alternative in group.split('|') {
+            alternatives.push(parse_relation(alternative.trim(), context)?);
+        }
+        groups.push(alternatives);
+    }
+    Ok(groups)
+}
+
+fn parse_relation(text: &str, context: &str) -> Result<Relation, PackagesError> {
+    let error = |why: &str| PackagesError::Relation {
+        context: context.to_string(),
+        text: text.to_string(),
+        why: why.to_string(),
+    };
+    let name_end = text
+        .find(|c: char| c.is_whitespace() || matches!(c, '(' | '[' | '<'))
+        .unwrap_or(text.len());
+    let (name_part, mut rest) = text.split_at(name_end);
+    let (name, arch_qualifier) = match name_part.split_once(':') {
+        Some((name, arch)) => (name, Some(arch.to_string())),
+        None => (name_part, None),
+    };
+    let valid_name = name.len() >= 2
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.'));
+    if !valid_name {
+        return Err(error("not a package name"));
+    }
+    let mut constraint = None;
+    let mut arch_restrictions = Vec::new();
+    loop {
+        rest = rest.trim_start();
+        if let Some(inner) = rest.strip_prefix('(') {
+            let end = inner.find(')').ok_or_else(|| error("unclosed `(`"))?;
+            let spec = inner[..end].trim();
+            let op_len = spec
+                .find(|c: char| !matches!(c, '<' | '>' | '='))
+                .unwrap_or(spec.len());
+            let operator = match &spec[..op_len] {
+                "<<" | "<" => Operator::Less,
+                "<=" => Operator::LessOrEqual,
+                "=" => Operator::Equal,
+                ">=" => Operator::GreaterOrEqual,
+                ">>" | ">" => Operator::Greater,
+                _ => return Err(error("unknown version operator")),
+            };
+            let version =
+                DebVersion::from_str(spec[op_len..].trim()).map_err(|e| error(&e.to_string()))?;
+            constraint = Some((operator, version));
+            rest = &inner[end + 1..];
+        } else if let Some(inner) = rest.strip_prefix('[') {
+            let end = inner.find(']').ok_or_else(|| error("unclosed `[`"))?;
+            arch_restrictions.extend(inner[..end].split_whitespace().map(str::to_string));
+            rest = &inner[end + 1..];
+        } else if let Some(inner) = rest.strip_prefix('<') {
+            // Build profiles: kept out of binary resolution.
+            let end = inner.find('>').ok_or_else(|| error("unclosed `<`"))?;
+            rest = &inner[end + 1..];
+        } else if rest.is_empty() {
+            break;
+        } else {
+            return Err(error("unexpected text after the package name"));
+        }
+    }
+    Ok(Relation {
+        name: name.to_string(),
+        arch_qualifier,
+        constraint,
+        arch_restrictions,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MultiArch {
+    #[default]
+    No,
+    Same,
+    Foreign,
+    Allowed,
+}
+
+/// One stanza of a `Packages` index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinaryPackage {
+    pub name: String,
+    pub version: DebVersion,
+    pub architecture: String,
+    pub multi_arch: MultiArch,
+    pub essential: bool,
+    pub priority: Option<String>,
+    pub depends: Vec<Vec<Relation>>,
+    pub pre_depends: Vec<Vec<Relation>>,
+    pub recommends: Vec<Vec<Relation>>,
+    pub breaks: Vec<Vec<Relation>>,
+    pub conflicts: Vec<Vec<Relation>>,
+    /// Provided virtual packages, with the version a versioned Provides gives them.
+    pub provides: Vec<(String, Option<DebVersion>)>,
+    pub filename: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// A `Filename:` must stay inside the repository.
+pub fn safe_pool_path(filename: &str) -> bool {
+    !filename.is_empty()
+        && !filename.starts_with('/')
+        && !filename.contains('\\')
+        && !filename
+            .split('/')
+            .any(|part| part == ".." || part.is_empty())
+}
+
+fn package_from(stanza: &Stanza<'_>, source: &str) -> Result<BinaryPackage, PackagesError> {
+    let context = format!("{source}:{}", stanza.line);
+    let required = |field: &'static str| {
+        stanza.get(field).ok_or_else(|| PackagesError::Missing {
+            context: context.clone(),
+            field,
+        })
+    };
+    let invalid = |field: &'static str, value: &str| PackagesError::Invalid {
+        context: context.clone(),
+        field,
+        value: value.to_string(),
+    };
+    let name = required("Package")?.to_string();
+    let version_text = required("Version")?;
+    let version =
+        DebVersion::from_str(version_text).map_err(|_| invalid("Version", version_text))?;
+    let relations = |field: &'static str| -> Result<Vec<Vec<Relation>>, PackagesError> {
+        match stanza.get(field) {
+            Some(text) => parse_relations(text, &format!("{context} ({name} {field})")),
+            None => Ok(Vec::new()),
+        }
+    };
+    let filename = required("Filename")?.to_string();
+    if !safe_pool_path(&filename) {
+        return Err(PackagesError::UnsafeFilename { context, filename });
+    }
+    let size_text = required("Size")?;
+    let size = size_text.parse().map_err(|_| invalid("Size", size_text))?;
+    let sha256 = required("SHA256")?.to_ascii_lowercase();
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(invalid("SHA256", &sha256));
+    }
+    let mut provides = Vec::new();
+    for group in relations("Provides")? {
+        for relation in group {
+            let version = match relation.constraint {
+                Some((Operator::Equal, version)) => Some(version),
+                _ => None,
+            };
+            provides.push((relation.name, version));
+        }
+    }
+    Ok(BinaryPackage {
+        multi_arch: match stanza
+            .get("Multi-Arch")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("same") => MultiArch::Same,
+            Some("foreign") => MultiArch::Foreign,
+            Some("allowed") => MultiArch::Allowed,
+            _ => MultiArch::No,
+        },
+        essential: stanza
+            .get("Essential")
+            .is_some_and(|v| v.eq_ignore_ascii_case("yes")),
+        priority: stanza.get("Priority").map(str::to_string),
+        architecture: required("Architecture")?.to_string(),
+        depends: relations("Depends")?,
+        pre_depends: relations("Pre-Depends")?,
+        recommends: relations("Recommends")?,
+        breaks: relations("Breaks")?,
+        conflicts: relations("Conflicts")?,
+        provides,
+        filename,
+        size,
+        sha256,
+        name,
+        version,
+    })
+}
+
+/// Parses a `Packages` index; `source` names it in errors.
+pub fn parse_packages(text: &str, source: &str) -> Result<Vec<BinaryPackage>, PackagesError> {
+    deb822::parse(text)?
+        .iter()
+        .map(|stanza| package_from(stanza, source))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHA: &str = "ab";
+
+    fn stanza(extra: &str) -> String {
+        format!(
+            "Package: curl\nVersion: 7.88.1-10+deb12u8\nArchitecture: amd64\nMulti-Arch: foreign\nFilename: pool/main/c/curl/curl_7.88.1-10+deb12u8_amd64.deb\nSize: 315000\nSHA256: {}\n{extra}",
+            SHA.repeat(32)
+        )
+    }
+
+    #[test]
+    fn parses_relations_with_every_part() {
+        let groups = parse_relations("libc6 (>= 2.34), libcurl4 (= 7.88.1-10+deb12u8) | libcurl3, python3:any, gcc [amd64 arm64] <!nocheck>, debconf (>= 0.5) | debconf-2.0", "x").unwrap();
+        assert_eq!(groups.len(), 5);
+        assert_eq!(groups[0][0].name, "libc6");
+        let (op, version) = groups[0][0].constraint.clone().unwrap();
+        assert_eq!(
+            (op, version.to_string()),
+            (Operator::GreaterOrEqual, "2.34".to_string())
+        );
+        assert_eq!(groups[1].len(), 2);
+        assert_eq!(groups[2][0].arch_qualifier.as_deref(), Some("any"));
+        assert_eq!(groups[3][0].arch_restrictions, ["amd64", "arm64"]);
+        assert!(groups[0][0].allows(&"2.36-9".parse().unwrap()));
+        assert!(!groups[0][0].allows(&"2.31-13".parse().unwrap()));
+        for bad in ["Libc6", "a (~ 1)", "libc6 (>= 2.34", "libc6 trailing"] {
+            assert!(parse_relations(bad, "x").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parses_a_packages_index() {
+        let text = format!(
+            "{}Depends: libc6 (>= 2.34), libcurl4 (= 7.88.1-10+deb12u8)\nProvides: curl-virtual (= 1.0), www-browser\n\n{}",
+            stanza(""),
+            stanza("")
+                .replace("Package: curl", "Package: curl-dbg")
+                .replace("Multi-Arch: foreign\n", "")
+        );
+        let packages = parse_packages(&text, "Packages").unwrap();
+        assert_eq!(packages.len(), 2);
+        assert_eq!(packages[0].multi_arch, MultiArch::Foreign);
+        assert_eq!(packages[0].depends.len(), 2);
+        assert_eq!(
+            packages[0].provides[0].1.as_ref().unwrap().to_string(),
+            "1.0"
+        );
+        assert_eq!(packages[0].provides[1], ("www-browser".to_string(), None));
+        assert_eq!(packages[1].multi_arch, MultiArch::No);
+    }
+
+    #[test]
+    fn refuses_filenames_outside_the_repository() {
+        for bad in [
+            "../../etc/passwd",
+            "/etc/passwd",
+            "pool//x.deb",
+            "pool/../x.deb",
+        ] {
+            let text = stanza("").replace("pool/main/c/curl/curl_7.88.1-10+deb12u8_amd64.deb", bad);
+            let error = parse_packages(&text, "Packages").unwrap_err();
+            assert!(
+                matches!(error, PackagesError::UnsafeFilename { .. }),
+                "{bad}: {error}"
+            );
+            assert!(
+                error.to_string().starts_with("Packages:1: Filename"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_missing_fields_and_the_stanza() {
+        let error =
+            parse_packages("Package: a\nVersion: 1\n", "main/binary-amd64/Packages").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "main/binary-amd64/Packages:1: the `Filename` field is missing"
+        );
+    }
+}
