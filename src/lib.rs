@@ -10,6 +10,7 @@
 //! - [`reporter`]: how the library reports progress without printing.
 
 pub mod config;
+pub mod dates;
 pub mod debian;
 pub mod fetch;
 pub mod lock;

@@ -4,4 +4,6 @@
 pub mod closure;
 pub mod deb822;
 pub mod packages;
+pub mod release;
+pub mod sources;
 pub mod version;

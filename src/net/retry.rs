@@ -85,41 +85,8 @@ fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
-    let date = httpdate_parse(value)?;
+    let date = crate::dates::parse_rfc2822(value)?;
     Some(date.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// Parses the IMF-fixdate form, `Sun, 06 Nov 1994 08:49:37 GMT`, the only one servers send now.
-fn httpdate_parse(value: &str) -> Option<SystemTime> {
-    let parts: Vec<&str> = value.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
-        return None;
-    };
-    let day: u64 = day.parse().ok()?;
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| m == month)? as u64
-        + 1;
-    let year: i64 = year.parse().ok()?;
-    let mut clock = time.split(':').map(|p| p.parse::<u64>());
-    let (hour, minute, second) = (
-        clock.next()?.ok()?,
-        clock.next()?.ok()?,
-        clock.next()?.ok()?,
-    );
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = month as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let seconds = days * 86_400 + (hour * 3600 + minute * 60 + second) as i64;
-    let seconds = u64::try_from(seconds).ok()?;
-    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds))
 }
 
 #[cfg(test)]
@@ -181,7 +148,7 @@ mod tests {
     #[test]
     fn honours_retry_after_within_a_bound() {
         let policy = RetryPolicy::default();
-        let now = httpdate_parse("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        let now = crate::dates::parse_rfc2822("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
         assert_eq!(
             policy.decide(0, status(429, Some("3")), now),
             RetryDecision::Retry(Duration::from_secs(3))

@@ -1,0 +1,71 @@
+//! RFC 2822 / IMF-fixdate timestamps, as HTTP (`Retry-After`, RFC 9110 §5.6.7) and Debian
+//! Release files (`Date`, `Valid-Until`) write them: `Sun, 06 Nov 1994 08:49:37 GMT`. The zone
+//! may be `GMT`, `UTC`, `Z` or a numeric offset.
+
+use std::time::{Duration, SystemTime};
+
+/// Parses `[Day, ]DD Mon YYYY HH:MM:SS ZONE`; `None` when it is not that form.
+pub fn parse_rfc2822(value: &str) -> Option<SystemTime> {
+    let mut parts: Vec<&str> = value.split_whitespace().collect();
+    if parts.first().is_some_and(|p| p.ends_with(',')) {
+        parts.remove(0);
+    }
+    let [day, month, year, time, zone] = parts.as_slice() else {
+        return None;
+    };
+    let offset_seconds: i64 = match *zone {
+        "GMT" | "UTC" | "UT" | "Z" => 0,
+        numeric if numeric.len() == 5 && (numeric.starts_with('+') || numeric.starts_with('-')) => {
+            let hours: i64 = numeric[1..3].parse().ok()?;
+            let minutes: i64 = numeric[3..5].parse().ok()?;
+            let sign = if numeric.starts_with('-') { -1 } else { 1 };
+            sign * (hours * 3600 + minutes * 60)
+        }
+        _ => return None,
+    };
+    let day: i64 = day.parse().ok()?;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m == month)? as i64
+        + 1;
+    let year: i64 = year.parse().ok()?;
+    let mut clock = time.split(':').map(|p| p.parse::<i64>());
+    let (hour, minute, second) = (
+        clock.next()?.ok()?,
+        clock.next()?.ok()?,
+        clock.next()?.ok()?,
+    );
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(seconds).ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seconds(text: &str) -> u64 {
+        parse_rfc2822(text)
+            .unwrap()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    #[test]
+    fn parses_http_and_release_dates() {
+        assert_eq!(seconds("Sun, 06 Nov 1994 08:49:37 GMT"), 784_111_777);
+        assert_eq!(seconds("Sat, 10 Aug 2024 09:12:34 UTC"), 1_723_281_154);
+        assert_eq!(seconds("10 Aug 2024 11:12:34 +0200"), 1_723_281_154);
+        assert!(parse_rfc2822("yesterday").is_none());
+        assert!(parse_rfc2822("Sat, 10 Aug 2024 09:12:34 PST").is_none());
+    }
+}
