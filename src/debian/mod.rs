@@ -5,5 +5,6 @@ pub mod closure;
 pub mod deb822;
 pub mod packages;
 pub mod release;
+pub mod signature;
 pub mod sources;
 pub mod version;
