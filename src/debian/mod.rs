@@ -5,6 +5,7 @@ pub mod closure;
 pub mod deb822;
 pub mod packages;
 pub mod release;
+pub mod remote;
 pub mod signature;
 pub mod sources;
 pub mod version;

@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `airlock` binary against a fake index on 127.0.0.1.
 
+mod apt;
 mod fetch;
 mod lint;
 mod support;

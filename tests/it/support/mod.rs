@@ -280,6 +280,22 @@ impl FakeIndex {
         }
     }
 
+    /// Serves `bytes` at `path` (for repositories other than the Python index).
+    pub fn serve(&self, path: &str, bytes: Vec<u8>) {
+        self.state.lock().unwrap().files.insert(
+            path.to_string(),
+            File {
+                body: bytes,
+                content_type: "application/octet-stream",
+            },
+        );
+    }
+
+    /// The server's root URL.
+    pub fn root(&self) -> String {
+        self.url.trim_end_matches("simple/").to_string()
+    }
+
     pub fn clear_fault(&self, path: &str) {
         self.state.lock().unwrap().faults.remove(path);
     }

@@ -1,0 +1,277 @@
+//! Loading a Debian suite over HTTP: `InRelease` (or `Release` + `Release.gpg`), verified
+//! with the source's keyring, date-checked, then each component's `Packages` index at the
+//! location the verified Release names (by-hash when offered), size- and sha256-checked before
+//! it is decompressed and parsed. Everything a suite yields comes from one verified Release, so
+//! files of two snapshots are never mixed.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::packages::{BinaryPackage, PackagesError, parse_packages};
+use super::release::{Release, ReleaseError, parse_release};
+use super::signature::{Keyring, SignatureError};
+use super::sources::{AptSource, SignedBy};
+use crate::net::cache::HttpCache;
+use crate::net::{NetError, RetryPolicy, redact};
+
+/// The archive keyrings apt uses when a source names none.
+pub const DEFAULT_KEYRINGS: &[&str] = &[
+    "/usr/share/keyrings/debian-archive-keyring.gpg",
+    "/usr/share/keyrings/ubuntu-archive-keyring.gpg",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error(transparent)]
+    Release(#[from] ReleaseError),
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    #[error(transparent)]
+    Packages(#[from] PackagesError),
+    #[error("{source_origin}: {url} has neither InRelease nor Release")]
+    NoRelease { source_origin: String, url: String },
+    #[error(
+        "{source_origin}: the Release of {suite} lists no Packages index for {component}/binary-{arch} (only .gz and uncompressed indexes are read so far)"
+    )]
+    NoIndex {
+        source_origin: String,
+        suite: String,
+        component: String,
+        arch: String,
+    },
+    #[error(
+        "{url}: got {actual_size} bytes with sha256 {actual}, but the signed Release says {expected_size} bytes with {expected}"
+    )]
+    IndexMismatch {
+        url: String,
+        expected: String,
+        actual: String,
+        expected_size: u64,
+        actual_size: u64,
+    },
+    #[error("{url}: cannot decompress: {message}")]
+    Decompress { url: String, message: String },
+    #[error("{source_origin}: suite `{suite}` does not form a URL under {uri}")]
+    BadSuite {
+        source_origin: String,
+        suite: String,
+        uri: String,
+    },
+    #[error("{source_origin}: no keyring to verify it: {message}; name one with Signed-By")]
+    NoKeyring {
+        source_origin: String,
+        message: String,
+    },
+}
+
+/// What one suite of one source contributes.
+#[derive(Debug, Clone)]
+pub struct LoadedSuite {
+    pub uri: Url,
+    pub suite: String,
+    pub release: Release,
+    /// (index path, sha256) of every index read: the lock records them.
+    pub indexes: Vec<(String, String)>,
+    pub packages: Vec<BinaryPackage>,
+}
+
+/// Reads the keyring a source names.
+pub fn keyring_for(source: &AptSource, root: &Path) -> Result<Keyring, RemoteError> {
+    let no_keyring = |message: String| RemoteError::NoKeyring {
+        source_origin: source.origin.clone(),
+        message,
+    };
+    match &source.signed_by {
+        SignedBy::Inline(armour) => Ok(Keyring::from_bytes(armour.as_bytes(), &source.origin)?),
+        SignedBy::Files(files) => {
+            let mut bytes = Vec::new();
+            for file in files {
+                let path: PathBuf = if file.is_absolute() {
+                    root.join(file.strip_prefix("/").unwrap_or(file))
+                } else {
+                    root.join(file)
+                };
+                bytes.extend(
+                    std::fs::read(&path)
+                        .map_err(|e| no_keyring(format!("{}: {e}", path.display())))?,
+                );
+            }
+            Ok(Keyring::from_bytes(
+                &bytes,
+                &files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )?)
+        }
+        SignedBy::Default => {
+            for keyring in DEFAULT_KEYRINGS {
+                let path = root.join(keyring.trim_start_matches('/'));
+                if let Ok(bytes) = std::fs::read(&path) {
+                    return Ok(Keyring::from_bytes(&bytes, keyring)?);
+                }
+            }
+            Err(no_keyring(
+                "none of the distribution archive keyrings is installed".into(),
+            ))
+        }
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Loads `source` for `arch` (plus `all`, which lives in the same index).
+#[allow(clippy::too_many_arguments)]
+pub async fn load_suite(
+    client: &reqwest::Client,
+    cache: &HttpCache,
+    policy: &RetryPolicy,
+    offline: bool,
+    source: &AptSource,
+    keyring: Option<&Keyring>,
+    arch: &str,
+    now: SystemTime,
+    allow_expired: bool,
+) -> Result<LoadedSuite, RemoteError> {
+    let flat = source.suite.ends_with('/');
+    let relative = if flat {
+        source.suite.clone()
+    } else {
+        format!("dists/{}/", source.suite)
+    };
+    let base = source
+        .uri
+        .join(&relative)
+        .map_err(|_| RemoteError::BadSuite {
+            source_origin: source.origin.clone(),
+            suite: source.suite.clone(),
+            uri: redact(&source.uri),
+        })?;
+    let get = |url: Url| async move {
+        cache
+            .get_revalidated(client, &url, "*/*", offline, policy)
+            .await
+            .map(|body| body.map(|b| b.bytes))
+    };
+    let in_release_url = base.join("InRelease").expect("a relative file name joins");
+    let signed_text = match get(in_release_url.clone()).await? {
+        Some(bytes) => {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            match keyring {
+                Some(keyring) => keyring.verify_clearsigned(&text, &redact(&in_release_url))?,
+                None => super::release::split_clearsigned(&text, &redact(&in_release_url))?.0,
+            }
+        }
+        None => {
+            let release_url = base.join("Release").expect("a relative file name joins");
+            let Some(bytes) = get(release_url.clone()).await? else {
+                return Err(RemoteError::NoRelease {
+                    source_origin: source.origin.clone(),
+                    url: redact(&base),
+                });
+            };
+            if let Some(keyring) = keyring {
+                let signature_url = base
+                    .join("Release.gpg")
+                    .expect("a relative file name joins");
+                let signature =
+                    get(signature_url.clone())
+                        .await?
+                        .ok_or_else(|| RemoteError::NoRelease {
+                            source_origin: source.origin.clone(),
+                            url: redact(&signature_url),
+                        })?;
+                keyring.verify_detached(
+                    &bytes,
+                    &String::from_utf8_lossy(&signature),
+                    &redact(&release_url),
+                )?;
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+    };
+    let origin = redact(&in_release_url);
+    let release = parse_release(&signed_text, &origin)?;
+    release.check_dates(now, allow_expired, &origin)?;
+    let components: Vec<String> = if flat {
+        vec![String::new()]
+    } else {
+        source.components.clone()
+    };
+    let mut indexes = Vec::new();
+    let mut packages = Vec::new();
+    for component in &components {
+        let directory = if flat {
+            String::new()
+        } else {
+            format!("{component}/binary-{arch}/")
+        };
+        let candidates = [
+            format!("{directory}Packages.gz"),
+            format!("{directory}Packages"),
+        ];
+        let Some((path, location, entry)) = candidates.iter().find_map(|path| {
+            release
+                .fetch_path(path)
+                .map(|(location, entry)| (path.clone(), location, entry.clone()))
+        }) else {
+            return Err(RemoteError::NoIndex {
+                source_origin: source.origin.clone(),
+                suite: source.suite.clone(),
+                component: component.clone(),
+                arch: arch.to_string(),
+            });
+        };
+        let url = base.join(&location).expect("a relative index path joins");
+        let bytes = match get(url.clone()).await? {
+            Some(bytes) => bytes,
+            None => {
+                return Err(NetError::Status {
+                    url: redact(&url),
+                    status: 404,
+                }
+                .into());
+            }
+        };
+        let actual = sha256_hex(&bytes);
+        if actual != entry.sha256 || bytes.len() as u64 != entry.size {
+            return Err(RemoteError::IndexMismatch {
+                url: redact(&url),
+                expected: entry.sha256.clone(),
+                actual,
+                expected_size: entry.size,
+                actual_size: bytes.len() as u64,
+            });
+        }
+        let text = if path.ends_with(".gz") {
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(&bytes[..])
+                .read_to_string(&mut text)
+                .map_err(|e| RemoteError::Decompress {
+                    url: redact(&url),
+                    message: e.to_string(),
+                })?;
+            text
+        } else {
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        packages.extend(parse_packages(&text, &redact(&url))?);
+        indexes.push((path, entry.sha256.clone()));
+    }
+    Ok(LoadedSuite {
+        uri: source.uri.clone(),
+        suite: source.suite.clone(),
+        release,
+        indexes,
+        packages,
+    })
+}

@@ -1,0 +1,256 @@
+//! A fake apt repository on 127.0.0.1: Packages built in the test, a Release signed by an
+//! OpenPGP key generated in the test, and the faults that must be refused.
+
+use std::io::Write;
+use std::time::SystemTime;
+
+use airlock::debian::closure::{AptIndex, Base, ClosureOptions, closure};
+use airlock::debian::remote::{RemoteError, load_suite};
+use airlock::debian::signature::Keyring;
+use airlock::debian::sources::parse_sources;
+use airlock::net::RetryPolicy;
+use airlock::net::cache::HttpCache;
+use pgp::composed::{CleartextSignedMessage, KeyType, SecretKeyParamsBuilder, SignedSecretKey};
+use pgp::types::Password;
+use rand::SeedableRng;
+use sha2::{Digest, Sha256};
+
+use crate::support::FakeIndex;
+
+fn key(seed: u64) -> SignedSecretKey {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut params = SecretKeyParamsBuilder::default();
+    params
+        .key_type(KeyType::Ed25519Legacy)
+        .can_certify(true)
+        .can_sign(true)
+        .primary_user_id("airlock test archive".into());
+    params.build().unwrap().generate(&mut rng).unwrap()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+struct Repository {
+    server: FakeIndex,
+    key: SignedSecretKey,
+    dir: tempfile::TempDir,
+}
+
+/// Publishes a one-suite repository whose Packages lists `stanzas` (name, version, depends).
+fn repository(
+    packages: &[(&str, &str, &str)],
+    valid_until: &str,
+    filename_override: Option<&str>,
+) -> Repository {
+    let server = FakeIndex::start("[[package]]\nname = \"unused\"\nversion = \"1\"\n");
+    let key = key(11);
+    let mut index = String::new();
+    for (name, version, depends) in packages {
+        let deb = format!("not really a deb: {name} {version}").into_bytes();
+        let filename = filename_override
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("pool/main/{name}_{version}_amd64.deb"));
+        index.push_str(&format!(
+            "Package: {name}\nVersion: {version}\nArchitecture: amd64\nFilename: {filename}\nSize: {}\nSHA256: {}\n",
+            deb.len(),
+            sha256(&deb)
+        ));
+        if !depends.is_empty() {
+            index.push_str(&format!("Depends: {depends}\n"));
+        }
+        index.push('\n');
+        server.serve(
+            &format!("/debian/pool/main/{name}_{version}_amd64.deb"),
+            deb,
+        );
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(index.as_bytes()).unwrap();
+    let packages_gz = gz.finish().unwrap();
+    let release = format!(
+        "Origin: Test\nSuite: stable\nCodename: testing-airlock\nDate: Sat, 10 Aug 2024 09:12:34 UTC\nValid-Until: {valid_until}\nArchitectures: amd64\nComponents: main\nAcquire-By-Hash: yes\nSHA256:\n {} {} main/binary-amd64/Packages.gz\n",
+        sha256(&packages_gz),
+        packages_gz.len()
+    );
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let in_release = CleartextSignedMessage::sign(&mut rng, &release, &*key, &Password::empty())
+        .unwrap()
+        .to_armored_string(Default::default())
+        .unwrap();
+    server.serve("/debian/dists/stable/InRelease", in_release.into_bytes());
+    server.serve(
+        &format!(
+            "/debian/dists/stable/main/binary-amd64/by-hash/SHA256/{}",
+            sha256(&packages_gz)
+        ),
+        packages_gz,
+    );
+    Repository {
+        server,
+        key,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+const FUTURE: &str = "Mon, 01 Jan 2100 00:00:00 UTC";
+
+impl Repository {
+    fn load(&self, keyring: &Keyring) -> Result<Vec<String>, RemoteError> {
+        let sources = parse_sources(
+            &format!(
+                "Types: deb\nURIs: {}debian\nSuites: stable\nComponents: main\n",
+                self.server.root()
+            ),
+            "test.sources",
+        )
+        .unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let cache = HttpCache::new(self.dir.path());
+        let client = airlock::net::client().unwrap();
+        let suite = runtime.block_on(load_suite(
+            &client,
+            &cache,
+            &RetryPolicy::default(),
+            false,
+            &sources[0],
+            Some(keyring),
+            "amd64",
+            SystemTime::now(),
+            false,
+        ))?;
+        let index = AptIndex::new(suite.packages, "amd64");
+        let chosen = closure(
+            &index,
+            &Base::default(),
+            &["curl".parse().unwrap()],
+            ClosureOptions::default(),
+        )
+        .unwrap();
+        Ok(chosen
+            .values()
+            .map(|c| format!("{}={}", c.package.name, c.package.version))
+            .collect())
+    }
+
+    fn keyring(&self) -> Keyring {
+        let armour = self
+            .key
+            .to_public_key()
+            .to_armored_string(Default::default())
+            .unwrap();
+        Keyring::from_bytes(armour.as_bytes(), "test-archive.asc").unwrap()
+    }
+}
+
+const PACKAGES: &[(&str, &str, &str)] = &[
+    ("curl", "7.88.1-10", "libcurl4 (>= 7.88)"),
+    ("libcurl4", "7.88.1-10", ""),
+    ("libcurl4", "7.74.0-1", ""),
+];
+
+#[test]
+fn a_signed_suite_loads_and_resolves() {
+    let repository = repository(PACKAGES, FUTURE, None);
+    assert_eq!(
+        repository.load(&repository.keyring()).unwrap(),
+        ["curl=7.88.1-10", "libcurl4=7.88.1-10"]
+    );
+    let by_hash = repository
+        .server
+        .requests()
+        .iter()
+        .any(|p| p.contains("/by-hash/SHA256/"));
+    assert!(by_hash, "the index is fetched by hash");
+}
+
+#[test]
+fn a_signature_by_another_key_is_refused() {
+    let repository = repository(PACKAGES, FUTURE, None);
+    let stranger = key(99)
+        .to_public_key()
+        .to_armored_string(Default::default())
+        .unwrap();
+    let keyring = Keyring::from_bytes(stranger.as_bytes(), "stranger.asc").unwrap();
+    let error = repository.load(&keyring).unwrap_err().to_string();
+    assert!(
+        error.contains("InRelease: the signature does not verify against stranger.asc"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_expired_release_is_refused() {
+    let repository = repository(PACKAGES, "Sun, 11 Aug 2024 09:12:34 UTC", None);
+    let error = repository
+        .load(&repository.keyring())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("Valid-Until Sun, 11 Aug 2024 09:12:34 UTC has passed"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_packages_index_that_does_not_match_the_release_is_refused() {
+    let repository = repository(PACKAGES, FUTURE, None);
+    // Replace the served index with different bytes under the name the signed Release gives.
+    let release_hash = {
+        let keyring = repository.keyring();
+        let text = raw_get::text(&format!(
+            "{}debian/dists/stable/InRelease",
+            repository.server.root()
+        ));
+        let signed = keyring.verify_clearsigned(&text, "InRelease").unwrap();
+        signed
+            .lines()
+            .find(|l| l.contains("Packages.gz"))
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    repository.server.serve(
+        &format!("/debian/dists/stable/main/binary-amd64/by-hash/SHA256/{release_hash}"),
+        b"tampered index".to_vec(),
+    );
+    let error = repository
+        .load(&repository.keyring())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("but the signed Release says"), "{error}");
+}
+
+#[test]
+fn a_filename_outside_the_repository_is_refused() {
+    let repository = repository(PACKAGES, FUTURE, Some("../../../etc/shadow"));
+    let error = repository
+        .load(&repository.keyring())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("Filename `../../../etc/shadow` is absolute or contains `..`"),
+        "{error}"
+    );
+}
+
+/// A tiny blocking GET for test setup (std only).
+mod raw_get {
+    pub fn text(url: &str) -> String {
+        use std::io::{Read, Write};
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path) = rest.split_once('/').unwrap();
+        let mut stream = std::net::TcpStream::connect(host).unwrap();
+        write!(
+            stream,
+            "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response.split_once("\r\n\r\n").unwrap().1.to_string()
+    }
+}
