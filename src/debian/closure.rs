@@ -264,8 +264,27 @@ pub fn closure(
         queue.push_back((vec![relation], Vec::new(), request.name.clone()));
     }
     while let Some((group, chain, root)) = queue.pop_front() {
+        // apt upgrades an explicitly requested package to its candidate even when the base has
+        // an older version; dependencies the base satisfies are left alone.
+        let requested = chain.is_empty();
+        let base_ok = |relation: &Relation| {
+            if !requested {
+                return base.satisfies(relation);
+            }
+            let newest = index
+                .versions(&relation.name)
+                .iter()
+                .find(|p| relation.allows(&p.version));
+            match (base.installed.get(&relation.name), newest) {
+                (Some(installed), Some(candidate)) => {
+                    installed >= &candidate.version && relation.allows(installed)
+                }
+                (Some(_), None) => base.satisfies(relation),
+                (None, _) => false,
+            }
+        };
         let already = group.iter().any(|relation| {
-            base.satisfies(relation)
+            base_ok(relation)
                 || chosen
                     .get(&relation.name)
                     .is_some_and(|c| relation.allows(&c.package.version))
@@ -564,6 +583,40 @@ mod tests {
         assert_eq!(
             resolve(&packages, &["app"], &["libc6 2.31-13"]).unwrap(),
             ["app=1", "libc6=2.36-9"]
+        );
+    }
+
+    #[test]
+    fn requested_packages_are_upgraded_like_apt_does() {
+        let packages = [
+            "ca-certificates 20230311+deb12u2",
+            "tool 2 Depends: libx",
+            "libx 1.1",
+        ];
+        // Requested and older in the base: upgraded to the candidate.
+        assert_eq!(
+            resolve(
+                &packages,
+                &["ca-certificates"],
+                &["ca-certificates 20230311+deb12u1"]
+            )
+            .unwrap(),
+            ["ca-certificates=20230311+deb12u2"]
+        );
+        // Already current: nothing to do.
+        assert!(
+            resolve(
+                &packages,
+                &["ca-certificates"],
+                &["ca-certificates 20230311+deb12u2"]
+            )
+            .unwrap()
+            .is_empty()
+        );
+        // A dependency the base satisfies is left alone even if a newer one exists.
+        assert_eq!(
+            resolve(&packages, &["tool"], &["libx 1.0"]).unwrap(),
+            ["tool=2"]
         );
     }
 

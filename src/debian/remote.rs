@@ -215,7 +215,10 @@ pub async fn load_suite(
         } else {
             format!("{component}/binary-{arch}/")
         };
+        // Mirrors serve the compressed files; an uncompressed `Packages` is often only listed
+        // (its hash checks what clients decompress), so it is the last resort.
         let candidates = [
+            format!("{directory}Packages.xz"),
             format!("{directory}Packages.gz"),
             format!("{directory}Packages"),
         ];
@@ -231,16 +234,21 @@ pub async fn load_suite(
                 arch: arch.to_string(),
             });
         };
-        let url = base.join(&location).expect("a relative index path joins");
-        let bytes = match get(url.clone()).await? {
-            Some(bytes) => bytes,
-            None => {
-                return Err(NetError::Status {
-                    url: redact(&url),
-                    status: 404,
-                }
-                .into());
+        let mut url = base.join(&location).expect("a relative index path joins");
+        let mut fetched = get(url.clone()).await?;
+        if fetched.is_none() && location != path {
+            // Mirrors can lag behind their own by-hash directory (seen on a live mirror); apt
+            // falls back to the plain name too. The bytes are checked against the signed
+            // Release either way.
+            url = base.join(&path).expect("a relative index path joins");
+            fetched = get(url.clone()).await?;
+        }
+        let Some(bytes) = fetched else {
+            return Err(NetError::Status {
+                url: redact(&url),
+                status: 404,
             }
+            .into());
         };
         let actual = sha256_hex(&bytes);
         if actual != entry.sha256 || bytes.len() as u64 != entry.size {
@@ -252,18 +260,22 @@ pub async fn load_suite(
                 actual_size: bytes.len() as u64,
             });
         }
-        let text = if path.ends_with(".gz") {
-            let mut text = String::new();
+        let decompress_error = |e: std::io::Error| RemoteError::Decompress {
+            url: redact(&url),
+            message: e.to_string(),
+        };
+        let mut text = String::new();
+        if path.ends_with(".xz") {
+            liblzma::read::XzDecoder::new(&bytes[..])
+                .read_to_string(&mut text)
+                .map_err(decompress_error)?;
+        } else if path.ends_with(".gz") {
             flate2::read::GzDecoder::new(&bytes[..])
                 .read_to_string(&mut text)
-                .map_err(|e| RemoteError::Decompress {
-                    url: redact(&url),
-                    message: e.to_string(),
-                })?;
-            text
+                .map_err(decompress_error)?;
         } else {
-            String::from_utf8_lossy(&bytes).into_owned()
-        };
+            text = String::from_utf8_lossy(&bytes).into_owned();
+        }
         packages.extend(parse_packages(&text, &redact(&url))?);
         indexes.push((path, entry.sha256.clone()));
     }
