@@ -42,9 +42,33 @@ struct RawConfig {
     #[serde(default)]
     verify: Option<RawVerify>,
     #[serde(default)]
-    apt: Option<toml::Value>,
+    apt: Option<RawApt>,
     #[serde(default)]
     fetch: Option<RawFetch>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawApt {
+    #[serde(default)]
+    packages: Vec<String>,
+    sources: Option<Vec<RawAptSource>>,
+    architectures: Option<Vec<String>>,
+    base: Option<String>,
+    #[serde(default)]
+    recommends: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawAptSource {
+    uris: Vec<String>,
+    suites: Vec<String>,
+    #[serde(default)]
+    components: Vec<String>,
+    signed_by: Option<String>,
+    #[serde(default)]
+    trusted: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,6 +129,29 @@ pub struct FetchConfig {
     pub jobs: usize,
 }
 
+/// What the target image already has (`[apt] base`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AptBase {
+    /// Nothing: every dependency is locked.
+    None,
+    /// `Essential: yes` and `Priority: required` packages of the same suites.
+    Minbase,
+    /// A dpkg status file (for example one copied out of the base image).
+    Status(PathBuf),
+}
+
+/// Validated `[apt]` settings.
+#[derive(Debug, Clone)]
+pub struct AptConfig {
+    pub packages: Vec<String>,
+    /// `None`: the host's apt sources.
+    pub sources: Option<Vec<crate::debian::sources::AptSource>>,
+    /// `None`: the host's architecture.
+    pub architectures: Option<Vec<String>>,
+    pub base: AptBase,
+    pub recommends: bool,
+}
+
 /// Validated `[verify]` settings.
 #[derive(Debug, Clone)]
 pub struct VerifyConfig {
@@ -125,6 +172,7 @@ pub struct Config {
     pub python: PythonConfig,
     pub fetch: FetchConfig,
     pub verify: VerifyConfig,
+    pub apt: AptConfig,
 }
 
 impl fmt::Display for Config {
@@ -160,6 +208,13 @@ impl Config {
                 dockerfiles: None,
                 context: root.clone(),
             },
+            apt: AptConfig {
+                packages: Vec::new(),
+                sources: None,
+                architectures: None,
+                base: AptBase::None,
+                recommends: false,
+            },
             root,
             path: None,
         }
@@ -183,7 +238,7 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        let _ = &raw.apt;
+        let apt = raw.apt.unwrap_or_default();
         let fetch = raw.fetch.unwrap_or_default();
         let verify = raw.verify.unwrap_or_default();
         let python = raw.python.unwrap_or_default();
@@ -260,6 +315,46 @@ impl Config {
             }
             dockerfiles = Some(paths);
         }
+        for (index, package) in apt.packages.iter().enumerate() {
+            if let Err(error) = package.parse::<crate::debian::closure::Request>() {
+                problems.push(format!("apt.packages[{index}]: `{package}`: {error}"));
+            }
+        }
+        let base = match apt.base.as_deref() {
+            None | Some("none") => AptBase::None,
+            Some("minbase") => AptBase::Minbase,
+            Some(path) => {
+                let resolved = root.join(path);
+                if !resolved.is_file() {
+                    problems.push(format!("apt.base = {path:?}: expected \"none\", \"minbase\" or a dpkg status file, and {} does not exist", resolved.display()));
+                }
+                AptBase::Status(resolved)
+            }
+        };
+        let mut apt_sources = None;
+        if let Some(sources) = &apt.sources {
+            let mut parsed = Vec::new();
+            for (index, source) in sources.iter().enumerate() {
+                let mut text = format!(
+                    "Types: deb\nURIs: {}\nSuites: {}\nComponents: {}\n",
+                    source.uris.join(" "),
+                    source.suites.join(" "),
+                    source.components.join(" ")
+                );
+                if let Some(signed_by) = &source.signed_by {
+                    text.push_str(&format!("Signed-By: {}\n", root.join(signed_by).display()));
+                }
+                if source.trusted {
+                    text.push_str("Trusted: yes\n");
+                }
+                match crate::debian::sources::parse_sources(&text, &format!("apt.sources[{index}]"))
+                {
+                    Ok(found) => parsed.extend(found),
+                    Err(error) => problems.push(error.to_string()),
+                }
+            }
+            apt_sources = Some(parsed);
+        }
         if fetch.jobs == Some(0) {
             problems.push("fetch.jobs = 0: at least one download must run".into());
         }
@@ -286,6 +381,13 @@ impl Config {
             verify: VerifyConfig {
                 dockerfiles,
                 context: root.join(context),
+            },
+            apt: AptConfig {
+                packages: apt.packages,
+                sources: apt_sources,
+                architectures: apt.architectures,
+                base,
+                recommends: apt.recommends,
             },
             root,
             path: Some(path.to_path_buf()),
@@ -342,6 +444,31 @@ lockfiles = "../elsewhere"
         let source = std::error::Error::source(&error).unwrap().to_string();
         assert!(source.contains("line 2"), "{source}");
         assert!(source.contains("requirement"), "{source}");
+    }
+
+    #[test]
+    fn reads_and_checks_the_apt_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[apt]\npackages = [\"curl\", \"gcc=12.2.0-14\", \"bad=x:y\"]\nbase = \"missing-status\"\nsources = [{ uris = [\"ftp://127.0.0.1/x\"], suites = [\"s\"] }]\n";
+        let error = Config::parse(text, Path::new("airlock.toml"), dir.path().to_path_buf())
+            .unwrap_err()
+            .to_string();
+        for expected in [
+            "apt.packages[2]: `bad=x:y`",
+            "apt.base = \"missing-status\"",
+            "apt.sources[0]:1: `ftp://127.0.0.1/x`: only http, https and file sources",
+        ] {
+            assert!(
+                error.contains(expected),
+                "missing {expected:?} in:\n{error}"
+            );
+        }
+        let good = "[apt]\npackages = [\"curl\"]\nbase = \"minbase\"\nrecommends = true\nsources = [{ uris = [\"http://127.0.0.1/debian\"], suites = [\"stable\"], components = [\"main\"], trusted = true }]\n";
+        let config =
+            Config::parse(good, Path::new("airlock.toml"), dir.path().to_path_buf()).unwrap();
+        assert_eq!(config.apt.base, AptBase::Minbase);
+        assert!(config.apt.recommends);
+        assert!(config.apt.sources.unwrap()[0].trusted);
     }
 
     #[test]

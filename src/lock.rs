@@ -298,3 +298,258 @@ pub async fn lock_all(
     }
     Ok(reports)
 }
+
+/// Errors of the apt side of `resolve`.
+#[derive(Debug, thiserror::Error)]
+pub enum AptLockError {
+    #[error(transparent)]
+    Sources(#[from] crate::debian::sources::SourcesError),
+    #[error(transparent)]
+    Remote(#[from] crate::debian::remote::RemoteError),
+    #[error(transparent)]
+    Closure(#[from] crate::debian::closure::ClosureError),
+    #[error("[apt] packages: `{0}` is not a package request")]
+    Request(String),
+    #[error("no apt sources: the host has none configured; list them under [apt] sources")]
+    NoSources,
+    #[error("cannot read the base {}", .path.display())]
+    Base {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a dpkg status file", .path.display())]
+    BadBase {
+        path: PathBuf,
+        #[source]
+        source: crate::debian::deb822::Deb822Error,
+    },
+    #[error("cannot write {}", .path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct AptLockRequest {
+    pub root: PathBuf,
+    pub lockfiles: PathBuf,
+    pub config: crate::config::AptConfig,
+    pub offline: bool,
+    pub mode: LockMode,
+    pub cache_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AptLockReport {
+    pub lockfile: PathBuf,
+    pub status: LockStatus,
+    pub packages: usize,
+    pub architecture: String,
+}
+
+/// The host's dpkg architecture (`dpkg --print-architecture`), else one derived from the
+/// machine airlock runs on.
+pub fn host_architecture() -> String {
+    if let Ok(output) = std::process::Command::new("dpkg")
+        .arg("--print-architecture")
+        .output()
+        && output.status.success()
+    {
+        let arch = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        if !arch.is_empty() {
+            return arch;
+        }
+    }
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "i386",
+        other => other,
+    }
+    .to_string()
+}
+
+/// Resolves (or checks) `[apt] packages` into `lockfiles/apt.lock.toml`.
+pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLockError> {
+    use crate::config::AptBase;
+    use crate::debian::aptlock::{APT_LOCK_FILE, AptLock};
+    use crate::debian::closure::{AptIndex, Base, ClosureOptions, Request, closure};
+    let config = &request.config;
+    let sources = match &config.sources {
+        Some(sources) => sources.clone(),
+        None => crate::debian::sources::host_sources(Path::new("/"))?,
+    };
+    if sources.is_empty() {
+        return Err(AptLockError::NoSources);
+    }
+    let architecture = config
+        .architectures
+        .as_ref()
+        .and_then(|a| a.first().cloned())
+        .unwrap_or_else(host_architecture);
+    let base_spec = match &config.base {
+        AptBase::None => "none".to_string(),
+        AptBase::Minbase => "minbase".to_string(),
+        AptBase::Status(path) => {
+            let bytes = std::fs::read(path).map_err(|source| AptLockError::Base {
+                path: path.clone(),
+                source,
+            })?;
+            format!("status:{}", hex::encode(Sha256::digest(&bytes)))
+        }
+    };
+    let mut hasher = Sha256::new();
+    let mut add = |label: &str, value: &str| {
+        hasher.update(label.as_bytes());
+        hasher.update((value.len() as u64).to_le_bytes());
+        hasher.update(value.as_bytes());
+    };
+    add("schema", "airlock-apt-inputs-v1");
+    for package in &config.packages {
+        add("package", package);
+    }
+    for source in &sources {
+        add(
+            "source",
+            &format!(
+                "{}|{}|{}|{:?}|{}",
+                redact(&source.uri),
+                source.suite,
+                source.components.join(" "),
+                source.signed_by,
+                source.trusted
+            ),
+        );
+    }
+    add("architecture", &architecture);
+    add("base", &base_spec);
+    add("recommends", if config.recommends { "yes" } else { "no" });
+    let fingerprint = hex::encode(hasher.finalize());
+    let lockfile = request.lockfiles.join(APT_LOCK_FILE);
+    let existing = std::fs::read_to_string(&lockfile).ok();
+    let existing_lock = existing
+        .as_deref()
+        .and_then(|text| AptLock::parse(text).ok());
+    let current = existing_lock
+        .as_ref()
+        .is_some_and(|lock| lock.inputs_fingerprint == fingerprint);
+    let report = |status, packages| AptLockReport {
+        lockfile: lockfile.clone(),
+        status,
+        packages,
+        architecture: architecture.clone(),
+    };
+    let locked_count = existing_lock.as_ref().map_or(0, |l| l.packages.len());
+    match request.mode {
+        LockMode::Check => {
+            let status = match (&existing, current) {
+                (None, _) => LockStatus::Missing,
+                (Some(_), false) => LockStatus::Stale,
+                (Some(_), true) => LockStatus::UpToDate,
+            };
+            return Ok(report(status, locked_count));
+        }
+        LockMode::IfChanged if current => return Ok(report(LockStatus::UpToDate, locked_count)),
+        _ => {}
+    }
+    let requests: Vec<Request> = config
+        .packages
+        .iter()
+        .map(|p| p.parse().map_err(|_| AptLockError::Request(p.clone())))
+        .collect::<Result<_, _>>()?;
+    let client = crate::net::client().map_err(crate::debian::remote::RemoteError::from)?;
+    let cache = HttpCache::new(&request.cache_dir);
+    let policy = crate::net::RetryPolicy::default();
+    let now = std::time::SystemTime::now();
+    let mut suites = Vec::new();
+    for source in &sources {
+        let keyring = if source.trusted {
+            None
+        } else {
+            Some(crate::debian::remote::keyring_for(source, Path::new("/"))?)
+        };
+        suites.push(
+            crate::debian::remote::load_suite(
+                &client,
+                &cache,
+                &policy,
+                request.offline,
+                source,
+                keyring.as_ref(),
+                &architecture,
+                now,
+                false,
+            )
+            .await?,
+        );
+    }
+    let index = AptIndex::new(
+        suites.iter().flat_map(|s| s.packages.iter().cloned()),
+        &architecture,
+    );
+    let base = match &config.base {
+        AptBase::None => Base::default(),
+        AptBase::Minbase => {
+            let mut base = Base::default();
+            for suite in &suites {
+                for package in &suite.packages {
+                    let required =
+                        package.essential || package.priority.as_deref() == Some("required");
+                    let newest = index
+                        .versions(&package.name)
+                        .first()
+                        .is_some_and(|p| p.version == package.version);
+                    if required && newest {
+                        base.add(package);
+                    }
+                }
+            }
+            base
+        }
+        AptBase::Status(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| AptLockError::Base {
+                path: path.clone(),
+                source,
+            })?;
+            Base::from_dpkg_status(&text).map_err(|source| AptLockError::BadBase {
+                path: path.clone(),
+                source,
+            })?
+        }
+    };
+    let chosen = closure(
+        &index,
+        &base,
+        &requests,
+        ClosureOptions {
+            recommends: config.recommends,
+        },
+    )?;
+    let lock = AptLock::build(
+        fingerprint,
+        &architecture,
+        &base_spec,
+        config.recommends,
+        &config.packages,
+        &suites,
+        &chosen,
+    );
+    let text = lock.to_toml();
+    let status = if existing.as_deref() == Some(text.as_str()) {
+        LockStatus::Unchanged
+    } else {
+        std::fs::create_dir_all(&request.lockfiles).map_err(|source| AptLockError::Write {
+            path: request.lockfiles.clone(),
+            source,
+        })?;
+        write_atomic(&lockfile, text.as_bytes()).map_err(|source| AptLockError::Write {
+            path: lockfile.clone(),
+            source,
+        })?;
+        LockStatus::Written
+    };
+    Ok(report(status, lock.packages.len()))
+}

@@ -171,6 +171,14 @@ struct ResolveArgs {
     /// Write nothing; exit 1 when a lockfile is missing or out of date with its inputs.
     #[arg(long)]
     check: bool,
+    /// A Debian package to lock (`name`, `name=version`, `name:arch`); repeatable. Replaces
+    /// [apt] packages.
+    #[arg(long, value_name = "PACKAGE")]
+    apt_package: Vec<String>,
+    /// The target image's installed set: none, minbase, or a dpkg status file. Replaces
+    /// [apt] base.
+    #[arg(long, value_name = "BASE")]
+    apt_base: Option<String>,
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value = "text")]
     format: SummaryFormat,
@@ -300,15 +308,49 @@ fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8, mode: LockMode) -> R
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let reporter = progress::reporter(quiet || args.format == SummaryFormat::Json);
-    let reports = runtime.block_on(lock_all(&request, reporter.clone()));
+    let mut apt = config.apt.clone();
+    if !args.apt_package.is_empty() {
+        apt.packages = args.apt_package.clone();
+    }
+    if let Some(base) = &args.apt_base {
+        apt.base = match base.as_str() {
+            "none" => airlock::config::AptBase::None,
+            "minbase" => airlock::config::AptBase::Minbase,
+            path => airlock::config::AptBase::Status(PathBuf::from(path)),
+        };
+    }
+    let python_wanted = !request.requirements.is_empty() || apt.packages.is_empty();
+    let outcome = runtime.block_on(async {
+        let reports = if python_wanted {
+            lock_all(&request, reporter.clone()).await?
+        } else {
+            Vec::new()
+        };
+        let apt_report = if apt.packages.is_empty() {
+            None
+        } else {
+            let apt_request = airlock::lock::AptLockRequest {
+                root: request.root.clone(),
+                lockfiles: request.lockfiles.clone(),
+                config: apt.clone(),
+                offline: request.offline,
+                mode: request.mode,
+                cache_dir: request.cache_dir.clone(),
+            };
+            Some(airlock::lock::lock_apt(&apt_request).await?)
+        };
+        anyhow::Ok((reports, apt_report))
+    });
     // Speculative prefetches may still be in flight; they are not needed any more.
     runtime.shutdown_background();
-    let reports = reports?;
+    let (reports, apt_report) = outcome?;
     drop(reporter);
     let elapsed = started.elapsed();
     let failed_check = reports
         .iter()
-        .any(|r| matches!(r.status, LockStatus::Missing | LockStatus::Stale));
+        .map(|r| r.status)
+        .chain(apt_report.iter().map(|r| r.status))
+        .any(|status| matches!(status, LockStatus::Missing | LockStatus::Stale));
     match args.format {
         SummaryFormat::Json => {
             let summary = serde_json::json!({
@@ -317,6 +359,7 @@ fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8, mode: LockMode) -> R
                 "ok": !failed_check,
                 "seconds": elapsed.as_secs_f64(),
                 "locks": reports,
+                "apt": apt_report,
             });
             println!("{}", serde_json::to_string_pretty(&summary)?);
         }
@@ -351,7 +394,28 @@ fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8, mode: LockMode) -> R
                 };
                 eprintln!("{line}");
             }
-            if !args.check {
+            if let Some(apt) = &apt_report {
+                let lock = display_path(&apt.lockfile, &request.root);
+                let line = match apt.status {
+                    LockStatus::Written => format!(
+                        "Resolved {} Debian packages for {}; wrote {lock}",
+                        apt.packages, apt.architecture
+                    ),
+                    LockStatus::Unchanged => format!(
+                        "Resolved {} Debian packages for {}; {lock} is unchanged",
+                        apt.packages, apt.architecture
+                    ),
+                    LockStatus::UpToDate => format!("{lock} is up to date with its inputs"),
+                    LockStatus::Missing => {
+                        format!("{lock} is missing; run `airlock resolve` to create it")
+                    }
+                    LockStatus::Stale => format!(
+                        "{lock} is out of date with [apt] in airlock.toml; run `airlock resolve`"
+                    ),
+                };
+                eprintln!("{line}");
+            }
+            if !args.check && python_wanted {
                 let requests: u64 = reports.iter().map(|r| r.index_requests).sum();
                 let hits: u64 = reports.iter().map(|r| r.cache_hits).sum();
                 eprintln!(

@@ -1,6 +1,7 @@
 //! Debian packages: versions (Policy §5.6.12), deb822 stanzas, relations, Packages indexes.
 //! The apt side of airlock is being built here; see the README for what works today.
 
+pub mod aptlock;
 pub mod closure;
 pub mod deb822;
 pub mod packages;

@@ -194,6 +194,8 @@ pub struct BinaryPackage {
     pub filename: String,
     pub size: u64,
     pub sha256: String,
+    /// The stanza as the index wrote it (a local repository republishes it).
+    pub control: String,
 }
 
 /// A `Filename:` must stay inside the repository.
@@ -249,7 +251,15 @@ fn package_from(stanza: &Stanza<'_>, source: &str) -> Result<BinaryPackage, Pack
             provides.push((relation.name, version));
         }
     }
+    let mut control = String::new();
+    for field in &stanza.fields {
+        control.push_str(field.name);
+        control.push_str(": ");
+        control.push_str(field.value);
+        control.push('\n');
+    }
     Ok(BinaryPackage {
+        control,
         multi_arch: match stanza
             .get("Multi-Arch")
             .map(str::to_ascii_lowercase)

@@ -290,9 +290,31 @@ fn write_replacing(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<
         .prefix(".airlock-tmp-")
         .tempfile_in(dir)?;
     temp.write_all(bytes)?;
+    // Temp files are created private (0600); what airlock writes is meant to be read by
+    // builds and other users, like any file a tool writes.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
     if durable {
         temp.as_file().sync_data()?;
     }
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[cfg(unix)]
+    fn atomic_writes_are_readable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock.toml");
+        super::write_atomic(&path, b"x").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+    }
 }

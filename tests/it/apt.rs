@@ -254,3 +254,73 @@ mod raw_get {
         response.split_once("\r\n\r\n").unwrap().1.to_string()
     }
 }
+
+#[test]
+fn resolve_writes_a_deterministic_apt_lock_and_check_covers_it() {
+    let repository = repository(PACKAGES, FUTURE, None);
+    let project = crate::support::Project::new();
+    let armour = repository
+        .key
+        .to_public_key()
+        .to_armored_string(Default::default())
+        .unwrap();
+    project.write("keys/archive.asc", &armour);
+    let config = |packages: &str| {
+        format!(
+            "[apt]\npackages = [{packages}]\narchitectures = [\"amd64\"]\nsources = [{{ uris = [\"{}debian\"], suites = [\"stable\"], components = [\"main\"], signed-by = \"keys/archive.asc\" }}]\n",
+            repository.server.root()
+        )
+    };
+    project.write("airlock.toml", &config("\"curl\""));
+    let stderr = project.stderr_of(&["resolve"], 0);
+    assert!(
+        stderr.contains("Resolved 2 Debian packages for amd64; wrote lockfiles/apt.lock.toml"),
+        "{stderr}"
+    );
+    let lock = project.read("lockfiles/apt.lock.toml");
+    let value: toml::Value = toml::from_str(&lock).unwrap();
+    let packages: Vec<String> = value["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}={} pulled-by {}",
+                p["name"].as_str().unwrap(),
+                p["version"].as_str().unwrap(),
+                p["pulled-by"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        packages,
+        [
+            "curl=7.88.1-10 pulled-by curl",
+            "libcurl4=7.88.1-10 pulled-by curl"
+        ]
+    );
+    assert_eq!(
+        value["sources"][0]["date"].as_str(),
+        Some("Sat, 10 Aug 2024 09:12:34 UTC")
+    );
+    assert!(
+        value["sources"][0]["indexes"][0]["sha256"]
+            .as_str()
+            .unwrap()
+            .len()
+            == 64
+    );
+    project.stderr_of(&["resolve"], 0);
+    assert_eq!(
+        project.read("lockfiles/apt.lock.toml"),
+        lock,
+        "deterministic"
+    );
+    project.stderr_of(&["resolve", "--check"], 0);
+    project.write("airlock.toml", &config("\"curl\", \"libcurl4=7.74.0-1\""));
+    let stderr = project.stderr_of(&["resolve", "--check"], 1);
+    assert!(
+        stderr.contains("lockfiles/apt.lock.toml is out of date with [apt]"),
+        "{stderr}"
+    );
+}
