@@ -102,6 +102,8 @@ pub struct FetchReport {
     /// Present with a wrong digest (or not a regular file) and replaced.
     pub replaced: Vec<String>,
     pub extraneous: Vec<String>,
+    /// The local apt repository published, if the project locks Debian packages.
+    pub apt_repository: Option<String>,
     pub seconds: f64,
 }
 
@@ -209,7 +211,12 @@ pub fn plan(items: &[DownloadItem], wheelhouse: &Path) -> FetchPlan {
     if let Ok(entries) = std::fs::read_dir(wheelhouse) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.starts_with('.') && !wanted.contains(name.as_str()) && name != "README.md" {
+            // `apt/` holds the Debian side: its own plan covers it.
+            if !name.starts_with('.')
+                && !wanted.contains(name.as_str())
+                && name != "README.md"
+                && name != crate::debian::publish::APT_DIRECTORY
+            {
                 plan.extraneous.push(name);
             }
         }
@@ -290,37 +297,118 @@ pub fn lock_wheelhouse(wheelhouse: &Path) -> Result<WheelhouseLock, FetchError> 
     Ok(WheelhouseLock { _file: file })
 }
 
-/// Fills the wheelhouse from the locks.
+/// The `.deb`s of `lockfiles/apt.lock.toml`, if there is one.
+fn apt_items(
+    lockfiles: &Path,
+) -> Result<Option<(crate::debian::aptlock::AptLock, Vec<DownloadItem>)>, FetchError> {
+    let path = lockfiles.join(crate::debian::aptlock::APT_LOCK_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let label = path.display().to_string();
+    let lock =
+        crate::debian::aptlock::AptLock::parse(&text).map_err(|e| FetchError::InvalidEntry {
+            lock: label.clone(),
+            name: e.to_string(),
+        })?;
+    let mut items = Vec::new();
+    for deb in &lock.packages {
+        let file_name = deb
+            .filename
+            .rsplit('/')
+            .next()
+            .unwrap_or(&deb.filename)
+            .to_string();
+        if !safe_file_name(&file_name) || !crate::debian::packages::safe_pool_path(&deb.filename) {
+            return Err(FetchError::UnsafeName {
+                lock: label,
+                name: deb.filename.clone(),
+            });
+        }
+        let url = Url::parse(&deb.uri)
+            .and_then(|uri| uri.join(&deb.filename))
+            .map_err(|_| FetchError::InvalidEntry {
+                lock: label.clone(),
+                name: deb.name.clone(),
+            })?;
+        items.push(DownloadItem {
+            url,
+            size: Some(deb.size),
+            sha256: deb.sha256.clone(),
+            file_name,
+            label: format!("{} {} (deb)", deb.name, deb.version),
+        });
+    }
+    Ok(Some((lock, items)))
+}
+
+/// Fills the wheelhouse from the locks: wheels at the top level, `.deb`s and a local apt
+/// repository in `apt/`.
 pub async fn fetch_all(
     request: &FetchRequest,
     reporter: Arc<dyn Reporter>,
 ) -> Result<FetchReport, FetchError> {
     let started = Instant::now();
-    let (locks, items) = locked_items(&request.lockfiles)?;
-    let _lock = lock_wheelhouse(&request.wheelhouse)?;
-    let wheelhouse = request.wheelhouse.clone();
-    let plan = {
-        let items = items.clone();
-        tokio::task::spawn_blocking(move || plan(&items, &wheelhouse))
-            .await
-            .expect("the plan thread does not panic")
+    let apt = apt_items(&request.lockfiles)?;
+    let (locks, items) = match locked_items(&request.lockfiles) {
+        Ok(found) => found,
+        Err(FetchError::NoLocks(_)) if apt.is_some() => (0, Vec::new()),
+        Err(error) => return Err(error),
     };
+    let _lock = lock_wheelhouse(&request.wheelhouse)?;
+    let apt_dir = request
+        .wheelhouse
+        .join(crate::debian::publish::APT_DIRECTORY);
+    let mut groups: Vec<(PathBuf, Vec<DownloadItem>)> = vec![(request.wheelhouse.clone(), items)];
+    if let Some((_, debs)) = &apt {
+        std::fs::create_dir_all(&apt_dir).map_err(|source| FetchError::Read {
+            path: apt_dir.clone(),
+            source,
+        })?;
+        groups.push((apt_dir.clone(), debs.clone()));
+    }
     let mut report = FetchReport {
-        locks,
-        files: items.len(),
-        already_present: plan.present.len(),
-        replaced: plan.corrupt.iter().map(|i| i.file_name.clone()).collect(),
-        extraneous: plan.extraneous.clone(),
+        locks: locks + usize::from(apt.is_some()),
         ..FetchReport::default()
     };
-    for item in &plan.corrupt {
-        // A wrong file (or a link) is removed first, so nothing stale is left if the download fails.
-        let _ = std::fs::remove_file(request.wheelhouse.join(&item.file_name));
+    let mut work: Vec<(DownloadItem, PathBuf)> = Vec::new();
+    for (dir, items) in &groups {
+        let plan = {
+            let (items, dir) = (items.clone(), dir.clone());
+            tokio::task::spawn_blocking(move || plan(&items, &dir))
+                .await
+                .expect("the plan thread does not panic")
+        };
+        report.files += items.len();
+        report.already_present += plan.present.len();
+        report
+            .replaced
+            .extend(plan.corrupt.iter().map(|i| i.file_name.clone()));
+        let prefix = if *dir == request.wheelhouse {
+            String::new()
+        } else {
+            format!("{}/", crate::debian::publish::APT_DIRECTORY)
+        };
+        report.extraneous.extend(
+            plan.extraneous
+                .iter()
+                .filter(|name| !crate::debian::publish::is_index_file(name) || prefix.is_empty())
+                .map(|name| format!("{prefix}{name}")),
+        );
+        for item in &plan.corrupt {
+            // A wrong file (or a link) is removed first, so nothing stale is left if the download fails.
+            let _ = std::fs::remove_file(dir.join(&item.file_name));
+        }
+        work.extend(
+            plan.missing
+                .into_iter()
+                .chain(plan.corrupt)
+                .map(|item| (item, dir.clone())),
+        );
     }
-    let work: Vec<DownloadItem> = plan.missing.into_iter().chain(plan.corrupt).collect();
     reporter.event(Event::FetchPlanned {
         files: work.len(),
-        bytes: work.iter().filter_map(|i| i.size).sum(),
+        bytes: work.iter().filter_map(|(i, _)| i.size).sum(),
     });
     let downloader = Downloader::new(
         crate::net::client()?,
@@ -330,7 +418,7 @@ pub async fn fetch_all(
         reporter,
     );
     let results: Vec<Result<Fetched, DownloadError>> = futures::stream::iter(work.iter())
-        .map(|item| downloader.fetch(item, &request.wheelhouse))
+        .map(|(item, dir)| downloader.fetch(item, dir))
         .buffer_unordered(request.jobs.max(1))
         .collect()
         .await;
@@ -346,12 +434,19 @@ pub async fn fetch_all(
             Err(error) => errors.push(error),
         }
     }
-    report.seconds = started.elapsed().as_secs_f64();
-    if errors.is_empty() {
-        Ok(report)
-    } else {
-        Err(FetchError::Downloads(errors, work.len()))
+    if !errors.is_empty() {
+        return Err(FetchError::Downloads(errors, work.len()));
     }
+    if let Some((lock, _)) = &apt {
+        // Every .deb is in place and verified: publish the local repository over them.
+        crate::debian::publish::publish(lock, &apt_dir).map_err(|source| FetchError::Read {
+            path: apt_dir.clone(),
+            source,
+        })?;
+        report.apt_repository = Some(apt_dir.display().to_string());
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
 }
 
 #[cfg(test)]

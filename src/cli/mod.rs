@@ -507,6 +507,14 @@ fn fetch_and_report(
                     report.replaced.join(", ")
                 );
             }
+            if let Some(repository) = &report.apt_repository {
+                let absolute = std::fs::canonicalize(repository)
+                    .map_or_else(|_| repository.clone(), |p| p.display().to_string());
+                eprintln!(
+                    "published the local apt repository in {}; on the air-gapped side use: deb [trusted=yes] file:{absolute} ./",
+                    display_path(Path::new(repository), root)
+                );
+            }
             if !report.extraneous.is_empty() {
                 eprintln!(
                     "{} file(s) in the wheelhouse are in no lock (left alone): {}",

@@ -5,6 +5,7 @@ pub mod aptlock;
 pub mod closure;
 pub mod deb822;
 pub mod packages;
+pub mod publish;
 pub mod release;
 pub mod remote;
 pub mod signature;

@@ -324,3 +324,54 @@ fn resolve_writes_a_deterministic_apt_lock_and_check_covers_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn fetch_downloads_the_debs_and_publishes_a_local_repository() {
+    let repository = repository(PACKAGES, FUTURE, None);
+    let project = crate::support::Project::new();
+    let armour = repository
+        .key
+        .to_public_key()
+        .to_armored_string(Default::default())
+        .unwrap();
+    project.write("keys/archive.asc", &armour);
+    project.write(
+        "airlock.toml",
+        &format!(
+            "[apt]\npackages = [\"curl\"]\narchitectures = [\"amd64\"]\nsources = [{{ uris = [\"{}debian\"], suites = [\"stable\"], components = [\"main\"], signed-by = \"keys/archive.asc\" }}]\n",
+            repository.server.root()
+        ),
+    );
+    let stderr = project.stderr_of(&["sync"], 0);
+    assert!(
+        stderr.contains("2 files from 1 lock(s) in wheelhouse: 2 downloaded"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("published the local apt repository in wheelhouse/apt; on the air-gapped side use: deb [trusted=yes] file:"), "{stderr}");
+    let apt = project.path().join("wheelhouse/apt");
+    let deb = std::fs::read(apt.join("curl_7.88.1-10_amd64.deb")).unwrap();
+    assert_eq!(deb, b"not really a deb: curl 7.88.1-10");
+    let packages = project.read("wheelhouse/apt/Packages");
+    assert!(
+        packages.contains("Filename: ./libcurl4_7.88.1-10_amd64.deb\n"),
+        "{packages}"
+    );
+    assert!(
+        packages.contains("Depends: libcurl4 (>= 7.88)\n"),
+        "{packages}"
+    );
+    let release = project.read("wheelhouse/apt/Release");
+    let gz = std::fs::read(apt.join("Packages.gz")).unwrap();
+    assert!(
+        release.contains(&format!(" {} {} Packages.gz\n", sha256(&gz), gz.len())),
+        "{release}"
+    );
+    // A second run: everything present, the repository rewritten byte-identical, nothing stray.
+    let stderr = project.stderr_of(&["fetch"], 0);
+    assert!(stderr.contains("2 already present"), "{stderr}");
+    assert!(
+        !stderr.contains("in no lock"),
+        "the index files are not strays: {stderr}"
+    );
+    assert_eq!(project.read("wheelhouse/apt/Release"), release);
+}

@@ -1,0 +1,150 @@
+//! The local apt repository in `wheelhouse/apt/`: a flat repository (`deb [trusted=yes]
+//! file:/…/apt ./`) whose `Packages` republishes the locked stanzas with local file names,
+//! plus `Packages.gz` and a `Release` with SHA256 entries. The bytes depend only on the lock:
+//! stanzas sorted, gzip without a timestamp, the Release dated by the newest locked source.
+
+use std::io::Write;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::aptlock::AptLock;
+use crate::net::cache::write_atomic;
+
+/// The wheelhouse subdirectory that holds the Debian side.
+pub const APT_DIRECTORY: &str = "apt";
+
+/// The files `publish` writes next to the `.deb`s.
+pub fn is_index_file(name: &str) -> bool {
+    matches!(name, "Packages" | "Packages.gz" | "Release")
+}
+
+/// The `Packages` text for a lock.
+pub fn packages_index(lock: &AptLock) -> String {
+    let mut out = String::new();
+    for deb in &lock.packages {
+        let local = deb.filename.rsplit('/').next().unwrap_or(&deb.filename);
+        for line in deb.control.lines() {
+            // The pool path becomes the file next to the index.
+            if line.starts_with("Filename:") {
+                out.push_str(&format!("Filename: ./{local}\n"));
+            } else {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    // GzBuilder writes no file name and a zero mtime unless told to: deterministic bytes.
+    let mut encoder = flate2::GzBuilder::new().write(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes)?;
+    encoder.finish()
+}
+
+/// The `Release` text for the two index files.
+pub fn release_file(lock: &AptLock, packages: &[u8], packages_gz: &[u8]) -> String {
+    let date = lock
+        .sources
+        .iter()
+        .filter_map(|s| s.date.as_deref())
+        .max_by_key(|d| crate::dates::parse_rfc2822(d))
+        .unwrap_or("Thu, 01 Jan 1970 00:00:00 UTC");
+    let mut release = format!(
+        "Origin: airlock\nLabel: airlock\nSuite: airlock\nCodename: airlock\nDate: {date}\nArchitectures: {} all\nDescription: packages locked in apt.lock.toml, for offline builds\nSHA256:\n",
+        lock.architecture
+    );
+    for (name, bytes) in [("Packages", packages), ("Packages.gz", packages_gz)] {
+        release.push_str(&format!(
+            " {} {} {name}\n",
+            hex::encode(Sha256::digest(bytes)),
+            bytes.len()
+        ));
+    }
+    release
+}
+
+/// Writes `Packages`, `Packages.gz` and `Release` into `dir` (each atomically).
+pub fn publish(lock: &AptLock, dir: &Path) -> std::io::Result<()> {
+    let packages = packages_index(lock);
+    let packages_gz = gzip(packages.as_bytes())?;
+    let release = release_file(lock, packages.as_bytes(), &packages_gz);
+    write_atomic(&dir.join("Packages"), packages.as_bytes())?;
+    write_atomic(&dir.join("Packages.gz"), &packages_gz)?;
+    write_atomic(&dir.join("Release"), release.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::debian::aptlock::{LockedDeb, LockedSuite};
+
+    fn lock() -> AptLock {
+        let deb = |name: &str| LockedDeb {
+            name: name.into(),
+            version: "1.0".into(),
+            architecture: "amd64".into(),
+            filename: format!("pool/main/{name}_1.0_amd64.deb"),
+            size: 3,
+            sha256: "0".repeat(64),
+            uri: "http://127.0.0.1:9/debian/".into(),
+            suite: "stable".into(),
+            pulled_by: name.into(),
+            control: format!(
+                "Package: {name}\nVersion: 1.0\nArchitecture: amd64\nDepends: libc6\nFilename: pool/main/{name}_1.0_amd64.deb\nSize: 3\nSHA256: {}\n",
+                "0".repeat(64)
+            ),
+        };
+        AptLock {
+            schema: 1,
+            inputs_fingerprint: "f".into(),
+            architecture: "amd64".into(),
+            base: "none".into(),
+            recommends: false,
+            requested: vec!["curl".into()],
+            sources: vec![LockedSuite {
+                uri: "http://127.0.0.1:9/debian/".into(),
+                suite: "stable".into(),
+                date: Some("Sat, 10 Aug 2024 09:12:34 UTC".into()),
+                indexes: vec![],
+            }],
+            packages: vec![deb("curl"), deb("libcurl4")],
+        }
+    }
+
+    #[test]
+    fn publishes_a_deterministic_flat_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        publish(&lock(), dir.path()).unwrap();
+        let packages = std::fs::read_to_string(dir.path().join("Packages")).unwrap();
+        assert!(packages.contains("Package: curl\n"));
+        assert!(packages.contains("Filename: ./curl_1.0_amd64.deb\n"));
+        assert!(
+            packages.contains("Depends: libc6\n"),
+            "dependencies are republished for apt"
+        );
+        let release = std::fs::read_to_string(dir.path().join("Release")).unwrap();
+        assert!(release.contains("Date: Sat, 10 Aug 2024 09:12:34 UTC\n"));
+        let gz = std::fs::read(dir.path().join("Packages.gz")).unwrap();
+        assert!(release.contains(&format!(
+            " {} {} Packages.gz\n",
+            hex::encode(Sha256::digest(&gz)),
+            gz.len()
+        )));
+        let other = tempfile::tempdir().unwrap();
+        publish(&lock(), other.path()).unwrap();
+        for name in ["Packages", "Packages.gz", "Release"] {
+            assert_eq!(
+                std::fs::read(dir.path().join(name)).unwrap(),
+                std::fs::read(other.path().join(name)).unwrap(),
+                "{name} is deterministic"
+            );
+        }
+        // The published index parses back, with safe local file names.
+        let parsed = crate::debian::packages::parse_packages(&packages, "Packages").unwrap();
+        assert_eq!(parsed.len(), 2);
+    }
+}
