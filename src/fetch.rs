@@ -298,7 +298,7 @@ pub fn lock_wheelhouse(wheelhouse: &Path) -> Result<WheelhouseLock, FetchError> 
 }
 
 /// The `.deb`s of `lockfiles/apt.lock.toml`, if there is one.
-fn apt_items(
+pub fn apt_items(
     lockfiles: &Path,
 ) -> Result<Option<(crate::debian::aptlock::AptLock, Vec<DownloadItem>)>, FetchError> {
     let path = lockfiles.join(crate::debian::aptlock::APT_LOCK_FILE);

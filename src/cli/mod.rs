@@ -561,6 +561,11 @@ fn run_verify(args: VerifyArgs) -> Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
     let python = &config.python;
     let lockfiles = args.lockfiles.unwrap_or_else(|| python.lockfiles.clone());
+    let lockfiles_dir = lockfiles.clone();
+    let args_wheelhouse = args.wheelhouse.clone();
+    let apt_locked = lockfiles_dir
+        .join(airlock::debian::aptlock::APT_LOCK_FILE)
+        .is_file();
     let mut findings = Vec::new();
     if !python.requirements.is_empty() && !python.targets.is_empty() {
         // Lock freshness is the same check as `resolve --check`: no network.
@@ -589,7 +594,7 @@ fn run_verify(args: VerifyArgs) -> Result<ExitCode> {
         ))?;
         findings.extend(verify::stale_lock_findings(&reports, &config.root));
     }
-    findings.extend(verify::verify_python(&verify::PythonVerify {
+    let python_findings = verify::verify_python(&verify::PythonVerify {
         root: config.root.clone(),
         lockfiles,
         wheelhouse: args
@@ -597,7 +602,23 @@ fn run_verify(args: VerifyArgs) -> Result<ExitCode> {
             .unwrap_or_else(|| config.fetch.wheelhouse.clone()),
         prerelease: python.prerelease,
         rehearse_with: args.rehearse.then(verify::rehearse::python),
-    })?);
+    });
+    match python_findings {
+        Ok(found) => findings.extend(found),
+        // A project that locks only Debian packages has no pylock to check.
+        Err(verify::VerifyError::Locks(airlock::fetch::FetchError::NoLocks(_))) if apt_locked => {}
+        Err(error) => return Err(error.into()),
+    }
+    let wheelhouse = args_wheelhouse.unwrap_or_else(|| config.fetch.wheelhouse.clone());
+    if let Some(apt) = verify::apt::verify_apt(
+        &lockfiles_dir,
+        &wheelhouse,
+        &display_path(&wheelhouse, &config.root),
+        &config.apt.base,
+        args.rehearse,
+    ) {
+        findings.extend(apt);
+    }
     findings.extend(audit_dockerfiles(&config, &[])?);
     report_findings(&findings, args.format)
 }

@@ -4,6 +4,7 @@
 //! to do, and a location; [`render`] prints them as text, JSON or SARIF 2.1.0 (the format code
 //! scanning uploads take). Nothing here opens a socket: verify builds no HTTP client at all.
 
+pub mod apt;
 pub mod closure;
 pub mod dockerfile;
 pub mod integrity;

@@ -375,3 +375,44 @@ fn fetch_downloads_the_debs_and_publishes_a_local_repository() {
     );
     assert_eq!(project.read("wheelhouse/apt/Release"), release);
 }
+
+#[test]
+fn verify_checks_the_debs_and_the_local_repository_offline() {
+    let repository = repository(PACKAGES, FUTURE, None);
+    let project = crate::support::Project::new();
+    let armour = repository
+        .key
+        .to_public_key()
+        .to_armored_string(Default::default())
+        .unwrap();
+    project.write("keys/archive.asc", &armour);
+    project.write(
+        "airlock.toml",
+        &format!(
+            "[apt]\npackages = [\"curl\"]\narchitectures = [\"amd64\"]\nsources = [{{ uris = [\"{}debian\"], suites = [\"stable\"], components = [\"main\"], signed-by = \"keys/archive.asc\" }}]\n",
+            repository.server.root()
+        ),
+    );
+    project.stderr_of(&["sync"], 0);
+    let seen = repository.server.requests().len();
+    let stderr = project.stderr_of(&["verify"], 0);
+    assert!(stderr.contains("0 finding(s)"), "{stderr}");
+    assert_eq!(
+        repository.server.requests().len(),
+        seen,
+        "verify sends no request"
+    );
+    let apt = project.path().join("wheelhouse/apt");
+    std::fs::remove_file(apt.join("libcurl4_7.88.1-10_amd64.deb")).unwrap();
+    std::fs::write(apt.join("Packages"), "Package: tampered\n").unwrap();
+    let stderr = project.stderr_of(&["verify"], 1);
+    for expected in [
+        "wheelhouse/apt/libcurl4_7.88.1-10_amd64.deb: error AP101: libcurl4_7.88.1-10_amd64.deb is missing",
+        "wheelhouse/apt/Packages: error AP104: the local repository's Packages is missing or differs",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in:\n{stderr}"
+        );
+    }
+}

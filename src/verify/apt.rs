@@ -1,0 +1,221 @@
+//! The apt side of `verify`: the `.deb`s against `apt.lock.toml`, the local repository's
+//! indexes against what the lock publishes, the closure over the local repository alone, and
+//! with `--rehearse` apt itself (`apt-get install -s`) offline in a network namespace.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use super::{Finding, Severity};
+use crate::config::AptBase;
+use crate::debian::aptlock::AptLock;
+use crate::debian::closure::{AptIndex, Base, ClosureOptions, Request, closure};
+use crate::debian::publish::{APT_DIRECTORY, is_index_file, packages_index, publish};
+
+/// Every apt finding; `None` when the project locks no Debian packages.
+pub fn verify_apt(
+    lockfiles: &Path,
+    wheelhouse: &Path,
+    wheelhouse_uri: &str,
+    base: &AptBase,
+    rehearse: bool,
+) -> Option<Vec<Finding>> {
+    let (lock, items) = crate::fetch::apt_items(lockfiles).ok()??;
+    let dir = wheelhouse.join(APT_DIRECTORY);
+    let uri = |name: &str| format!("{wheelhouse_uri}/{APT_DIRECTORY}/{name}");
+    let mut findings = Vec::new();
+    let plan = crate::fetch::plan(&items, &dir);
+    for item in &plan.missing {
+        findings.push(Finding::new(
+            "AP101",
+            Severity::Error,
+            uri(&item.file_name),
+            None,
+            format!(
+                "{} is missing ({}); run `airlock fetch` while online",
+                item.file_name, item.label
+            ),
+        ));
+    }
+    for item in &plan.corrupt {
+        findings.push(Finding::new("AP102", Severity::Error, uri(&item.file_name), None, format!("{} does not have the locked size and sha256 {} (or is not a regular file); delete it and run `airlock fetch`", item.file_name, item.sha256)));
+    }
+    for name in plan.extraneous.iter().filter(|n| !is_index_file(n)) {
+        findings.push(Finding::new(
+            "AP103",
+            Severity::Warning,
+            uri(name),
+            None,
+            format!(
+                "{name} is in no lock; apt does not see it, but it ships in the bundle; remove it"
+            ),
+        ));
+    }
+    // The indexes must be exactly what the lock publishes.
+    if let Ok(expected) = tempfile::tempdir()
+        && publish(&lock, expected.path()).is_ok()
+    {
+        for name in ["Packages", "Packages.gz", "Release"] {
+            let want = std::fs::read(expected.path().join(name)).unwrap_or_default();
+            if std::fs::read(dir.join(name)).ok().as_deref() != Some(want.as_slice()) {
+                findings.push(Finding::new("AP104", Severity::Error, uri(name), None, format!("the local repository's {name} is missing or differs from what apt.lock.toml publishes; run `airlock fetch` to republish")));
+            }
+        }
+    }
+    // The closure over the local repository alone.
+    let base_set = match base {
+        AptBase::None => Some(Base::default()),
+        AptBase::Status(path) => std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| Base::from_dpkg_status(&t).ok()),
+        AptBase::Minbase => None,
+    };
+    match base_set {
+        Some(base_set) => {
+            let packages = crate::debian::packages::parse_packages(&packages_index(&lock), "apt.lock.toml").unwrap_or_default();
+            let index = AptIndex::new(packages, &lock.architecture);
+            let requests: Vec<Request> = lock.requested.iter().filter_map(|r| r.parse().ok()).collect();
+            match closure(&index, &base_set, &requests, ClosureOptions { recommends: lock.recommends }) {
+                Ok(chosen) => {
+                    let resolved: BTreeSet<String> = chosen.values().map(|c| format!("{}={}", c.package.name, c.package.version)).collect();
+                    let locked: BTreeSet<String> = lock.packages.iter().map(|p| format!("{}={}", p.name, p.version)).collect();
+                    if resolved != locked {
+                        let extra: Vec<&String> = resolved.difference(&locked).collect();
+                        let missing: Vec<&String> = locked.difference(&resolved).collect();
+                        findings.push(Finding::new("AP105", Severity::Error, "lockfiles/apt.lock.toml", None, format!("resolving from the local repository alone gives another closure (would add {extra:?}, would drop {missing:?}); re-resolve")));
+                    }
+                }
+                Err(error) => findings.push(Finding::new("AP105", Severity::Error, "lockfiles/apt.lock.toml", None, format!("the local repository alone cannot satisfy the requested packages: {error}"))),
+            }
+        }
+        None => findings.push(Finding::new("AP106", Severity::Note, "lockfiles/apt.lock.toml", None, "the closure re-check is skipped for base = \"minbase\" (the base set is not recorded); use a dpkg status file as base to check it")),
+    }
+    if rehearse {
+        findings.extend(rehearse_apt(&lock, &dir, base));
+    }
+    Some(findings)
+}
+
+/// `apt-get update` + `apt-get install -s` offline, with only the local repository.
+fn rehearse_apt(lock: &AptLock, repository: &Path, base: &AptBase) -> Vec<Finding> {
+    let finding = |severity, message: String| {
+        Finding::new("RH101", severity, "lockfiles/apt.lock.toml", None, message)
+    };
+    let Ok(scratch) = tempfile::tempdir() else {
+        return vec![finding(
+            Severity::Error,
+            "cannot create a scratch directory".into(),
+        )];
+    };
+    let root = scratch.path();
+    let status =
+        match base {
+            AptBase::Status(path) => path.clone(),
+            AptBase::None => {
+                let empty = root.join("status");
+                let _ = std::fs::write(&empty, "");
+                empty
+            }
+            AptBase::Minbase => return vec![finding(
+                Severity::Note,
+                "the apt rehearsal needs the base's dpkg status; base = \"minbase\" records none"
+                    .into(),
+            )],
+        };
+    for dir in ["lists/partial", "cache/archives/partial"] {
+        let _ = std::fs::create_dir_all(root.join(dir));
+    }
+    let absolute = std::fs::canonicalize(repository).unwrap_or_else(|_| repository.to_path_buf());
+    let _ = std::fs::write(
+        root.join("sources.list"),
+        format!("deb [trusted=yes] file:{} ./\n", absolute.display()),
+    );
+    let options = [
+        format!(
+            "Dir::Etc::SourceList={}",
+            root.join("sources.list").display()
+        ),
+        "Dir::Etc::SourceParts=/dev/null".into(),
+        format!("Dir::State::Lists={}", root.join("lists").display()),
+        format!("Dir::Cache={}", root.join("cache").display()),
+        format!("Dir::State::status={}", status.display()),
+        format!("APT::Install-Recommends={}", lock.recommends),
+        format!("APT::Architecture={}", lock.architecture),
+    ];
+    let run = |verb: &[&str]| {
+        let mut command = Command::new("unshare");
+        command.args(["-n", "apt-get", "-q"]);
+        for option in &options {
+            command.args(["-o", option]);
+        }
+        command.args(verb).output()
+    };
+    let update = match run(&["update"]) {
+        Ok(output) => output,
+        Err(error) => {
+            return vec![finding(
+                Severity::Error,
+                format!("cannot run `unshare -n apt-get`: {error}"),
+            )];
+        }
+    };
+    let update_err = String::from_utf8_lossy(&update.stderr);
+    if update_err.starts_with("unshare:") || !update.status.success() {
+        return vec![finding(
+            Severity::Error,
+            format!(
+                "apt-get update against the local repository failed offline: {}",
+                update_err.trim()
+            ),
+        )];
+    }
+    let mut args = vec!["install", "-s"];
+    args.extend(lock.requested.iter().map(String::as_str));
+    let install = match run(&args) {
+        Ok(output) => output,
+        Err(error) => return vec![finding(Severity::Error, error.to_string())],
+    };
+    if !install.status.success() {
+        return vec![finding(
+            Severity::Error,
+            format!(
+                "apt-get install -s cannot install the requested packages from the local repository alone: {}",
+                String::from_utf8_lossy(&install.stdout)
+                    .lines()
+                    .rev()
+                    .take(4)
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ),
+        )];
+    }
+    let planned: BTreeSet<String> = String::from_utf8_lossy(&install.stdout)
+        .lines()
+        .filter_map(|line| line.strip_prefix("Inst "))
+        .filter_map(|rest| {
+            let name = rest.split_whitespace().next()?;
+            let version = rest.split_once('(')?.1.split_whitespace().next()?;
+            Some(format!("{name}={version}"))
+        })
+        .collect();
+    let locked: BTreeSet<String> = lock
+        .packages
+        .iter()
+        .map(|p| format!("{}={}", p.name, p.version))
+        .collect();
+    if planned == locked {
+        Vec::new()
+    } else {
+        vec![Finding::new(
+            "RH102",
+            Severity::Error,
+            "lockfiles/apt.lock.toml",
+            None,
+            format!(
+                "apt would install another set offline: adds {:?}, drops {:?}",
+                planned.difference(&locked).collect::<Vec<_>>(),
+                locked.difference(&planned).collect::<Vec<_>>()
+            ),
+        )]
+    }
+}
