@@ -137,6 +137,32 @@ fn fingerprint(request: &LockRequest, files: &[(PathBuf, String)], indexes: &[ur
     hex::encode(hasher.finalize())
 }
 
+/// Writes `text` to `lockfile` (atomically, creating its directory) unless the file already
+/// holds exactly those bytes.
+fn write_if_changed(
+    lockfile: &Path,
+    existing: Option<&str>,
+    text: &str,
+) -> Result<LockStatus, (PathBuf, std::io::Error)> {
+    if existing == Some(text) {
+        return Ok(LockStatus::Unchanged);
+    }
+    if let Some(dir) = lockfile.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| (dir.to_path_buf(), e))?;
+    }
+    write_atomic(lockfile, text.as_bytes()).map_err(|e| (lockfile.to_path_buf(), e))?;
+    Ok(LockStatus::Written)
+}
+
+/// What `--check` says of a lock: missing, made from other inputs, or current.
+fn check_status(exists: bool, current: bool) -> LockStatus {
+    match (exists, current) {
+        (false, _) => LockStatus::Missing,
+        (true, false) => LockStatus::Stale,
+        (true, true) => LockStatus::UpToDate,
+    }
+}
+
 /// Resolves (or checks) every requirements file of the request.
 pub async fn lock_all(
     request: &LockRequest,
@@ -184,11 +210,7 @@ pub async fn lock_all(
         let locked_packages = || existing_lock.as_ref().map_or(0, |lock| lock.packages.len());
         match request.mode {
             LockMode::Check => {
-                let status = match (&existing, current) {
-                    (None, _) => LockStatus::Missing,
-                    (Some(_), false) => LockStatus::Stale,
-                    (Some(_), true) => LockStatus::UpToDate,
-                };
+                let status = check_status(existing.is_some(), current);
                 reports.push(report(status, locked_packages()));
                 continue;
             }
@@ -265,19 +287,8 @@ pub async fn lock_all(
         };
         let lock = build_lock(&request.targets, &resolutions, &context);
         let text = lock.to_toml();
-        let status = if existing.as_deref() == Some(text.as_str()) {
-            LockStatus::Unchanged
-        } else {
-            std::fs::create_dir_all(&request.lockfiles).map_err(|source| LockError::Write {
-                path: request.lockfiles.clone(),
-                source,
-            })?;
-            write_atomic(&lockfile, text.as_bytes()).map_err(|source| LockError::Write {
-                path: lockfile.clone(),
-                source,
-            })?;
-            LockStatus::Written
-        };
+        let status = write_if_changed(&lockfile, existing.as_deref(), &text)
+            .map_err(|(path, source)| LockError::Write { path, source })?;
         reporter.event(Event::LockWritten {
             path: lock_label,
             packages: lock.packages.len(),
@@ -445,11 +456,7 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
     let locked_count = existing_lock.as_ref().map_or(0, |l| l.packages.len());
     match request.mode {
         LockMode::Check => {
-            let status = match (&existing, current) {
-                (None, _) => LockStatus::Missing,
-                (Some(_), false) => LockStatus::Stale,
-                (Some(_), true) => LockStatus::UpToDate,
-            };
+            let status = check_status(existing.is_some(), current);
             return Ok(report(status, locked_count));
         }
         LockMode::IfChanged if current => return Ok(report(LockStatus::UpToDate, locked_count)),
@@ -538,18 +545,7 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
         &chosen,
     );
     let text = lock.to_toml();
-    let status = if existing.as_deref() == Some(text.as_str()) {
-        LockStatus::Unchanged
-    } else {
-        std::fs::create_dir_all(&request.lockfiles).map_err(|source| AptLockError::Write {
-            path: request.lockfiles.clone(),
-            source,
-        })?;
-        write_atomic(&lockfile, text.as_bytes()).map_err(|source| AptLockError::Write {
-            path: lockfile.clone(),
-            source,
-        })?;
-        LockStatus::Written
-    };
+    let status = write_if_changed(&lockfile, existing.as_deref(), &text)
+        .map_err(|(path, source)| AptLockError::Write { path, source })?;
     Ok(report(status, lock.packages.len()))
 }

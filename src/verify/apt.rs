@@ -108,20 +108,21 @@ fn rehearse_apt(lock: &AptLock, repository: &Path, base: &AptBase) -> Vec<Findin
         )];
     };
     let root = scratch.path();
-    let status =
-        match base {
-            AptBase::Status(path) => path.clone(),
-            AptBase::None => {
-                let empty = root.join("status");
-                let _ = std::fs::write(&empty, "");
-                empty
-            }
-            AptBase::Minbase => return vec![finding(
+    let status = match base {
+        AptBase::Status(path) => path.clone(),
+        AptBase::None => {
+            let empty = root.join("status");
+            let _ = std::fs::write(&empty, "");
+            empty
+        }
+        AptBase::Minbase => {
+            return vec![finding(
                 Severity::Note,
                 "the apt rehearsal needs the base's dpkg status; base = \"minbase\" records none"
                     .into(),
-            )],
-        };
+            )];
+        }
+    };
     for dir in ["lists/partial", "cache/archives/partial"] {
         let _ = std::fs::create_dir_all(root.join(dir));
     }

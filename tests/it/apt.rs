@@ -144,6 +144,29 @@ impl Repository {
     }
 }
 
+/// A project whose `[apt]` names `packages` from `repository`, with its key as Signed-By.
+fn apt_project(repository: &Repository, packages: &str) -> crate::support::Project {
+    let project = crate::support::Project::new();
+    let armour = repository
+        .key
+        .to_public_key()
+        .to_armored_string(Default::default())
+        .unwrap();
+    project.write("keys/archive.asc", &armour);
+    write_apt_config(&project, repository, packages);
+    project
+}
+
+fn write_apt_config(project: &crate::support::Project, repository: &Repository, packages: &str) {
+    project.write(
+        "airlock.toml",
+        &format!(
+            "[apt]\npackages = [{packages}]\narchitectures = [\"amd64\"]\nsources = [{{ uris = [\"{}debian\"], suites = [\"stable\"], components = [\"main\"], signed-by = \"keys/archive.asc\" }}]\n",
+            repository.server.root()
+        ),
+    );
+}
+
 const PACKAGES: &[(&str, &str, &str)] = &[
     ("curl", "7.88.1-10", "libcurl4 (>= 7.88)"),
     ("libcurl4", "7.88.1-10", ""),
@@ -258,20 +281,7 @@ mod raw_get {
 #[test]
 fn resolve_writes_a_deterministic_apt_lock_and_check_covers_it() {
     let repository = repository(PACKAGES, FUTURE, None);
-    let project = crate::support::Project::new();
-    let armour = repository
-        .key
-        .to_public_key()
-        .to_armored_string(Default::default())
-        .unwrap();
-    project.write("keys/archive.asc", &armour);
-    let config = |packages: &str| {
-        format!(
-            "[apt]\npackages = [{packages}]\narchitectures = [\"amd64\"]\nsources = [{{ uris = [\"{}debian\"], suites = [\"stable\"], components = [\"main\"], signed-by = \"keys/archive.asc\" }}]\n",
-            repository.server.root()
-        )
-    };
-    project.write("airlock.toml", &config("\"curl\""));
+    let project = apt_project(&repository, "\"curl\"");
     let stderr = project.stderr_of(&["resolve"], 0);
     assert!(
         stderr.contains("Resolved 2 Debian packages for amd64; wrote lockfiles/apt.lock.toml"),
@@ -317,7 +327,7 @@ fn resolve_writes_a_deterministic_apt_lock_and_check_covers_it() {
         "deterministic"
     );
     project.stderr_of(&["resolve", "--check"], 0);
-    project.write("airlock.toml", &config("\"curl\", \"libcurl4=7.74.0-1\""));
+    write_apt_config(&project, &repository, "\"curl\", \"libcurl4=7.74.0-1\"");
     let stderr = project.stderr_of(&["resolve", "--check"], 1);
     assert!(
         stderr.contains("lockfiles/apt.lock.toml is out of date with [apt]"),
@@ -328,20 +338,7 @@ fn resolve_writes_a_deterministic_apt_lock_and_check_covers_it() {
 #[test]
 fn fetch_downloads_the_debs_and_publishes_a_local_repository() {
     let repository = repository(PACKAGES, FUTURE, None);
-    let project = crate::support::Project::new();
-    let armour = repository
-        .key
-        .to_public_key()
-        .to_armored_string(Default::default())
-        .unwrap();
-    project.write("keys/archive.asc", &armour);
-    project.write(
-        "airlock.toml",
-        &format!(
-            "[apt]\npackages = [\"curl\"]\narchitectures = [\"amd64\"]\nsources = [{{ uris = [\"{}debian\"], suites = [\"stable\"], components = [\"main\"], signed-by = \"keys/archive.asc\" }}]\n",
-            repository.server.root()
-        ),
-    );
+    let project = apt_project(&repository, "\"curl\"");
     let stderr = project.stderr_of(&["sync"], 0);
     assert!(
         stderr.contains("2 files from 1 lock(s) in wheelhouse: 2 downloaded"),
@@ -379,20 +376,7 @@ fn fetch_downloads_the_debs_and_publishes_a_local_repository() {
 #[test]
 fn verify_checks_the_debs_and_the_local_repository_offline() {
     let repository = repository(PACKAGES, FUTURE, None);
-    let project = crate::support::Project::new();
-    let armour = repository
-        .key
-        .to_public_key()
-        .to_armored_string(Default::default())
-        .unwrap();
-    project.write("keys/archive.asc", &armour);
-    project.write(
-        "airlock.toml",
-        &format!(
-            "[apt]\npackages = [\"curl\"]\narchitectures = [\"amd64\"]\nsources = [{{ uris = [\"{}debian\"], suites = [\"stable\"], components = [\"main\"], signed-by = \"keys/archive.asc\" }}]\n",
-            repository.server.root()
-        ),
-    );
+    let project = apt_project(&repository, "\"curl\"");
     project.stderr_of(&["sync"], 0);
     let seen = repository.server.requests().len();
     let stderr = project.stderr_of(&["verify"], 0);
