@@ -351,6 +351,9 @@ pub struct AptLockRequest {
     pub offline: bool,
     pub mode: LockMode,
     pub cache_dir: PathBuf,
+    /// Accept a Release whose Valid-Until has passed or whose Date is ahead (a frozen
+    /// snapshot, a skewed clock); the lock records that it did.
+    pub allow_expired_release: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -359,6 +362,26 @@ pub struct AptLockReport {
     pub status: LockStatus,
     pub packages: usize,
     pub architecture: String,
+    /// Releases accepted by `allow_expired_release` despite their dates, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accepted_stale: Vec<String>,
+}
+
+/// The host's dpkg architectures: native first, then those `dpkg --add-architecture` added.
+pub fn host_architectures() -> Vec<String> {
+    let mut list = vec![host_architecture()];
+    if let Ok(output) = std::process::Command::new("dpkg")
+        .arg("--print-foreign-architectures")
+        .output()
+        && output.status.success()
+    {
+        for arch in String::from_utf8_lossy(&output.stdout).split_whitespace() {
+            if !list.iter().any(|a| a == arch) {
+                list.push(arch.to_string());
+            }
+        }
+    }
+    list
 }
 
 /// The host's dpkg architecture (`dpkg --print-architecture`), else one derived from the
@@ -396,11 +419,12 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
     if sources.is_empty() {
         return Err(AptLockError::NoSources);
     }
-    let architecture = config
+    let architectures = config
         .architectures
-        .as_ref()
-        .and_then(|a| a.first().cloned())
-        .unwrap_or_else(host_architecture);
+        .clone()
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(host_architectures);
+    let architecture = architectures.join(", ");
     let base_spec = match &config.base {
         AptBase::None => "none".to_string(),
         AptBase::Minbase => "minbase".to_string(),
@@ -435,7 +459,8 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
             ),
         );
     }
-    add("architecture", &architecture);
+    // Joined with ',' so a single-architecture fingerprint is what it always was.
+    add("architecture", &architectures.join(","));
     add("base", &base_spec);
     add("recommends", if config.recommends { "yes" } else { "no" });
     let fingerprint = hex::encode(hasher.finalize());
@@ -452,6 +477,7 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
         status,
         packages,
         architecture: architecture.clone(),
+        accepted_stale: Vec::new(),
     };
     let locked_count = existing_lock.as_ref().map_or(0, |l| l.packages.len());
     match request.mode {
@@ -486,16 +512,16 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
                 request.offline,
                 source,
                 keyring.as_ref(),
-                &architecture,
+                &architectures,
                 now,
-                false,
+                request.allow_expired_release,
             )
             .await?,
         );
     }
     let index = AptIndex::new(
         suites.iter().flat_map(|s| s.packages.iter().cloned()),
-        &architecture,
+        &architectures,
     );
     let base = match &config.base {
         AptBase::None => Base::default(),
@@ -505,10 +531,12 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
                 for package in &suite.packages {
                     let required =
                         package.essential || package.priority.as_deref() == Some("required");
+                    // Only the native architecture's essential set.
                     let newest = index
-                        .versions(&package.name)
-                        .first()
-                        .is_some_and(|p| p.version == package.version);
+                        .newest(&package.name, index.native())
+                        .is_some_and(|p| {
+                            p.version == package.version && p.architecture == package.architecture
+                        });
                     if required && newest {
                         base.add(package);
                     }
@@ -537,7 +565,7 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
     )?;
     let lock = AptLock::build(
         fingerprint,
-        &architecture,
+        &architectures,
         &base_spec,
         config.recommends,
         &config.packages,
@@ -547,5 +575,7 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
     let text = lock.to_toml();
     let status = write_if_changed(&lockfile, existing.as_deref(), &text)
         .map_err(|(path, source)| AptLockError::Write { path, source })?;
-    Ok(report(status, lock.packages.len()))
+    let mut report = report(status, lock.packages.len());
+    report.accepted_stale = suites.iter().filter_map(|s| s.stale.clone()).collect();
+    Ok(report)
 }

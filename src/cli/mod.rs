@@ -179,6 +179,11 @@ struct ResolveArgs {
     /// [apt] base.
     #[arg(long, value_name = "BASE")]
     apt_base: Option<String>,
+    /// Accept a signed Release whose Valid-Until has passed or whose Date is in the future
+    /// (a frozen snapshot, a skewed clock). The signature is still checked, and the lock
+    /// records what was accepted.
+    #[arg(long)]
+    allow_expired_release: bool,
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value = "text")]
     format: SummaryFormat,
@@ -336,6 +341,7 @@ fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8, mode: LockMode) -> R
                 offline: request.offline,
                 mode: request.mode,
                 cache_dir: request.cache_dir.clone(),
+                allow_expired_release: args.allow_expired_release,
             };
             Some(airlock::lock::lock_apt(&apt_request).await?)
         };
@@ -414,6 +420,11 @@ fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8, mode: LockMode) -> R
                     ),
                 };
                 eprintln!("{line}");
+                for stale in &apt.accepted_stale {
+                    eprintln!(
+                        "warning: accepted because of --allow-expired-release (recorded in {lock}): {stale}"
+                    );
+                }
             }
             if !args.check && python_wanted {
                 let requests: u64 = reports.iter().map(|r| r.index_requests).sum();

@@ -16,7 +16,11 @@ pub const APT_LOCK_SCHEMA: u32 = 1;
 pub struct AptLock {
     pub schema: u32,
     pub inputs_fingerprint: String,
+    /// The native architecture.
     pub architecture: String,
+    /// Foreign architectures, as `dpkg --add-architecture` adds them on the target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign_architectures: Vec<String>,
     pub base: String,
     pub recommends: bool,
     pub requested: Vec<String>,
@@ -33,6 +37,10 @@ pub struct LockedSuite {
     pub suite: String,
     /// The Release's `Date`, so the lock says which snapshot it came from.
     pub date: Option<String>,
+    /// Set when `--allow-expired-release` accepted a Release whose dates apt would refuse:
+    /// what was wrong with them, so the lock admits it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_stale: Option<String>,
     pub indexes: Vec<LockedIndex>,
 }
 
@@ -65,7 +73,7 @@ impl AptLock {
     /// package came from (the first suite that lists that exact version and file).
     pub fn build(
         fingerprint: String,
-        architecture: &str,
+        architectures: &[String],
         base: &str,
         recommends: bool,
         requested: &[String],
@@ -109,6 +117,7 @@ impl AptLock {
                 uri: redact(&s.uri),
                 suite: s.suite.clone(),
                 date: s.release.date.clone(),
+                accepted_stale: s.stale.clone(),
                 indexes: s
                     .indexes
                     .iter()
@@ -124,12 +133,29 @@ impl AptLock {
         AptLock {
             schema: APT_LOCK_SCHEMA,
             inputs_fingerprint: fingerprint,
-            architecture: architecture.to_string(),
+            architecture: architectures.first().cloned().unwrap_or_default(),
+            foreign_architectures: architectures.iter().skip(1).cloned().collect(),
             base: base.to_string(),
             recommends,
             requested,
             sources,
             packages,
+        }
+    }
+
+    /// Native first, then the foreign architectures.
+    pub fn architectures(&self) -> Vec<String> {
+        std::iter::once(self.architecture.clone())
+            .chain(self.foreign_architectures.iter().cloned())
+            .collect()
+    }
+
+    /// apt's name for a locked package: `name`, or `name:arch` for a foreign architecture.
+    pub fn apt_name(&self, deb: &LockedDeb) -> String {
+        if deb.architecture == "all" || deb.architecture == self.architecture {
+            deb.name.clone()
+        } else {
+            format!("{}:{}", deb.name, deb.architecture)
         }
     }
 

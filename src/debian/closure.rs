@@ -1,7 +1,7 @@
 //! The install closure of requested Debian packages over an in-memory index, as apt would
 //! compute it for a fresh install on top of a base system.
 //!
-//! Rules (Debian Policy §7, and apt's behaviour where Policy leaves a choice):
+//! Rules (Debian Policy §7, the multiarch spec, and apt's behaviour where they leave a choice):
 //! - Depends and Pre-Depends (and Recommends when asked) are followed.
 //! - An OR group is satisfied if any alternative already is (chosen or in the base); otherwise
 //!   the first alternative that can be installed is taken, as apt does.
@@ -10,8 +10,14 @@
 //!   Provides whose version meets it. Among providers the choice is by name, deterministically.
 //! - The highest version meeting the constraint is chosen; candidates that Breaks/Conflicts
 //!   with what is already chosen (either way round) are skipped.
-//! - `Architecture: all` packages count as native; `:any` accepts any architecture; only the
-//!   native architecture is resolved (foreign architectures are a later step).
+//! - Architectures: the first configured architecture is native, the others foreign (as
+//!   `dpkg --add-architecture` makes them). `Architecture: all` counts as native. A plain
+//!   dependency is satisfied by a package of the depender's own architecture, or of any
+//!   architecture when that package is `Multi-Arch: foreign`; `:any` only by `Multi-Arch:
+//!   allowed` packages (of any architecture); `:native` and `:<arch>` name the architecture.
+//!   Two architectures of one package can be installed together only when both are
+//!   `Multi-Arch: same` at the same version. A request without an architecture takes the
+//!   native package, or the first foreign architecture that has it, as apt does.
 //! - Packages already in the base at a satisfying version are not added.
 //!
 //! Every chosen package records which requested package pulled it in, and an unresolvable
@@ -19,7 +25,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use super::packages::{BinaryPackage, Relation};
+use super::packages::{BinaryPackage, MultiArch, Operator, Relation};
 use super::version::DebVersion;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -32,56 +38,172 @@ pub enum ClosureError {
     },
 }
 
-/// The packages of one index, by name, newest version first.
+/// The native architecture and the foreign ones, in preference order.
+#[derive(Debug, Clone, Default)]
+struct Architectures {
+    list: Vec<String>,
+}
+
+impl Architectures {
+    fn native(&self) -> &str {
+        self.list.first().map_or("", String::as_str)
+    }
+
+    /// `all` installs as native.
+    fn effective<'a>(&'a self, arch: &'a str) -> &'a str {
+        if arch == "all" { self.native() } else { arch }
+    }
+
+    fn knows(&self, arch: &str) -> bool {
+        arch == "all" || self.list.iter().any(|a| a == arch)
+    }
+
+    /// Lower is preferred: native, then configuration order. apt serves an i386 package's
+    /// dependency on a `Multi-Arch: foreign` (or `:any` on an allowed) package with the native
+    /// build when both exist (checked against apt-get -s).
+    fn rank(&self, arch: &str) -> usize {
+        let arch = self.effective(arch);
+        self.list
+            .iter()
+            .position(|a| a == arch)
+            .unwrap_or(self.list.len())
+    }
+
+    /// Whether a package of `arch` with `multi_arch` can satisfy `relation` written by a
+    /// package of `depender` architecture (already effective).
+    fn satisfies(
+        &self,
+        relation: &Relation,
+        depender: &str,
+        arch: &str,
+        multi_arch: MultiArch,
+    ) -> bool {
+        let arch = self.effective(arch);
+        match relation.arch_qualifier.as_deref() {
+            None => multi_arch == MultiArch::Foreign || arch == depender,
+            Some("any") => multi_arch == MultiArch::Allowed,
+            Some("native") => arch == self.native(),
+            Some(qualifier) => arch == qualifier,
+        }
+    }
+
+    /// How apt names a package: foreign architectures carry a `:arch` suffix.
+    fn display(&self, name: &str, arch: &str) -> String {
+        let arch = self.effective(arch);
+        if arch == self.native() {
+            name.to_string()
+        } else {
+            format!("{name}:{arch}")
+        }
+    }
+}
+
+/// The packages of one index (every configured architecture plus `all`).
 #[derive(Debug, Default)]
 pub struct AptIndex {
-    by_name: HashMap<String, Vec<BinaryPackage>>,
-    /// virtual name -> (provider name, provided version)
-    providers: HashMap<String, Vec<(String, Option<DebVersion>)>>,
+    architectures: Architectures,
+    packages: Vec<BinaryPackage>,
+    /// name -> packages, newest version first.
+    by_name: HashMap<String, Vec<usize>>,
+    /// virtual name -> (provider, provided version), by provider name then newest first.
+    providers: HashMap<String, Vec<(usize, Option<DebVersion>)>>,
 }
 
 impl AptIndex {
-    /// Builds the index for `native_arch` (plus `all`).
-    pub fn new(packages: impl IntoIterator<Item = BinaryPackage>, native_arch: &str) -> Self {
-        let mut index = AptIndex::default();
-        for package in packages {
-            if package.architecture != native_arch && package.architecture != "all" {
-                continue;
-            }
+    /// Builds the index for `architectures` (the first is native); other architectures are
+    /// dropped, and duplicates (an `all` package listed in every architecture's index) merged.
+    pub fn new<A: AsRef<str>>(
+        packages: impl IntoIterator<Item = BinaryPackage>,
+        architectures: &[A],
+    ) -> Self {
+        let architectures = Architectures {
+            list: architectures
+                .iter()
+                .map(|a| a.as_ref().to_string())
+                .collect(),
+        };
+        let mut kept: Vec<BinaryPackage> = packages
+            .into_iter()
+            .filter(|p| architectures.knows(&p.architecture))
+            .collect();
+        kept.sort_by(|a, b| {
+            a.name
+                .cmp(&b.name)
+                .then_with(|| b.version.cmp(&a.version))
+                .then_with(|| a.architecture.cmp(&b.architecture))
+        });
+        kept.dedup_by(|a, b| {
+            a.name == b.name && a.version == b.version && a.architecture == b.architecture
+        });
+        let mut index = AptIndex {
+            architectures,
+            packages: kept,
+            ..AptIndex::default()
+        };
+        for (position, package) in index.packages.iter().enumerate() {
+            index
+                .by_name
+                .entry(package.name.clone())
+                .or_default()
+                .push(position);
             for (name, version) in &package.provides {
                 index
                     .providers
                     .entry(name.clone())
                     .or_default()
-                    .push((package.name.clone(), version.clone()));
+                    .push((position, version.clone()));
             }
-            index
-                .by_name
-                .entry(package.name.clone())
-                .or_default()
-                .push(package);
-        }
-        for versions in index.by_name.values_mut() {
-            versions.sort_by(|a, b| b.version.cmp(&a.version));
-            versions.dedup_by(|a, b| a.version == b.version);
-        }
-        for providers in index.providers.values_mut() {
-            providers.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(&a.1)));
-            providers.dedup();
         }
         index
     }
 
-    pub fn versions(&self, name: &str) -> &[BinaryPackage] {
-        self.by_name.get(name).map_or(&[], Vec::as_slice)
+    /// Every version of `name`, in every architecture, newest first.
+    pub fn versions<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a BinaryPackage> + 'a {
+        self.by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.packages[i])
+    }
+
+    /// The newest version of `name` for `arch` (`all` counts as native).
+    pub fn newest(&self, name: &str, arch: &str) -> Option<&BinaryPackage> {
+        let arch = self.architectures.effective(arch);
+        self.versions(name)
+            .find(|p| self.architectures.effective(&p.architecture) == arch)
+    }
+
+    pub fn native(&self) -> &str {
+        self.architectures.native()
+    }
+
+    fn knows_name(&self, name: &str) -> bool {
+        self.by_name.contains_key(name) || self.providers.contains_key(name)
     }
 }
 
-/// What the target image already has: name -> version, with what those packages provide.
+/// One installed package of the base.
+#[derive(Debug, Clone)]
+struct Installed {
+    architecture: String,
+    version: DebVersion,
+    multi_arch: MultiArch,
+}
+
+/// What the target image already has, with what those packages provide.
 #[derive(Debug, Clone, Default)]
 pub struct Base {
-    pub installed: HashMap<String, DebVersion>,
-    pub provides: HashMap<String, Vec<Option<DebVersion>>>,
+    installed: HashMap<String, Vec<Installed>>,
+    /// virtual name -> (provider as installed, provided version)
+    provides: HashMap<String, Vec<(Installed, Option<DebVersion>)>>,
+}
+
+fn provided_version(relation: Relation) -> (String, Option<DebVersion>) {
+    let version = match relation.constraint {
+        Some((Operator::Equal, version)) => Some(version),
+        _ => None,
+    };
+    (relation.name, version)
 }
 
 impl Base {
@@ -101,60 +223,101 @@ impl Base {
             if !installed {
                 continue;
             }
-            base.installed.insert(name.to_string(), version);
-            if let Some(provides) = stanza.get("Provides")
-                && let Ok(groups) = super::packages::parse_relations(provides, name)
-            {
-                for relation in groups.into_iter().flatten() {
-                    let version = match relation.constraint {
-                        Some((super::packages::Operator::Equal, version)) => Some(version),
-                        _ => None,
-                    };
-                    base.provides
-                        .entry(relation.name)
-                        .or_default()
-                        .push(version);
-                }
-            }
+            let provides = stanza
+                .get("Provides")
+                .and_then(|text| super::packages::parse_relations(text, name).ok())
+                .unwrap_or_default()
+                .into_iter()
+                .flatten()
+                .map(provided_version)
+                .collect();
+            base.insert(
+                name,
+                Installed {
+                    architecture: stanza.get("Architecture").unwrap_or("all").to_string(),
+                    version,
+                    multi_arch: super::packages::multi_arch(stanza.get("Multi-Arch")),
+                },
+                provides,
+            );
         }
         Ok(base)
     }
 
-    pub fn add(&mut self, package: &BinaryPackage) {
-        self.installed
-            .insert(package.name.clone(), package.version.clone());
-        for (name, version) in &package.provides {
+    fn insert(
+        &mut self,
+        name: &str,
+        installed: Installed,
+        provides: Vec<(String, Option<DebVersion>)>,
+    ) {
+        for (virtual_name, version) in provides {
             self.provides
-                .entry(name.clone())
+                .entry(virtual_name)
                 .or_default()
-                .push(version.clone());
+                .push((installed.clone(), version));
         }
+        self.installed
+            .entry(name.to_string())
+            .or_default()
+            .push(installed);
     }
 
-    fn satisfies(&self, relation: &Relation) -> bool {
-        if self
-            .installed
+    pub fn add(&mut self, package: &BinaryPackage) {
+        self.insert(
+            &package.name,
+            Installed {
+                architecture: package.architecture.clone(),
+                version: package.version.clone(),
+                multi_arch: package.multi_arch,
+            },
+            package.provides.clone(),
+        );
+    }
+
+    /// How many packages the base holds (all architectures).
+    pub fn len(&self) -> usize {
+        self.installed.values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.installed.is_empty()
+    }
+
+    fn installed<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Installed> + 'a {
+        self.installed.get(name).into_iter().flatten()
+    }
+
+    fn satisfies(&self, archs: &Architectures, relation: &Relation, depender: &str) -> bool {
+        let real = self.installed(&relation.name).any(|p| {
+            relation.allows(&p.version)
+                && archs.satisfies(relation, depender, &p.architecture, p.multi_arch)
+        });
+        real || self
+            .provides
             .get(&relation.name)
-            .is_some_and(|v| relation.allows(v))
-        {
-            return true;
-        }
-        self.provides.get(&relation.name).is_some_and(|versions| {
-            versions
-                .iter()
-                .any(|provided| match (&relation.constraint, provided) {
-                    (None, _) => true,
-                    (Some(_), Some(version)) => relation.allows(version),
-                    (Some(_), None) => false,
-                })
-        })
+            .into_iter()
+            .flatten()
+            .any(|(p, provided)| {
+                provides_meet(relation, provided.as_ref())
+                    && archs.satisfies(relation, depender, &p.architecture, p.multi_arch)
+            })
     }
 }
 
-/// A requested package: `name`, `name=version` or `name:arch`.
+/// Whether a Provides (versioned or not) meets `relation`'s version constraint.
+fn provides_meet(relation: &Relation, provided: Option<&DebVersion>) -> bool {
+    match (&relation.constraint, provided) {
+        (None, _) => true,
+        (Some(_), Some(version)) => relation.allows(version),
+        (Some(_), None) => false,
+    }
+}
+
+/// A requested package: `name`, `name=version`, `name:arch` or `name:arch=version`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub name: String,
+    pub arch: Option<String>,
     pub version: Option<DebVersion>,
 }
 
@@ -166,9 +329,13 @@ impl std::str::FromStr for Request {
             Some((name, version)) => (name, Some(version.parse()?)),
             None => (text, None),
         };
-        let name = name.split_once(':').map_or(name, |(name, _)| name);
+        let (name, arch) = match name.split_once(':') {
+            Some((name, arch)) => (name, Some(arch.trim().to_string())),
+            None => (name, None),
+        };
         Ok(Request {
             name: name.trim().to_string(),
+            arch,
             version,
         })
     }
@@ -199,22 +366,61 @@ fn hits(relations: &[Vec<Relation>], package: &BinaryPackage) -> bool {
     })
 }
 
-fn conflicts_with(candidate: &BinaryPackage, chosen: &BTreeMap<String, Chosen>) -> Option<String> {
-    for other in chosen.values() {
-        let other = &other.package;
+/// Why `candidate` cannot join `chosen` on top of `base`, if it cannot.
+fn conflicts_with(
+    archs: &Architectures,
+    candidate: &BinaryPackage,
+    chosen: &BTreeMap<String, Chosen>,
+    base: &Base,
+) -> Option<String> {
+    let label =
+        |p: &BinaryPackage| format!("{} {}", archs.display(&p.name, &p.architecture), p.version);
+    let arch = archs.effective(&candidate.architecture);
+    // One package name in two architectures: only `Multi-Arch: same` at one version.
+    let coinstallable = |other_arch: &str, other_ma: MultiArch, other_version: &DebVersion| {
+        archs.effective(other_arch) == arch
+            || (candidate.multi_arch == MultiArch::Same
+                && other_ma == MultiArch::Same
+                && *other_version == candidate.version)
+    };
+    for other in chosen.values().map(|c| &c.package) {
         if other.name == candidate.name {
+            if !coinstallable(&other.architecture, other.multi_arch, &other.version) {
+                return Some(format!(
+                    "{} cannot be installed beside {} (only Multi-Arch: same packages of one version can)",
+                    label(candidate),
+                    label(other)
+                ));
+            }
             continue;
         }
         if hits(&candidate.breaks, other) || hits(&candidate.conflicts, other) {
             return Some(format!(
-                "{} {} breaks or conflicts with {} {}",
-                candidate.name, candidate.version, other.name, other.version
+                "{} breaks or conflicts with {}",
+                label(candidate),
+                label(other)
             ));
         }
         if hits(&other.breaks, candidate) || hits(&other.conflicts, candidate) {
             return Some(format!(
-                "{} {} breaks or conflicts with {} {}",
-                other.name, other.version, candidate.name, candidate.version
+                "{} breaks or conflicts with {}",
+                label(other),
+                label(candidate)
+            ));
+        }
+    }
+    for installed in base.installed(&candidate.name) {
+        if !coinstallable(
+            &installed.architecture,
+            installed.multi_arch,
+            &installed.version,
+        ) {
+            return Some(format!(
+                "{} would replace {}:{} {} of the base",
+                label(candidate),
+                candidate.name,
+                archs.effective(&installed.architecture),
+                installed.version
             ));
         }
     }
@@ -224,79 +430,136 @@ fn conflicts_with(candidate: &BinaryPackage, chosen: &BTreeMap<String, Chosen>) 
 fn relation_text(group: &[Relation]) -> String {
     group
         .iter()
-        .map(|r| match &r.constraint {
-            Some((op, version)) => {
-                let op = match op {
-                    super::packages::Operator::Less => "<<",
-                    super::packages::Operator::LessOrEqual => "<=",
-                    super::packages::Operator::Equal => "=",
-                    super::packages::Operator::GreaterOrEqual => ">=",
-                    super::packages::Operator::Greater => ">>",
-                };
-                format!("{} ({op} {version})", r.name)
+        .map(|r| {
+            let name = match &r.arch_qualifier {
+                Some(arch) => format!("{}:{arch}", r.name),
+                None => r.name.clone(),
+            };
+            match &r.constraint {
+                Some((op, version)) => {
+                    let op = match op {
+                        Operator::Less => "<<",
+                        Operator::LessOrEqual => "<=",
+                        Operator::Equal => "=",
+                        Operator::GreaterOrEqual => ">=",
+                        Operator::Greater => ">>",
+                    };
+                    format!("{name} ({op} {version})")
+                }
+                None => name,
             }
-            None => r.name.clone(),
         })
         .collect::<Vec<_>>()
         .join(" | ")
 }
 
-/// Computes the closure of `requests` over `index`, on top of `base`.
+/// One relation group waiting to be satisfied.
+struct Pending {
+    group: Vec<Relation>,
+    /// The effective architecture of the package that declares it.
+    depender: String,
+    /// Who needs it, requested package first; empty for a request.
+    chain: Vec<String>,
+    root: String,
+}
+
+/// Computes the closure of `requests` over `index`, on top of `base`. The keys are apt's
+/// names: `name` for native and `all` packages, `name:arch` for foreign ones.
 pub fn closure(
     index: &AptIndex,
     base: &Base,
     requests: &[Request],
     options: ClosureOptions,
 ) -> Result<BTreeMap<String, Chosen>, ClosureError> {
+    let archs = &index.architectures;
+    let native = archs.native().to_string();
     let mut chosen: BTreeMap<String, Chosen> = BTreeMap::new();
-    // (relation group, chain of names that needs it, root request)
-    let mut queue: VecDeque<(Vec<Relation>, Vec<String>, String)> = VecDeque::new();
+    let mut queue: VecDeque<Pending> = VecDeque::new();
     for request in requests {
+        if let Some(arch) = &request.arch
+            && !archs.knows(arch)
+            && arch != "native"
+        {
+            return Err(ClosureError::Unsatisfiable {
+                chain: vec!["requested".to_string()],
+                relation: format!("{}:{arch}", request.name),
+                why: Some(format!(
+                    "{arch} is not one of the architectures ({}); add it to [apt] architectures",
+                    archs.list.join(", ")
+                )),
+            });
+        }
+        // apt takes the native package, else the first architecture that has one.
+        let arch_qualifier = request.arch.clone().or_else(|| {
+            let native_has = index
+                .versions(&request.name)
+                .any(|p| archs.effective(&p.architecture) == native);
+            if native_has {
+                return None;
+            }
+            archs
+                .list
+                .iter()
+                .skip(1)
+                .find_map(|arch| index.newest(&request.name, arch).map(|_| arch.clone()))
+        });
         let relation = Relation {
             name: request.name.clone(),
-            arch_qualifier: None,
-            constraint: request
-                .version
-                .clone()
-                .map(|v| (super::packages::Operator::Equal, v)),
+            arch_qualifier,
+            constraint: request.version.clone().map(|v| (Operator::Equal, v)),
             arch_restrictions: Vec::new(),
         };
-        queue.push_back((vec![relation], Vec::new(), request.name.clone()));
+        let root = match &request.arch {
+            Some(arch) => format!("{}:{arch}", request.name),
+            None => request.name.clone(),
+        };
+        queue.push_back(Pending {
+            group: vec![relation],
+            depender: native.clone(),
+            chain: Vec::new(),
+            root,
+        });
     }
-    while let Some((group, chain, root)) = queue.pop_front() {
+    while let Some(Pending {
+        group,
+        depender,
+        chain,
+        root,
+    }) = queue.pop_front()
+    {
+        let requested = chain.is_empty();
+        let fits = |relation: &Relation, p: &BinaryPackage| {
+            archs.satisfies(relation, &depender, &p.architecture, p.multi_arch)
+        };
         // apt upgrades an explicitly requested package to its candidate even when the base has
         // an older version; dependencies the base satisfies are left alone.
-        let requested = chain.is_empty();
         let base_ok = |relation: &Relation| {
             if !requested {
-                return base.satisfies(relation);
+                return base.satisfies(archs, relation, &depender);
             }
             let newest = index
                 .versions(&relation.name)
-                .iter()
-                .find(|p| relation.allows(&p.version));
-            match (base.installed.get(&relation.name), newest) {
-                (Some(installed), Some(candidate)) => {
-                    installed >= &candidate.version && relation.allows(installed)
-                }
-                (Some(_), None) => base.satisfies(relation),
-                (None, _) => false,
+                .find(|p| relation.allows(&p.version) && fits(relation, p));
+            match newest {
+                Some(candidate) => base.installed(&relation.name).any(|installed| {
+                    archs.effective(&installed.architecture)
+                        == archs.effective(&candidate.architecture)
+                        && installed.version >= candidate.version
+                        && relation.allows(&installed.version)
+                }),
+                None => base.satisfies(archs, relation, &depender),
             }
         };
         let already = group.iter().any(|relation| {
             base_ok(relation)
-                || chosen
-                    .get(&relation.name)
-                    .is_some_and(|c| relation.allows(&c.package.version))
                 || chosen.values().any(|c| {
-                    c.package.provides.iter().any(|(name, version)| {
-                        *name == relation.name
-                            && match (&relation.constraint, version) {
-                                (None, _) => true,
-                                (Some(_), Some(v)) => relation.allows(v),
-                                (Some(_), None) => false,
-                            }
-                    })
+                    let p = &c.package;
+                    (p.name == relation.name && relation.allows(&p.version) && fits(relation, p))
+                        || p.provides.iter().any(|(name, provided)| {
+                            *name == relation.name
+                                && provides_meet(relation, provided.as_ref())
+                                && fits(relation, p)
+                        })
                 })
         });
         if already {
@@ -306,35 +569,35 @@ pub fn closure(
         let mut why: Option<String> = None;
         'alternatives: for relation in &group {
             // A real package of that name wins over providers.
-            let real: Vec<&BinaryPackage> = index
+            let mut candidates: Vec<&BinaryPackage> = index
                 .versions(&relation.name)
-                .iter()
-                .filter(|p| relation.allows(&p.version))
+                .filter(|p| relation.allows(&p.version) && fits(relation, p))
                 .collect();
-            let candidates: Vec<&BinaryPackage> = if !real.is_empty() {
-                real
-            } else {
-                index
+            if candidates.is_empty() {
+                candidates = index
                     .providers
                     .get(&relation.name)
                     .into_iter()
                     .flatten()
-                    .filter(|(_, provided)| match (&relation.constraint, provided) {
-                        (None, _) => true,
-                        (Some(_), Some(version)) => relation.allows(version),
-                        (Some(_), None) => false,
+                    .filter(|(i, provided)| {
+                        provides_meet(relation, provided.as_ref())
+                            && fits(relation, &index.packages[*i])
                     })
-                    .filter_map(|(provider, provided)| {
-                        index.versions(provider).iter().find(|p| {
-                            p.provides.iter().any(|(name, version)| {
-                                *name == relation.name && version == provided
-                            })
-                        })
+                    .map(|(i, _)| &index.packages[*i])
+                    .collect();
+                // By provider name, then the preferred architecture, then newest: stable sort.
+                candidates.sort_by(|a, b| {
+                    a.name.cmp(&b.name).then_with(|| {
+                        archs
+                            .rank(&a.architecture)
+                            .cmp(&archs.rank(&b.architecture))
                     })
-                    .collect()
-            };
+                });
+            } else {
+                candidates.sort_by_key(|p| archs.rank(&p.architecture));
+            }
             for candidate in candidates {
-                match conflicts_with(candidate, &chosen) {
+                match conflicts_with(archs, candidate, &chosen, base) {
                     None => {
                         picked = Some(candidate.clone());
                         break 'alternatives;
@@ -348,35 +611,51 @@ pub fn closure(
             if full_chain.is_empty() {
                 full_chain.push("requested".to_string());
             }
+            let known = group.iter().any(|r| index.knows_name(&r.name));
+            let other_arch = group.iter().any(|r| {
+                index.versions(&r.name).any(|p| r.allows(&p.version))
+                    || index
+                        .providers
+                        .get(&r.name)
+                        .into_iter()
+                        .flatten()
+                        .any(|(_, provided)| provides_meet(r, provided.as_ref()))
+            });
+            let reason = if other_arch {
+                format!(
+                    "only packages of the wrong architecture or Multi-Arch match, for a {depender} dependency"
+                )
+            } else if known {
+                "no version meets the constraint".to_string()
+            } else {
+                "no such package in the index".to_string()
+            };
             return Err(ClosureError::Unsatisfiable {
                 chain: full_chain,
                 relation: relation_text(&group),
-                why: why.or_else(|| {
-                    let names: Vec<&str> = group.iter().map(|r| r.name.as_str()).collect();
-                    let known = names
-                        .iter()
-                        .any(|n| !index.versions(n).is_empty() || index.providers.contains_key(*n));
-                    Some(if known {
-                        "no version meets the constraint".to_string()
-                    } else {
-                        "no such package in the index".to_string()
-                    })
-                }),
+                why: Some(why.unwrap_or(reason)),
             });
         };
+        let key = archs.display(&package.name, &package.architecture);
         let mut next_chain = chain.clone();
-        next_chain.push(format!("{} {}", package.name, package.version));
+        next_chain.push(format!("{key} {}", package.version));
+        let package_arch = archs.effective(&package.architecture).to_string();
         let mut fields: Vec<&Vec<Vec<Relation>>> = vec![&package.pre_depends, &package.depends];
         if options.recommends {
             fields.push(&package.recommends);
         }
         for field in fields {
             for group in field {
-                queue.push_back((group.clone(), next_chain.clone(), root.clone()));
+                queue.push_back(Pending {
+                    group: group.clone(),
+                    depender: package_arch.clone(),
+                    chain: next_chain.clone(),
+                    root: root.clone(),
+                });
             }
         }
         chosen.insert(
-            package.name.clone(),
+            key,
             Chosen {
                 package,
                 pulled_by: root,
@@ -399,7 +678,7 @@ mod tests {
             let name = parts.next().unwrap();
             let version = parts.next().unwrap();
             let rest = parts.next().unwrap_or("");
-            let arch = if rest.contains("Architecture: all") {
+            let arch = if rest.contains("Architecture:") {
                 ""
             } else {
                 "Architecture: amd64\n"
@@ -422,7 +701,17 @@ mod tests {
         requests: &[&str],
         base: &[&str],
     ) -> Result<Vec<String>, ClosureError> {
-        let index = AptIndex::new(index(lines), "amd64");
+        resolve_for(&["amd64"], lines, requests, base)
+    }
+
+    /// Resolves for `architectures` (native first); results use apt's names.
+    fn resolve_for(
+        architectures: &[&str],
+        lines: &[&str],
+        requests: &[&str],
+        base: &[&str],
+    ) -> Result<Vec<String>, ClosureError> {
+        let index = AptIndex::new(index(lines), architectures);
         let mut installed = Base::default();
         for package in index_base(base) {
             installed.add(&package);
@@ -430,9 +719,130 @@ mod tests {
         let requests: Vec<Request> = requests.iter().map(|r| r.parse().unwrap()).collect();
         let chosen = closure(&index, &installed, &requests, ClosureOptions::default())?;
         Ok(chosen
-            .values()
-            .map(|c| format!("{}={}", c.package.name, c.package.version))
+            .iter()
+            .map(|(name, c)| format!("{name}={}", c.package.version))
             .collect())
+    }
+
+    const I386: &[&str] = &["amd64", "i386"];
+
+    #[test]
+    fn multi_arch_foreign_satisfies_any_architecture_and_none_only_its_own() {
+        let packages = [
+            "game 1 Architecture: i386; Depends: helper, libgl1",
+            // M-A foreign: the native build serves the i386 dependency.
+            "helper 2 Architecture: amd64; Multi-Arch: foreign",
+            "helper 2 Architecture: i386; Multi-Arch: foreign",
+            // M-A none: only the dependency's own architecture will do.
+            "libgl1 1 Architecture: amd64",
+            "libgl1 1 Architecture: i386",
+        ];
+        assert_eq!(
+            resolve_for(I386, &packages, &["game"], &[]).unwrap(),
+            ["game:i386=1", "helper=2", "libgl1:i386=1"],
+            "a request absent natively takes the foreign architecture"
+        );
+        let error = resolve_for(&["amd64"], &packages, &["game:i386"], &[]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "requested: nothing satisfies `game:i386` (i386 is not one of the architectures (amd64); add it to [apt] architectures)"
+        );
+        // Without an i386 build of libgl1 nothing can satisfy it.
+        let error = resolve_for(I386, &packages[..4], &["game"], &[]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "game:i386 1: nothing satisfies `libgl1` (only packages of the wrong architecture or Multi-Arch match, for a i386 dependency)"
+        );
+        // Foreign architectures not configured are not seen at all.
+        let error = resolve_for(&["amd64"], &packages, &["game"], &[]).unwrap_err();
+        assert!(error.to_string().contains("no such package"), "{error}");
+    }
+
+    #[test]
+    fn multi_arch_same_coinstalls_at_one_version_and_others_do_not() {
+        let packages = [
+            "libssl3 3.0.15 Architecture: amd64; Multi-Arch: same",
+            "libssl3 3.0.15 Architecture: i386; Multi-Arch: same",
+            "tool 1 Architecture: amd64",
+            "tool 1 Architecture: i386",
+            "wine 9 Architecture: amd64; Depends: libssl3",
+            "wine32 9 Architecture: i386; Depends: libssl3",
+        ];
+        assert_eq!(
+            resolve_for(I386, &packages, &["wine", "wine32:i386"], &[]).unwrap(),
+            [
+                "libssl3=3.0.15",
+                "libssl3:i386=3.0.15",
+                "wine=9",
+                "wine32:i386=9"
+            ]
+        );
+        // Two architectures of an M-A: no package cannot both be installed.
+        let error = resolve_for(I386, &packages, &["tool", "tool:i386"], &[]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "requested: nothing satisfies `tool:i386` (tool:i386 1 cannot be installed beside tool 1 (only Multi-Arch: same packages of one version can))"
+        );
+        // Nor can M-A: same packages at two versions.
+        let skewed = [
+            "libz 2 Architecture: amd64; Multi-Arch: same",
+            "libz 1 Architecture: i386; Multi-Arch: same",
+        ];
+        assert!(resolve_for(I386, &skewed, &["libz", "libz:i386"], &[]).is_err());
+    }
+
+    #[test]
+    fn any_needs_multi_arch_allowed_and_all_counts_as_native() {
+        let packages = [
+            "python3 3.11.2 Architecture: amd64; Multi-Arch: allowed",
+            "perl 5.36 Architecture: amd64",
+            "script 1 Architecture: all; Depends: python3:any, perl",
+            "plugin 1 Architecture: i386; Depends: python3:any",
+            "broken 1 Architecture: amd64; Depends: perl:any",
+            "native-only 1 Architecture: i386; Depends: perl:native",
+        ];
+        // An `all` package depends as a native one: M-A none perl:amd64 satisfies it.
+        assert_eq!(
+            resolve_for(I386, &packages, &["script"], &[]).unwrap(),
+            ["perl=5.36", "python3=3.11.2", "script=1"]
+        );
+        // `:any` accepts the native python3 from an i386 package, since it is M-A allowed.
+        assert_eq!(
+            resolve_for(I386, &packages, &["plugin"], &[]).unwrap(),
+            ["plugin:i386=1", "python3=3.11.2"]
+        );
+        // `:any` on a package that is not M-A allowed is never satisfied (dpkg and apt agree).
+        assert!(resolve_for(I386, &packages, &["broken"], &[]).is_err());
+        assert_eq!(
+            resolve_for(I386, &packages, &["native-only"], &[]).unwrap(),
+            ["native-only:i386=1", "perl=5.36"]
+        );
+    }
+
+    #[test]
+    fn a_foreign_base_package_counts_only_where_multi_arch_allows() {
+        let status = "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\nVersion: 2.36-9\n\nPackage: coreutils\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: foreign\nVersion: 9.1-1\n";
+        let base = Base::from_dpkg_status(status).unwrap();
+        let packages = [
+            "libc6 2.36-9 Architecture: amd64; Multi-Arch: same",
+            "libc6 2.36-9 Architecture: i386; Multi-Arch: same",
+            "app 1 Architecture: i386; Depends: libc6 (>= 2.34), coreutils",
+        ];
+        let index = AptIndex::new(index(&packages), I386);
+        let chosen = closure(
+            &index,
+            &base,
+            &["app:i386".parse().unwrap()],
+            ClosureOptions::default(),
+        )
+        .unwrap();
+        let names: Vec<&str> = chosen.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            ["app:i386", "libc6:i386"],
+            "the base's libc6:amd64 does not serve i386; its M-A foreign coreutils does"
+        );
+        assert_eq!(chosen["app:i386"].pulled_by, "app:i386");
     }
 
     fn index_base(lines: &[&str]) -> Vec<BinaryPackage> {
@@ -630,7 +1040,7 @@ mod tests {
             "config-files only is not installed"
         );
         let packages = ["app 1 Depends: libc6 (>= 2.34), awk, gone"];
-        let index = AptIndex::new(index(&[packages[0], "gone 1"]), "amd64");
+        let index = AptIndex::new(index(&[packages[0], "gone 1"]), &["amd64"]);
         let chosen = closure(
             &index,
             &base,
@@ -669,7 +1079,7 @@ mod tests {
             "shared 1",
             "only-b 1",
         ];
-        let index = AptIndex::new(index(&packages), "amd64");
+        let index = AptIndex::new(index(&packages), &["amd64"]);
         let requests: Vec<Request> = ["a", "b"].iter().map(|r| r.parse().unwrap()).collect();
         let chosen = closure(
             &index,

@@ -175,6 +175,16 @@ pub enum MultiArch {
     Allowed,
 }
 
+/// The `Multi-Arch` field's value; absent or unknown means `no`.
+pub fn multi_arch(value: Option<&str>) -> MultiArch {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        Some("same") => MultiArch::Same,
+        Some("foreign") => MultiArch::Foreign,
+        Some("allowed") => MultiArch::Allowed,
+        _ => MultiArch::No,
+    }
+}
+
 /// One stanza of a `Packages` index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinaryPackage {
@@ -260,16 +270,7 @@ fn package_from(stanza: &Stanza<'_>, source: &str) -> Result<BinaryPackage, Pack
     }
     Ok(BinaryPackage {
         control,
-        multi_arch: match stanza
-            .get("Multi-Arch")
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            Some("same") => MultiArch::Same,
-            Some("foreign") => MultiArch::Foreign,
-            Some("allowed") => MultiArch::Allowed,
-            _ => MultiArch::No,
-        },
+        multi_arch: multi_arch(stanza.get("Multi-Arch")),
         essential: stanza
             .get("Essential")
             .is_some_and(|v| v.eq_ignore_ascii_case("yes")),

@@ -55,7 +55,7 @@ pub fn release_file(lock: &AptLock, packages: &[u8], packages_gz: &[u8]) -> Stri
         .unwrap_or("Thu, 01 Jan 1970 00:00:00 UTC");
     let mut release = format!(
         "Origin: airlock\nLabel: airlock\nSuite: airlock\nCodename: airlock\nDate: {date}\nArchitectures: {} all\nDescription: packages locked in apt.lock.toml, for offline builds\nSHA256:\n",
-        lock.architecture
+        lock.architectures().join(" ")
     );
     for (name, bytes) in [("Packages", packages), ("Packages.gz", packages_gz)] {
         release.push_str(&format!(
@@ -102,6 +102,7 @@ mod tests {
             schema: 1,
             inputs_fingerprint: "f".into(),
             architecture: "amd64".into(),
+            foreign_architectures: vec![],
             base: "none".into(),
             recommends: false,
             requested: vec!["curl".into()],
@@ -109,6 +110,7 @@ mod tests {
                 uri: "http://127.0.0.1:9/debian/".into(),
                 suite: "stable".into(),
                 date: Some("Sat, 10 Aug 2024 09:12:34 UTC".into()),
+                accepted_stale: None,
                 indexes: vec![],
             }],
             packages: vec![deb("curl"), deb("libcurl4")],

@@ -27,10 +27,12 @@ pub enum ReleaseError {
     #[error("{origin}: malformed SHA256 line `{line}`")]
     BadEntry { origin: String, line: String },
     #[error(
-        "{origin}: Valid-Until {valid_until} has passed; the mirror is stale or replaying an old Release"
+        "{origin}: Valid-Until {valid_until} has passed; the mirror is stale or replaying an old Release (for a frozen snapshot you trust, resolve with --allow-expired-release)"
     )]
     Expired { origin: String, valid_until: String },
-    #[error("{origin}: Date {date} is in the future; check the clock or the mirror")]
+    #[error(
+        "{origin}: Date {date} is in the future; check the clock or the mirror (to accept it anyway, resolve with --allow-expired-release)"
+    )]
     FromTheFuture { origin: String, date: String },
     #[error("{origin}: unreadable {field} `{value}`")]
     BadDate {

@@ -79,6 +79,8 @@ pub struct LoadedSuite {
     /// (index path, sha256) of every index read: the lock records them.
     pub indexes: Vec<(String, String)>,
     pub packages: Vec<BinaryPackage>,
+    /// Why the Release's dates would have been refused, when `allow_expired` let it through.
+    pub stale: Option<String>,
 }
 
 /// Reads the keyring a source names.
@@ -129,7 +131,8 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Loads `source` for `arch` (plus `all`, which lives in the same index).
+/// Loads `source` for each of `architectures` (plus `all`, which lives in each architecture's
+/// index).
 #[allow(clippy::too_many_arguments)]
 pub async fn load_suite(
     client: &reqwest::Client,
@@ -138,7 +141,7 @@ pub async fn load_suite(
     offline: bool,
     source: &AptSource,
     keyring: Option<&Keyring>,
-    arch: &str,
+    architectures: &[String],
     now: SystemTime,
     allow_expired: bool,
 ) -> Result<LoadedSuite, RemoteError> {
@@ -201,20 +204,38 @@ pub async fn load_suite(
     };
     let origin = redact(&in_release_url);
     let release = parse_release(&signed_text, &origin)?;
-    release.check_dates(now, allow_expired, &origin)?;
-    let components: Vec<String> = if flat {
-        vec![String::new()]
+    // With the override, a stale Release still loads, but why it is stale is kept for the lock.
+    let stale = match release.check_dates(now, false, &origin) {
+        Ok(()) => None,
+        Err(ReleaseError::Expired { valid_until, .. }) if allow_expired => {
+            Some(format!("{origin}: Valid-Until {valid_until} had passed"))
+        }
+        Err(ReleaseError::FromTheFuture { date, .. }) if allow_expired => {
+            Some(format!("{origin}: Date {date} was in the future"))
+        }
+        Err(error) => return Err(error.into()),
+    };
+    // A flat repository has one index for every architecture.
+    let directories: Vec<(String, String, String)> = if flat {
+        vec![(String::new(), String::new(), String::new())]
     } else {
-        source.components.clone()
+        source
+            .components
+            .iter()
+            .flat_map(|component| {
+                architectures.iter().map(move |arch| {
+                    (
+                        component.clone(),
+                        arch.clone(),
+                        format!("{component}/binary-{arch}/"),
+                    )
+                })
+            })
+            .collect()
     };
     let mut indexes = Vec::new();
     let mut packages = Vec::new();
-    for component in &components {
-        let directory = if flat {
-            String::new()
-        } else {
-            format!("{component}/binary-{arch}/")
-        };
+    for (component, arch, directory) in &directories {
         // Mirrors serve the compressed files; an uncompressed `Packages` is often only listed
         // (its hash checks what clients decompress), so it is the last resort.
         let candidates = [
@@ -231,7 +252,7 @@ pub async fn load_suite(
                 source_origin: source.origin.clone(),
                 suite: source.suite.clone(),
                 component: component.clone(),
-                arch: arch.to_string(),
+                arch: arch.clone(),
             });
         };
         let mut url = base.join(&location).expect("a relative index path joins");
@@ -280,6 +301,7 @@ pub async fn load_suite(
         indexes.push((path, entry.sha256.clone()));
     }
     Ok(LoadedSuite {
+        stale,
         uri: source.uri.clone(),
         suite: source.suite.clone(),
         release,

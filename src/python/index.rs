@@ -2,8 +2,9 @@
 //!
 //! Project pages are fetched with PEP 691 content negotiation (JSON, HTML as fallback) through
 //! the HTTP cache. Metadata comes from the PEP 658/714 `.metadata` file when the index offers
-//! one (its hash checked), otherwise from the wheel itself (downloaded whole and hash-checked;
-//! HTTP range requests on the zip directory are not implemented yet).
+//! one (its hash checked), otherwise from the wheel itself: HTTP range requests on the zip's
+//! end record and central directory, then only the METADATA member; a server that ignores
+//! Range gets the whole wheel, hash-checked.
 //!
 //! The resolver is synchronous; this source runs on a tokio runtime and bridges with
 //! `block_on`. `prefetch` starts page and metadata requests early, so the resolver mostly finds

@@ -73,12 +73,12 @@ pub fn verify_apt(
     match base_set {
         Some(base_set) => {
             let packages = crate::debian::packages::parse_packages(&packages_index(&lock), "apt.lock.toml").unwrap_or_default();
-            let index = AptIndex::new(packages, &lock.architecture);
+            let index = AptIndex::new(packages, &lock.architectures());
             let requests: Vec<Request> = lock.requested.iter().filter_map(|r| r.parse().ok()).collect();
             match closure(&index, &base_set, &requests, ClosureOptions { recommends: lock.recommends }) {
                 Ok(chosen) => {
-                    let resolved: BTreeSet<String> = chosen.values().map(|c| format!("{}={}", c.package.name, c.package.version)).collect();
-                    let locked: BTreeSet<String> = lock.packages.iter().map(|p| format!("{}={}", p.name, p.version)).collect();
+                    let resolved: BTreeSet<String> = chosen.iter().map(|(name, c)| format!("{name}={}", c.package.version)).collect();
+                    let locked: BTreeSet<String> = lock.packages.iter().map(|p| format!("{}={}", lock.apt_name(p), p.version)).collect();
                     if resolved != locked {
                         let extra: Vec<&String> = resolved.difference(&locked).collect();
                         let missing: Vec<&String> = locked.difference(&resolved).collect();
@@ -94,6 +94,26 @@ pub fn verify_apt(
         findings.extend(rehearse_apt(&lock, &dir, base));
     }
     Some(findings)
+}
+
+/// apt's own words for why it cannot install: the unmet dependencies it lists on stdout and
+/// its `E:` lines, joined on one line.
+fn apt_problems(stdout: &[u8], stderr: &[u8]) -> String {
+    let stdout = String::from_utf8_lossy(stdout);
+    let stderr = String::from_utf8_lossy(stderr);
+    let mut problems: Vec<&str> = stdout
+        .lines()
+        .filter(|l| {
+            l.starts_with(' ')
+                && (l.contains("Depends:") || l.contains("Conflicts:") || l.contains("Breaks:"))
+        })
+        .chain(stderr.lines().filter(|l| l.starts_with("E:")))
+        .map(str::trim)
+        .collect();
+    if problems.is_empty() {
+        problems = stdout.lines().rev().take(4).collect();
+    }
+    problems.join(" | ")
 }
 
 /// `apt-get update` + `apt-get install -s` offline, with only the local repository.
@@ -142,6 +162,7 @@ fn rehearse_apt(lock: &AptLock, repository: &Path, base: &AptBase) -> Vec<Findin
         format!("Dir::State::status={}", status.display()),
         format!("APT::Install-Recommends={}", lock.recommends),
         format!("APT::Architecture={}", lock.architecture),
+        format!("APT::Architectures={}", lock.architectures().join(",")),
     ];
     let run = |verb: &[&str]| {
         let mut command = Command::new("unshare");
@@ -181,12 +202,7 @@ fn rehearse_apt(lock: &AptLock, repository: &Path, base: &AptBase) -> Vec<Findin
             Severity::Error,
             format!(
                 "apt-get install -s cannot install the requested packages from the local repository alone: {}",
-                String::from_utf8_lossy(&install.stdout)
-                    .lines()
-                    .rev()
-                    .take(4)
-                    .collect::<Vec<_>>()
-                    .join(" | ")
+                apt_problems(&install.stdout, &install.stderr)
             ),
         )];
     }
@@ -202,7 +218,7 @@ fn rehearse_apt(lock: &AptLock, repository: &Path, base: &AptBase) -> Vec<Findin
     let locked: BTreeSet<String> = lock
         .packages
         .iter()
-        .map(|p| format!("{}={}", p.name, p.version))
+        .map(|p| format!("{}={}", lock.apt_name(p), p.version))
         .collect();
     if planned == locked {
         Vec::new()

@@ -15,7 +15,7 @@ use pgp::types::Password;
 use rand::SeedableRng;
 use sha2::{Digest, Sha256};
 
-use crate::support::FakeIndex;
+use crate::support::{FakeIndex, assert_mentions};
 
 fn key(seed: u64) -> SignedSecretKey {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -38,55 +38,137 @@ struct Repository {
     dir: tempfile::TempDir,
 }
 
+/// One package of the fake archive; `fields` are extra stanza lines (`Depends: x\n`).
+struct FakeDeb {
+    name: String,
+    version: String,
+    arch: String,
+    fields: String,
+}
+
+fn deb(name: &str, version: &str, arch: &str, fields: &str) -> FakeDeb {
+    FakeDeb {
+        name: name.into(),
+        version: version.into(),
+        arch: arch.into(),
+        fields: fields.into(),
+    }
+}
+
+/// How the fake archive publishes itself.
+struct ArchiveOptions<'a> {
+    architectures: &'a [&'a str],
+    valid_until: &'a str,
+    filename_override: Option<&'a str>,
+    /// `Release` + `Release.gpg` instead of `InRelease`.
+    detached: bool,
+}
+
+const DEFAULTS: ArchiveOptions<'static> = ArchiveOptions {
+    architectures: &["amd64"],
+    valid_until: FUTURE,
+    filename_override: None,
+    detached: false,
+};
+
 /// Publishes a one-suite repository whose Packages lists `stanzas` (name, version, depends).
 fn repository(
     packages: &[(&str, &str, &str)],
     valid_until: &str,
     filename_override: Option<&str>,
 ) -> Repository {
+    let debs: Vec<FakeDeb> = packages
+        .iter()
+        .map(|(name, version, depends)| {
+            let fields = if depends.is_empty() {
+                String::new()
+            } else {
+                format!("Depends: {depends}\n")
+            };
+            deb(name, version, "amd64", &fields)
+        })
+        .collect();
+    archive(
+        &debs,
+        &ArchiveOptions {
+            valid_until,
+            filename_override,
+            ..DEFAULTS
+        },
+    )
+}
+
+/// Publishes `debs` as suite `stable`, component `main`, one index per architecture (an
+/// `Architecture: all` package is listed in each), signed by the repository's key.
+fn archive(debs: &[FakeDeb], options: &ArchiveOptions) -> Repository {
     let server = FakeIndex::start("[[package]]\nname = \"unused\"\nversion = \"1\"\n");
     let key = key(11);
-    let mut index = String::new();
-    for (name, version, depends) in packages {
-        let deb = format!("not really a deb: {name} {version}").into_bytes();
-        let filename = filename_override
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("pool/main/{name}_{version}_amd64.deb"));
-        index.push_str(&format!(
-            "Package: {name}\nVersion: {version}\nArchitecture: amd64\nFilename: {filename}\nSize: {}\nSHA256: {}\n",
-            deb.len(),
-            sha256(&deb)
-        ));
-        if !depends.is_empty() {
-            index.push_str(&format!("Depends: {depends}\n"));
-        }
-        index.push('\n');
-        server.serve(
-            &format!("/debian/pool/main/{name}_{version}_amd64.deb"),
-            deb,
-        );
-    }
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(index.as_bytes()).unwrap();
-    let packages_gz = gz.finish().unwrap();
-    let release = format!(
-        "Origin: Test\nSuite: stable\nCodename: testing-airlock\nDate: Sat, 10 Aug 2024 09:12:34 UTC\nValid-Until: {valid_until}\nArchitectures: amd64\nComponents: main\nAcquire-By-Hash: yes\nSHA256:\n {} {} main/binary-amd64/Packages.gz\n",
-        sha256(&packages_gz),
-        packages_gz.len()
+    let mut release = format!(
+        "Origin: Test\nSuite: stable\nCodename: testing-airlock\nDate: Sat, 10 Aug 2024 09:12:34 UTC\nValid-Until: {}\nArchitectures: {}\nComponents: main\nAcquire-By-Hash: yes\nSHA256:\n",
+        options.valid_until,
+        options.architectures.join(" ")
     );
+    let mut served = Vec::new();
+    for arch in options.architectures {
+        let mut index = String::new();
+        for package in debs.iter().filter(|d| d.arch == *arch || d.arch == "all") {
+            let FakeDeb {
+                name,
+                version,
+                arch,
+                fields,
+            } = package;
+            let bytes = format!("not really a deb: {name} {version} {arch}").into_bytes();
+            let file = format!("pool/main/{name}_{version}_{arch}.deb");
+            let filename = options.filename_override.unwrap_or(&file);
+            index.push_str(&format!(
+                "Package: {name}\nVersion: {version}\nArchitecture: {arch}\nFilename: {filename}\nSize: {}\nSHA256: {}\n{fields}\n",
+                bytes.len(),
+                sha256(&bytes)
+            ));
+            served.push((format!("/debian/{file}"), bytes));
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(index.as_bytes()).unwrap();
+        let packages_gz = gz.finish().unwrap();
+        release.push_str(&format!(
+            " {} {} main/binary-{arch}/Packages.gz\n",
+            sha256(&packages_gz),
+            packages_gz.len()
+        ));
+        served.push((
+            format!(
+                "/debian/dists/stable/main/binary-{arch}/by-hash/SHA256/{}",
+                sha256(&packages_gz)
+            ),
+            packages_gz,
+        ));
+    }
+    for (path, bytes) in served {
+        server.serve(&path, bytes);
+    }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-    let in_release = CleartextSignedMessage::sign(&mut rng, &release, &*key, &Password::empty())
+    if options.detached {
+        let signature = pgp::composed::DetachedSignature::sign_binary_data(
+            &mut rng,
+            &*key,
+            &Password::empty(),
+            pgp::crypto::hash::HashAlgorithm::Sha256,
+            release.as_bytes(),
+        )
         .unwrap()
         .to_armored_string(Default::default())
         .unwrap();
-    server.serve("/debian/dists/stable/InRelease", in_release.into_bytes());
-    server.serve(
-        &format!(
-            "/debian/dists/stable/main/binary-amd64/by-hash/SHA256/{}",
-            sha256(&packages_gz)
-        ),
-        packages_gz,
-    );
+        server.serve("/debian/dists/stable/Release", release.into_bytes());
+        server.serve("/debian/dists/stable/Release.gpg", signature.into_bytes());
+    } else {
+        let in_release =
+            CleartextSignedMessage::sign(&mut rng, &release, &*key, &Password::empty())
+                .unwrap()
+                .to_armored_string(Default::default())
+                .unwrap();
+        server.serve("/debian/dists/stable/InRelease", in_release.into_bytes());
+    }
     Repository {
         server,
         key,
@@ -116,11 +198,11 @@ impl Repository {
             false,
             &sources[0],
             Some(keyring),
-            "amd64",
+            &["amd64".to_string()],
             SystemTime::now(),
             false,
         ))?;
-        let index = AptIndex::new(suite.packages, "amd64");
+        let index = AptIndex::new(suite.packages, &["amd64"]);
         let chosen = closure(
             &index,
             &Base::default(),
@@ -158,10 +240,25 @@ fn apt_project(repository: &Repository, packages: &str) -> crate::support::Proje
 }
 
 fn write_apt_config(project: &crate::support::Project, repository: &Repository, packages: &str) {
+    write_apt_config_with(
+        project,
+        repository,
+        packages,
+        "architectures = [\"amd64\"]\n",
+    );
+}
+
+/// `extra` is more `[apt]` lines (they must set `architectures`).
+fn write_apt_config_with(
+    project: &crate::support::Project,
+    repository: &Repository,
+    packages: &str,
+    extra: &str,
+) {
     project.write(
         "airlock.toml",
         &format!(
-            "[apt]\npackages = [{packages}]\narchitectures = [\"amd64\"]\nsources = [{{ uris = [\"{}debian\"], suites = [\"stable\"], components = [\"main\"], signed-by = \"keys/archive.asc\" }}]\n",
+            "[apt]\npackages = [{packages}]\n{extra}sources = [{{ uris = [\"{}debian\"], suites = [\"stable\"], components = [\"main\"], signed-by = \"keys/archive.asc\" }}]\n",
             repository.server.root()
         ),
     );
@@ -347,7 +444,7 @@ fn fetch_downloads_the_debs_and_publishes_a_local_repository() {
     assert!(stderr.contains("published the local apt repository in wheelhouse/apt; on the air-gapped side use: deb [trusted=yes] file:"), "{stderr}");
     let apt = project.path().join("wheelhouse/apt");
     let deb = std::fs::read(apt.join("curl_7.88.1-10_amd64.deb")).unwrap();
-    assert_eq!(deb, b"not really a deb: curl 7.88.1-10");
+    assert_eq!(deb, b"not really a deb: curl 7.88.1-10 amd64");
     let packages = project.read("wheelhouse/apt/Packages");
     assert!(
         packages.contains("Filename: ./libcurl4_7.88.1-10_amd64.deb\n"),
@@ -399,4 +496,248 @@ fn verify_checks_the_debs_and_the_local_repository_offline() {
             "expected {expected:?} in:\n{stderr}"
         );
     }
+}
+
+#[test]
+fn release_and_release_gpg_are_used_when_there_is_no_in_release() {
+    let debs = [
+        deb("curl", "7.88.1-10", "amd64", "Depends: libcurl4\n"),
+        deb("libcurl4", "7.88.1-10", "amd64", ""),
+    ];
+    let repository = archive(
+        &debs,
+        &ArchiveOptions {
+            detached: true,
+            ..DEFAULTS
+        },
+    );
+    assert_eq!(
+        repository.load(&repository.keyring()).unwrap(),
+        ["curl=7.88.1-10", "libcurl4=7.88.1-10"]
+    );
+    let requests = repository.server.requests();
+    for file in ["InRelease", "Release", "Release.gpg"] {
+        assert!(
+            requests
+                .iter()
+                .any(|r| r.ends_with(&format!("/dists/stable/{file}"))),
+            "{file} asked for: {requests:?}"
+        );
+    }
+    // The detached signature is checked too: another key is refused.
+    let stranger = key(99)
+        .to_public_key()
+        .to_armored_string(Default::default())
+        .unwrap();
+    let keyring = Keyring::from_bytes(stranger.as_bytes(), "stranger.asc").unwrap();
+    let error = repository.load(&keyring).unwrap_err().to_string();
+    assert!(
+        error.contains("Release: the signature does not verify against stranger.asc"),
+        "{error}"
+    );
+    // And a Release altered after signing.
+    let release = raw_get::text(&format!(
+        "{}debian/dists/stable/Release",
+        repository.server.root()
+    ));
+    repository.server.serve(
+        "/debian/dists/stable/Release",
+        release.replace("Origin: Test", "Origin: Evil").into_bytes(),
+    );
+    let error = repository
+        .load(&repository.keyring())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("the signature does not verify"), "{error}");
+}
+
+#[test]
+fn an_expired_release_needs_the_flag_and_the_lock_records_it() {
+    let repository = repository(PACKAGES, "Sun, 11 Aug 2024 09:12:34 UTC", None);
+    let project = apt_project(&repository, "\"curl\"");
+    let stderr = project.stderr_of(&["resolve"], 2);
+    assert_mentions(
+        &stderr,
+        &[
+            "InRelease: Valid-Until Sun, 11 Aug 2024 09:12:34 UTC has passed",
+            "--allow-expired-release",
+        ],
+    );
+    assert!(!project.path().join("lockfiles/apt.lock.toml").exists());
+    let stderr = project.stderr_of(&["resolve", "--allow-expired-release"], 0);
+    assert_mentions(
+        &stderr,
+        &[
+            "Resolved 2 Debian packages",
+            "warning: accepted because of --allow-expired-release",
+            "Valid-Until Sun, 11 Aug 2024 09:12:34 UTC had passed",
+        ],
+    );
+    let lock: toml::Value = toml::from_str(&project.read("lockfiles/apt.lock.toml")).unwrap();
+    let accepted = lock["sources"][0]["accepted-stale"].as_str().unwrap();
+    assert!(
+        accepted.ends_with("InRelease: Valid-Until Sun, 11 Aug 2024 09:12:34 UTC had passed"),
+        "{accepted}"
+    );
+}
+
+#[test]
+fn a_deb_that_does_not_match_the_index_is_refused() {
+    let repository = repository(PACKAGES, FUTURE, None);
+    let project = apt_project(&repository, "\"curl\"");
+    project.stderr_of(&["resolve"], 0);
+    // Same length, other bytes: only the digest can tell.
+    repository.server.serve(
+        "/debian/pool/main/libcurl4_7.88.1-10_amd64.deb",
+        b"NOT really a deb: libcurl4 7.88.1-10 amd64".to_vec(),
+    );
+    let stderr = project.stderr_of(&["fetch"], 2);
+    assert_mentions(&stderr, &["libcurl4_7.88.1-10_amd64.deb", "sha256"]);
+    let apt = project.path().join("wheelhouse/apt");
+    assert!(!apt.join("libcurl4_7.88.1-10_amd64.deb").exists());
+    let leftovers: Vec<String> = std::fs::read_dir(&apt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("libcurl4") || n.starts_with(".airlock-partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "nothing half-written: {leftovers:?}");
+}
+
+/// amd64 native, i386 foreign: M-A foreign, same and none, `all`, and a foreign request.
+fn multiarch_archive() -> Repository {
+    archive(
+        &[
+            deb(
+                "game",
+                "1.0",
+                "i386",
+                "Depends: helper, libgl1, game-data\n",
+            ),
+            // An `all` package serves a foreign one only as M-A foreign (apt-get agrees).
+            deb("game-data", "1.0", "all", "Multi-Arch: foreign\n"),
+            deb("helper", "2", "amd64", "Multi-Arch: foreign\n"),
+            deb("helper", "2", "i386", "Multi-Arch: foreign\n"),
+            deb("libgl1", "1.5", "amd64", "Multi-Arch: same\n"),
+            deb("libgl1", "1.5", "i386", "Multi-Arch: same\n"),
+            deb("viewer", "3", "amd64", "Depends: libgl1\n"),
+        ],
+        &ArchiveOptions {
+            architectures: &["amd64", "i386"],
+            ..DEFAULTS
+        },
+    )
+}
+
+#[test]
+fn foreign_architectures_resolve_fetch_publish_and_verify() {
+    let repository = multiarch_archive();
+    let project = apt_project(&repository, "\"game\", \"viewer\"");
+    write_apt_config_with(
+        &project,
+        &repository,
+        "\"game\", \"viewer\"",
+        "architectures = [\"amd64\", \"i386\"]\n",
+    );
+    let stderr = project.stderr_of(&["sync"], 0);
+    assert_mentions(
+        &stderr,
+        &["Resolved 6 Debian packages for amd64, i386", "6 downloaded"],
+    );
+    let lock: toml::Value = toml::from_str(&project.read("lockfiles/apt.lock.toml")).unwrap();
+    assert_eq!(lock["architecture"].as_str(), Some("amd64"));
+    assert_eq!(
+        lock["foreign-architectures"].as_array().unwrap()[0].as_str(),
+        Some("i386")
+    );
+    let locked: Vec<String> = lock["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}={}",
+                p["name"].as_str().unwrap(),
+                p["architecture"].as_str().unwrap(),
+                p["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        locked,
+        [
+            "game:i386=1.0",
+            "game-data:all=1.0",
+            "helper:amd64=2",
+            "libgl1:amd64=1.5",
+            "libgl1:i386=1.5",
+            "viewer:amd64=3"
+        ]
+    );
+    let indexes = lock["sources"][0]["indexes"].as_array().unwrap();
+    assert_eq!(indexes.len(), 2, "one index per architecture: {indexes:?}");
+    let release = project.read("wheelhouse/apt/Release");
+    assert!(
+        release.contains("Architectures: amd64 i386 all\n"),
+        "{release}"
+    );
+    for file in [
+        "libgl1_1.5_amd64.deb",
+        "libgl1_1.5_i386.deb",
+        "game-data_1.0_all.deb",
+    ] {
+        assert!(
+            project.path().join("wheelhouse/apt").join(file).is_file(),
+            "{file}"
+        );
+    }
+    let stderr = project.stderr_of(&["verify"], 0);
+    assert_mentions(&stderr, &["0 finding(s)"]);
+}
+
+/// Runs `verify --rehearse`; `None` when this machine cannot (no apt-get, no namespaces).
+fn rehearse(project: &crate::support::Project) -> Option<(i32, String)> {
+    let output = project
+        .airlock()
+        .args(["verify", "--rehearse"])
+        .output()
+        .unwrap();
+    let stderr = crate::support::text(&output.stderr);
+    if stderr.contains("cannot run `unshare -n apt-get`") || stderr.contains("unshare:") {
+        eprintln!("skipped: {stderr}");
+        return None;
+    }
+    Some((output.status.code().unwrap(), stderr))
+}
+
+#[test]
+fn rehearse_runs_apt_offline_against_the_local_repository() {
+    let repository = multiarch_archive();
+    let project = apt_project(&repository, "\"game\", \"viewer\"");
+    write_apt_config_with(
+        &project,
+        &repository,
+        "\"game\", \"viewer\"",
+        "architectures = [\"amd64\", \"i386\"]\n",
+    );
+    project.stderr_of(&["sync"], 0);
+    let Some((code, stderr)) = rehearse(&project) else {
+        return;
+    };
+    assert_eq!(
+        code, 0,
+        "apt agrees with the lock, foreign packages too:\n{stderr}"
+    );
+    assert_mentions(&stderr, &["0 finding(s)"]);
+    // A lock that no longer matches what apt would do: drop a package from it and republish.
+    let lock = project.read("lockfiles/apt.lock.toml");
+    let mut value: toml::Value = toml::from_str(&lock).unwrap();
+    value["packages"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|p| p["name"].as_str() != Some("game-data"));
+    project.write("lockfiles/apt.lock.toml", &toml::to_string(&value).unwrap());
+    project.stderr_of(&["fetch"], 0);
+    let (code, stderr) = rehearse(&project).unwrap();
+    assert_eq!(code, 1, "{stderr}");
+    assert_mentions(&stderr, &["error RH101:", "game-data"]);
 }
