@@ -57,6 +57,7 @@ struct RawApt {
     base: Option<String>,
     #[serde(default)]
     recommends: bool,
+    signing_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,6 +151,8 @@ pub struct AptConfig {
     pub architectures: Option<Vec<String>>,
     pub base: AptBase,
     pub recommends: bool,
+    /// An OpenPGP secret key that signs the local repository (`InRelease`, `Release.gpg`).
+    pub signing_key: Option<PathBuf>,
 }
 
 /// Validated `[verify]` settings.
@@ -214,6 +217,7 @@ impl Config {
                 architectures: None,
                 base: AptBase::None,
                 recommends: false,
+                signing_key: None,
             },
             root,
             path: None,
@@ -331,6 +335,16 @@ impl Config {
                 AptBase::Status(resolved)
             }
         };
+        let signing_key = apt.signing_key.as_ref().map(|key| {
+            let resolved = root.join(key);
+            if !resolved.is_file() {
+                problems.push(format!(
+                    "apt.signing-key = {key:?}: {} does not exist",
+                    resolved.display()
+                ));
+            }
+            resolved
+        });
         let mut apt_sources = None;
         if let Some(sources) = &apt.sources {
             let mut parsed = Vec::new();
@@ -388,6 +402,7 @@ impl Config {
                 architectures: apt.architectures,
                 base,
                 recommends: apt.recommends,
+                signing_key,
             },
             root,
             path: Some(path.to_path_buf()),

@@ -56,6 +56,8 @@ pub enum FetchError {
     Busy { path: PathBuf, holder: String },
     #[error("cannot build the HTTP client")]
     Client(#[from] crate::net::NetError),
+    #[error(transparent)]
+    Signing(#[from] crate::debian::signing::SigningError),
     #[error("{} of {} downloads failed:\n  {}", .0.len(), .1, .0.iter().map(error_chain).collect::<Vec<_>>().join("\n  "))]
     Downloads(Vec<DownloadError>, usize),
 }
@@ -78,6 +80,8 @@ pub struct FetchRequest {
     pub offline: bool,
     /// `None` disables the shared download cache.
     pub cache_dir: Option<PathBuf>,
+    /// `[apt] signing-key`: sign the local apt repository with it.
+    pub apt_signing_key: Option<PathBuf>,
 }
 
 /// What the wheelhouse holds compared with the locks.
@@ -104,6 +108,8 @@ pub struct FetchReport {
     pub extraneous: Vec<String>,
     /// The local apt repository published, if the project locks Debian packages.
     pub apt_repository: Option<String>,
+    /// The fingerprint of the key that signed it, if one did.
+    pub apt_signed_by: Option<String>,
     pub seconds: f64,
 }
 
@@ -355,6 +361,14 @@ pub async fn fetch_all(
         Err(FetchError::NoLocks(_)) if apt.is_some() => (0, Vec::new()),
         Err(error) => return Err(error),
     };
+    // A bad key or passphrase fails before any download, not after.
+    let signer = match (&apt, &request.apt_signing_key) {
+        (Some(_), Some(path)) => Some(crate::debian::signing::RepositorySigner::load(
+            path,
+            std::env::var(crate::debian::signing::PASSPHRASE_VARIABLE).ok(),
+        )?),
+        _ => None,
+    };
     let _lock = lock_wheelhouse(&request.wheelhouse)?;
     let apt_dir = request
         .wheelhouse
@@ -439,11 +453,14 @@ pub async fn fetch_all(
     }
     if let Some((lock, _)) = &apt {
         // Every .deb is in place and verified: publish the local repository over them.
-        crate::debian::publish::publish(lock, &apt_dir).map_err(|source| FetchError::Read {
-            path: apt_dir.clone(),
-            source,
+        crate::debian::publish::publish(lock, &apt_dir, signer.as_ref()).map_err(|source| {
+            FetchError::Read {
+                path: apt_dir.clone(),
+                source,
+            }
         })?;
         report.apt_repository = Some(apt_dir.display().to_string());
+        report.apt_signed_by = signer.as_ref().map(|s| s.fingerprint());
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)

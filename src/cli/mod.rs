@@ -460,6 +460,7 @@ fn run_fetch(args: FetchArgs, quiet: bool) -> Result<ExitCode> {
         jobs: args.options.jobs.unwrap_or(config.fetch.jobs),
         offline: args.offline,
         cache_dir: Some(default_cache_dir()),
+        apt_signing_key: config.apt.signing_key.clone(),
     };
     fetch_and_report(&request, &config.root, quiet, args.format)
 }
@@ -521,10 +522,16 @@ fn fetch_and_report(
             if let Some(repository) = &report.apt_repository {
                 let absolute = std::fs::canonicalize(repository)
                     .map_or_else(|_| repository.clone(), |p| p.display().to_string());
-                eprintln!(
-                    "published the local apt repository in {}; on the air-gapped side use: deb [trusted=yes] file:{absolute} ./",
-                    display_path(Path::new(repository), root)
-                );
+                match &report.apt_signed_by {
+                    Some(fingerprint) => eprintln!(
+                        "published the local apt repository in {}, signed by {fingerprint}; on the air-gapped side use: deb [signed-by=/path/to/its-public-key.asc] file:{absolute} ./",
+                        display_path(Path::new(repository), root)
+                    ),
+                    None => eprintln!(
+                        "published the local apt repository in {}; on the air-gapped side use: deb [trusted=yes] file:{absolute} ./",
+                        display_path(Path::new(repository), root)
+                    ),
+                }
             }
             if !report.extraneous.is_empty() {
                 eprintln!(
@@ -564,6 +571,7 @@ fn run_sync(args: SyncArgs, quiet: bool, verbose: u8) -> Result<ExitCode> {
         jobs: args.options.jobs.unwrap_or(config.fetch.jobs),
         offline,
         cache_dir: Some(default_cache_dir()),
+        apt_signing_key: config.apt.signing_key.clone(),
     };
     fetch_and_report(&request, &config.root, quiet, format)
 }
@@ -625,7 +633,7 @@ fn run_verify(args: VerifyArgs) -> Result<ExitCode> {
         &lockfiles_dir,
         &wheelhouse,
         &display_path(&wheelhouse, &config.root),
-        &config.apt.base,
+        &config.apt,
         args.rehearse,
     ) {
         findings.extend(apt);

@@ -9,5 +9,6 @@ pub mod publish;
 pub mod release;
 pub mod remote;
 pub mod signature;
+pub mod signing;
 pub mod sources;
 pub mod version;

@@ -7,19 +7,24 @@ use std::path::Path;
 use std::process::Command;
 
 use super::{Finding, Severity};
-use crate::config::AptBase;
+use crate::config::{AptBase, AptConfig};
 use crate::debian::aptlock::AptLock;
 use crate::debian::closure::{AptIndex, Base, ClosureOptions, Request, closure};
-use crate::debian::publish::{APT_DIRECTORY, is_index_file, packages_index, publish};
+use crate::debian::publish::{
+    APT_DIRECTORY, expected_release, is_index_file, packages_index, publish,
+};
+use crate::debian::signature::Keyring;
+use crate::debian::signing::public_armour_of;
 
 /// Every apt finding; `None` when the project locks no Debian packages.
 pub fn verify_apt(
     lockfiles: &Path,
     wheelhouse: &Path,
     wheelhouse_uri: &str,
-    base: &AptBase,
+    apt: &AptConfig,
     rehearse: bool,
 ) -> Option<Vec<Finding>> {
+    let base = &apt.base;
     let (lock, items) = crate::fetch::apt_items(lockfiles).ok()??;
     let dir = wheelhouse.join(APT_DIRECTORY);
     let uri = |name: &str| format!("{wheelhouse_uri}/{APT_DIRECTORY}/{name}");
@@ -53,7 +58,7 @@ pub fn verify_apt(
     }
     // The indexes must be exactly what the lock publishes.
     if let Ok(expected) = tempfile::tempdir()
-        && publish(&lock, expected.path()).is_ok()
+        && publish(&lock, expected.path(), None).is_ok()
     {
         for name in ["Packages", "Packages.gz", "Release"] {
             let want = std::fs::read(expected.path().join(name)).unwrap_or_default();
@@ -61,6 +66,32 @@ pub fn verify_apt(
                 findings.push(Finding::new("AP104", Severity::Error, uri(name), None, format!("the local repository's {name} is missing or differs from what apt.lock.toml publishes; run `airlock fetch` to republish")));
             }
         }
+    }
+    // The signature files: checked against the key's public half (no secret needed).
+    let public_key = match &apt.signing_key {
+        Some(path) => match public_armour_of(path) {
+            Ok(armour) => Some(armour),
+            Err(error) => {
+                findings.push(Finding::new(
+                    "AP107",
+                    Severity::Error,
+                    "airlock.toml",
+                    None,
+                    format!("[apt] signing-key: {error}"),
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    if let Ok(release) = expected_release(&lock) {
+        findings.extend(check_signatures(
+            &dir,
+            &release,
+            apt.signing_key.as_deref(),
+            public_key.as_deref(),
+            &uri,
+        ));
     }
     // The closure over the local repository alone.
     let base_set = match base {
@@ -91,9 +122,58 @@ pub fn verify_apt(
         None => findings.push(Finding::new("AP106", Severity::Note, "lockfiles/apt.lock.toml", None, "the closure re-check is skipped for base = \"minbase\" (the base set is not recorded); use a dpkg status file as base to check it")),
     }
     if rehearse {
-        findings.extend(rehearse_apt(&lock, &dir, base));
+        findings.extend(rehearse_apt(&lock, &dir, base, public_key.as_deref()));
     }
     Some(findings)
+}
+
+/// AP107: with a signing key, `InRelease` and `Release.gpg` must sign exactly the Release the
+/// lock publishes, with that key; without one, no signature files may linger (apt reads a
+/// stale `InRelease` before `Release`).
+fn check_signatures(
+    dir: &Path,
+    release: &str,
+    key_path: Option<&Path>,
+    public_key: Option<&str>,
+    uri: &dyn Fn(&str) -> String,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+    match (key_path, public_key) {
+        (Some(key_path), Some(armour)) => {
+            let Ok(keyring) =
+                Keyring::from_bytes(armour.as_bytes(), &key_path.display().to_string())
+            else {
+                return findings;
+            };
+            let in_release_ok = read("InRelease").is_some_and(|text| {
+                keyring
+                    .verify_clearsigned(&text, "InRelease")
+                    .ok()
+                    .as_deref()
+                    == Some(release)
+            });
+            let detached_ok = read("Release.gpg").is_some_and(|signature| {
+                keyring
+                    .verify_detached(release.as_bytes(), &signature, "Release.gpg")
+                    .is_ok()
+            });
+            for (name, ok) in [("InRelease", in_release_ok), ("Release.gpg", detached_ok)] {
+                if !ok {
+                    findings.push(Finding::new("AP107", Severity::Error, uri(name), None, format!("{name} is missing, altered, or not signed by {} over the Release apt.lock.toml publishes; run `airlock fetch` to re-sign", key_path.display())));
+                }
+            }
+        }
+        (Some(_), None) => {}
+        (None, _) => {
+            for name in ["InRelease", "Release.gpg"] {
+                if dir.join(name).exists() {
+                    findings.push(Finding::new("AP107", Severity::Error, uri(name), None, format!("{name} is left from a signed publication but [apt] signing-key is not set; apt would trust it over Release; run `airlock fetch` to remove it, or set signing-key")));
+                }
+            }
+        }
+    }
+    findings
 }
 
 /// apt's own words for why it cannot install: the unmet dependencies it lists on stdout and
@@ -117,7 +197,12 @@ fn apt_problems(stdout: &[u8], stderr: &[u8]) -> String {
 }
 
 /// `apt-get update` + `apt-get install -s` offline, with only the local repository.
-fn rehearse_apt(lock: &AptLock, repository: &Path, base: &AptBase) -> Vec<Finding> {
+fn rehearse_apt(
+    lock: &AptLock,
+    repository: &Path,
+    base: &AptBase,
+    public_key: Option<&str>,
+) -> Vec<Finding> {
     let finding = |severity, message: String| {
         Finding::new("RH101", severity, "lockfiles/apt.lock.toml", None, message)
     };
@@ -147,9 +232,18 @@ fn rehearse_apt(lock: &AptLock, repository: &Path, base: &AptBase) -> Vec<Findin
         let _ = std::fs::create_dir_all(root.join(dir));
     }
     let absolute = std::fs::canonicalize(repository).unwrap_or_else(|_| repository.to_path_buf());
+    // A signed repository is rehearsed as the air-gapped side uses it: apt checks the signature.
+    let trust = match public_key {
+        Some(armour) => {
+            let key = root.join("airlock-repository.asc");
+            let _ = std::fs::write(&key, armour);
+            format!("signed-by={}", key.display())
+        }
+        None => "trusted=yes".to_string(),
+    };
     let _ = std::fs::write(
         root.join("sources.list"),
-        format!("deb [trusted=yes] file:{} ./\n", absolute.display()),
+        format!("deb [{trust}] file:{} ./\n", absolute.display()),
     );
     let options = [
         format!(

@@ -126,6 +126,27 @@ pub const RULES: &[(&str, &str)] = &[
         "RH003",
         "The rehearsal could not use the target's own Python",
     ),
+    ("AP101", "A .deb the apt lock needs is missing"),
+    ("AP102", "A .deb's size or sha256 differs from the apt lock"),
+    ("AP103", "A file in wheelhouse/apt is in no lock"),
+    (
+        "AP104",
+        "The local apt repository's indexes differ from what the lock publishes",
+    ),
+    (
+        "AP105",
+        "The local apt repository alone gives another closure than the lock",
+    ),
+    ("AP106", "The apt closure re-check was skipped"),
+    (
+        "AP107",
+        "The local apt repository's signature files are missing, wrong or stale",
+    ),
+    (
+        "RH101",
+        "apt-get cannot install the requested packages from the local repository, offline",
+    ),
+    ("RH102", "apt's offline plan differs from the apt lock"),
 ];
 
 /// Output formats.
@@ -321,6 +342,37 @@ fn dockerfile_rules() -> &'static [(&'static str, &'static str)] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_rule_the_checks_emit_has_sarif_metadata() {
+        // The rule IDs written in the checks' sources, each quoted: "AL101", "AP107", ...
+        let sources = [
+            include_str!("mod.rs"),
+            include_str!("integrity.rs"),
+            include_str!("closure.rs"),
+            include_str!("rehearse.rs"),
+            include_str!("apt.rs"),
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for source in sources {
+            for (start, _) in source.match_indices('"') {
+                let id = source[start + 1..].split('"').next().unwrap_or("");
+                let shaped = id.len() == 5
+                    && ["AL", "AP", "RH"].contains(&&id[..2])
+                    && id[2..].bytes().all(|b| b.is_ascii_digit());
+                if shaped {
+                    seen.insert(id.to_string());
+                }
+            }
+        }
+        assert!(seen.len() >= 20, "found only {seen:?}");
+        let known: std::collections::BTreeSet<&str> = RULES.iter().map(|(id, _)| *id).collect();
+        let missing: Vec<&String> = seen
+            .iter()
+            .filter(|id| !known.contains(id.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "rules without metadata: {missing:?}");
+    }
 
     #[test]
     fn sarif_carries_rule_ids_and_locations() {

@@ -741,3 +741,93 @@ fn rehearse_runs_apt_offline_against_the_local_repository() {
     assert_eq!(code, 1, "{stderr}");
     assert_mentions(&stderr, &["error RH101:", "game-data"]);
 }
+
+#[test]
+fn a_signing_key_signs_the_local_repository_and_verify_and_apt_check_it() {
+    let repository = repository(PACKAGES, FUTURE, None);
+    let project = apt_project(&repository, "\"curl\"");
+    let signing_key = key(42);
+    project.write(
+        "keys/repo-signing.asc",
+        &signing_key.to_armored_string(Default::default()).unwrap(),
+    );
+    write_apt_config_with(
+        &project,
+        &repository,
+        "\"curl\"",
+        "architectures = [\"amd64\"]\nsigning-key = \"keys/repo-signing.asc\"\n",
+    );
+    let stderr = project.stderr_of(&["sync"], 0);
+    let fingerprint =
+        hex::encode_upper(pgp::types::KeyDetails::fingerprint(&signing_key.primary_key).as_bytes());
+    assert_mentions(
+        &stderr,
+        &[&format!("signed by {fingerprint}"), "deb [signed-by="],
+    );
+    let apt = project.path().join("wheelhouse/apt");
+    let public = signing_key
+        .to_public_key()
+        .to_armored_string(Default::default())
+        .unwrap();
+    let keyring = Keyring::from_bytes(public.as_bytes(), "repo.asc").unwrap();
+    let release = project.read("wheelhouse/apt/Release");
+    let in_release = project.read("wheelhouse/apt/InRelease");
+    assert_eq!(
+        keyring
+            .verify_clearsigned(&in_release, "InRelease")
+            .unwrap(),
+        release
+    );
+    keyring
+        .verify_detached(
+            release.as_bytes(),
+            &project.read("wheelhouse/apt/Release.gpg"),
+            "Release.gpg",
+        )
+        .unwrap();
+    let stderr = project.stderr_of(&["verify"], 0);
+    assert_mentions(&stderr, &["0 finding(s)"]);
+    // apt itself checks the signature when it reads the repository with signed-by=.
+    if let Some((code, stderr)) = rehearse(&project) {
+        assert_eq!(code, 0, "{stderr}");
+    }
+    // A repository re-signed by another key is caught, by verify and by apt.
+    let other = key(43);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let forged = CleartextSignedMessage::sign(&mut rng, &release, &*other, &Password::empty())
+        .unwrap()
+        .to_armored_string(Default::default())
+        .unwrap();
+    std::fs::write(apt.join("InRelease"), forged).unwrap();
+    let stderr = project.stderr_of(&["verify"], 1);
+    assert_mentions(
+        &stderr,
+        &[
+            "wheelhouse/apt/InRelease: error AP107",
+            "run `airlock fetch` to re-sign",
+        ],
+    );
+    if let Some((code, stderr)) = rehearse(&project) {
+        assert_eq!(code, 1, "{stderr}");
+        assert_mentions(&stderr, &["error RH101", "apt-get update"]);
+    }
+    // Signing turned off: fetch removes the signature files, and verify is clean again.
+    write_apt_config(&project, &repository, "\"curl\"");
+    project.stderr_of(&["fetch"], 0);
+    assert!(!apt.join("InRelease").exists() && !apt.join("Release.gpg").exists());
+    project.stderr_of(&["verify"], 0);
+    // Only the public half where the secret key is needed: fetch refuses before any download,
+    // while verify can still use it to check the signatures.
+    project.write("keys/repo-signing.asc", &public);
+    write_apt_config_with(
+        &project,
+        &repository,
+        "\"curl\"",
+        "architectures = [\"amd64\"]\nsigning-key = \"keys/repo-signing.asc\"\n",
+    );
+    let stderr = project.stderr_of(&["fetch"], 2);
+    assert_mentions(
+        &stderr,
+        &["keys/repo-signing.asc: not an OpenPGP secret key"],
+    );
+}
