@@ -497,14 +497,18 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
     let cache = HttpCache::new(&request.cache_dir);
     let policy = crate::net::RetryPolicy::default();
     let now = std::time::SystemTime::now();
-    let mut suites = Vec::new();
+    let mut keyrings = Vec::new();
     for source in &sources {
-        let keyring = if source.trusted {
+        keyrings.push(if source.trusted {
             None
         } else {
             Some(crate::debian::remote::keyring_for(source, Path::new("/"))?)
-        };
-        suites.push(
+        });
+    }
+    // All suites at once: their downloads overlap, and so does one's parsing with another's
+    // download. The order (apt's source order) is kept.
+    let mut suites =
+        futures::future::try_join_all(sources.iter().zip(&keyrings).map(|(source, keyring)| {
             crate::debian::remote::load_suite(
                 &client,
                 &cache,
@@ -516,30 +520,25 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
                 now,
                 request.allow_expired_release,
             )
-            .await?,
-        );
-    }
-    let index = AptIndex::new(
-        suites.iter().flat_map(|s| s.packages.iter().cloned()),
+        }))
+        .await?;
+    // The suites' packages move into the index (no copy); the suites keep their metadata.
+    let index = AptIndex::from_lists(
+        suites.iter_mut().map(|s| std::mem::take(&mut s.packages)),
         &architectures,
     );
     let base = match &config.base {
         AptBase::None => Base::default(),
         AptBase::Minbase => {
             let mut base = Base::default();
-            for suite in &suites {
-                for package in &suite.packages {
-                    let required =
-                        package.essential || package.priority.as_deref() == Some("required");
-                    // Only the native architecture's essential set.
-                    let newest = index
-                        .newest(&package.name, index.native())
-                        .is_some_and(|p| {
-                            p.version == package.version && p.architecture == package.architecture
-                        });
-                    if required && newest {
-                        base.add(package);
-                    }
+            for (package, _) in index.packages() {
+                let required = package.essential || package.priority.as_deref() == Some("required");
+                // Only the native architecture's essential set, newest versions.
+                let newest = index
+                    .newest(&package.name, index.native())
+                    .is_some_and(|p| std::ptr::eq(p, package));
+                if required && newest {
+                    base.add(package);
                 }
             }
             base

@@ -26,7 +26,7 @@ use airlock::verify;
 #[command(
     name = "airlock",
     version,
-    about = "Prepare air-gapped Python builds: resolve, lock, fetch, verify"
+    about = "Prepare air-gapped builds (Python wheels and Debian packages): resolve, lock, fetch, verify"
 )]
 struct Cli {
     /// Print only errors.
@@ -41,9 +41,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Resolve requirements files into PEP 751 lockfiles under lockfiles/.
+    /// Resolve requirements files into PEP 751 lockfiles, and [apt] packages into apt.lock.toml.
     Resolve(ResolveArgs),
-    /// Download every locked wheel into the wheelhouse, verified and resumable.
+    /// Download every locked wheel and .deb into the wheelhouse, verified and resumable.
     Fetch(FetchArgs),
     /// Resolve (only where the inputs changed since the lock was written), then fetch.
     Sync(SyncArgs),

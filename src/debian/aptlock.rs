@@ -69,8 +69,7 @@ pub struct LockedDeb {
 }
 
 impl AptLock {
-    /// Builds a lock from the loaded suites and the closure. `origin_of` tells which suite a
-    /// package came from (the first suite that lists that exact version and file).
+    /// Builds a lock from the loaded suites and the closure, whose `origin`s index `suites`.
     pub fn build(
         fingerprint: String,
         architectures: &[String],
@@ -84,14 +83,7 @@ impl AptLock {
             .values()
             .map(|c| {
                 let package = &c.package;
-                let suite = suites
-                    .iter()
-                    .find(|s| {
-                        s.packages
-                            .iter()
-                            .any(|p| p.filename == package.filename && p.sha256 == package.sha256)
-                    })
-                    .expect("every chosen package comes from a loaded suite");
+                let suite = &suites[c.origin];
                 LockedDeb {
                     name: package.name.clone(),
                     version: package.version.to_string(),
@@ -102,7 +94,7 @@ impl AptLock {
                     uri: redact(&suite.uri),
                     suite: suite.suite.clone(),
                     pulled_by: c.pulled_by.clone(),
-                    control: package.control.clone(),
+                    control: package.control.as_str().to_string(),
                 }
             })
             .collect();

@@ -103,6 +103,8 @@ impl Architectures {
 pub struct AptIndex {
     architectures: Architectures,
     packages: Vec<BinaryPackage>,
+    /// For each package, which of the input lists (suites) it came from.
+    origins: Vec<usize>,
     /// name -> packages, newest version first.
     by_name: HashMap<String, Vec<usize>>,
     /// virtual name -> (provider, provided version), by provider name then newest first.
@@ -116,45 +118,90 @@ impl AptIndex {
         packages: impl IntoIterator<Item = BinaryPackage>,
         architectures: &[A],
     ) -> Self {
+        Self::from_lists([packages.into_iter().collect()], architectures)
+    }
+
+    /// Like [`AptIndex::new`] over several lists (one per suite, in priority order), taking
+    /// ownership: a suite's index is large, so it is moved, never copied. Where two lists hold
+    /// the same package, version and architecture, the earlier list's copy is kept.
+    pub fn from_lists<A: AsRef<str>>(
+        lists: impl IntoIterator<Item = Vec<BinaryPackage>>,
+        architectures: &[A],
+    ) -> Self {
         let architectures = Architectures {
             list: architectures
                 .iter()
                 .map(|a| a.as_ref().to_string())
                 .collect(),
         };
-        let mut kept: Vec<BinaryPackage> = packages
-            .into_iter()
-            .filter(|p| architectures.knows(&p.architecture))
-            .collect();
-        kept.sort_by(|a, b| {
-            a.name
-                .cmp(&b.name)
-                .then_with(|| b.version.cmp(&a.version))
-                .then_with(|| a.architecture.cmp(&b.architecture))
-        });
-        kept.dedup_by(|a, b| {
-            a.name == b.name && a.version == b.version && a.architecture == b.architecture
-        });
-        let mut index = AptIndex {
-            architectures,
-            packages: kept,
-            ..AptIndex::default()
-        };
-        for (position, package) in index.packages.iter().enumerate() {
-            index
-                .by_name
-                .entry(package.name.clone())
-                .or_default()
-                .push(position);
-            for (name, version) in &package.provides {
-                index
-                    .providers
-                    .entry(name.clone())
-                    .or_default()
-                    .push((position, version.clone()));
+        let mut packages = Vec::new();
+        let mut origins = Vec::new();
+        for (origin, list) in lists.into_iter().enumerate() {
+            for package in list {
+                if architectures.knows(&package.architecture) {
+                    packages.push(package);
+                    origins.push(origin);
+                }
             }
         }
-        index
+        // Positions are sorted per name, not the packages themselves: moving 60k large
+        // structs around cost more than the rest of building the index.
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        for (position, package) in packages.iter().enumerate() {
+            match by_name.get_mut(package.name.as_str()) {
+                Some(positions) => positions.push(position),
+                None => {
+                    by_name.insert(package.name.clone(), vec![position]);
+                }
+            }
+        }
+        let same = |a: &BinaryPackage, b: &BinaryPackage| {
+            a.version == b.version && a.architecture == b.architecture
+        };
+        for positions in by_name.values_mut() {
+            // Stable: among equal packages the earlier list's stays first, and dedup keeps it.
+            positions.sort_by(|&a, &b| {
+                let (a, b) = (&packages[a], &packages[b]);
+                b.version
+                    .cmp(&a.version)
+                    .then_with(|| a.architecture.cmp(&b.architecture))
+            });
+            positions.dedup_by(|a, b| same(&packages[*a], &packages[*b]));
+        }
+        // Providers by provider name, then newest first (the order the closure relies on).
+        let mut names: Vec<&String> = by_name.keys().collect();
+        names.sort();
+        let mut providers: HashMap<String, Vec<(usize, Option<DebVersion>)>> = HashMap::new();
+        for name in names {
+            for &position in &by_name[name] {
+                for (provided, version) in &packages[position].provides {
+                    providers
+                        .entry(provided.clone())
+                        .or_default()
+                        .push((position, version.clone()));
+                }
+            }
+        }
+        AptIndex {
+            architectures,
+            packages,
+            origins,
+            by_name,
+            providers,
+        }
+    }
+
+    /// Every package (duplicates merged), with the list it came from.
+    pub fn packages(&self) -> impl Iterator<Item = (&BinaryPackage, usize)> {
+        self.by_name
+            .values()
+            .flatten()
+            .map(|&i| (&self.packages[i], self.origins[i]))
+    }
+
+    /// Positions of every version of `name`, newest first.
+    fn positions(&self, name: &str) -> &[usize] {
+        self.by_name.get(name).map_or(&[], Vec::as_slice)
     }
 
     /// Every version of `name`, in every architecture, newest first.
@@ -347,6 +394,8 @@ pub struct Chosen {
     pub package: BinaryPackage,
     /// The requested package that pulled it in (itself, for a requested package).
     pub pulled_by: String,
+    /// Which of the index's lists (suites) it came from.
+    pub origin: usize,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -565,13 +614,16 @@ pub fn closure(
         if already {
             continue;
         }
-        let mut picked: Option<BinaryPackage> = None;
+        let mut picked: Option<usize> = None;
         let mut why: Option<String> = None;
+        let at = |i: &usize| &index.packages[*i];
         'alternatives: for relation in &group {
             // A real package of that name wins over providers.
-            let mut candidates: Vec<&BinaryPackage> = index
-                .versions(&relation.name)
-                .filter(|p| relation.allows(&p.version) && fits(relation, p))
+            let mut candidates: Vec<usize> = index
+                .positions(&relation.name)
+                .iter()
+                .copied()
+                .filter(|i| relation.allows(&at(i).version) && fits(relation, at(i)))
                 .collect();
             if candidates.is_empty() {
                 candidates = index
@@ -580,13 +632,13 @@ pub fn closure(
                     .into_iter()
                     .flatten()
                     .filter(|(i, provided)| {
-                        provides_meet(relation, provided.as_ref())
-                            && fits(relation, &index.packages[*i])
+                        provides_meet(relation, provided.as_ref()) && fits(relation, at(i))
                     })
-                    .map(|(i, _)| &index.packages[*i])
+                    .map(|(i, _)| *i)
                     .collect();
                 // By provider name, then the preferred architecture, then newest: stable sort.
                 candidates.sort_by(|a, b| {
+                    let (a, b) = (at(a), at(b));
                     a.name.cmp(&b.name).then_with(|| {
                         archs
                             .rank(&a.architecture)
@@ -594,19 +646,19 @@ pub fn closure(
                     })
                 });
             } else {
-                candidates.sort_by_key(|p| archs.rank(&p.architecture));
+                candidates.sort_by_key(|i| archs.rank(&at(i).architecture));
             }
             for candidate in candidates {
-                match conflicts_with(archs, candidate, &chosen, base) {
+                match conflicts_with(archs, at(&candidate), &chosen, base) {
                     None => {
-                        picked = Some(candidate.clone());
+                        picked = Some(candidate);
                         break 'alternatives;
                     }
                     Some(reason) => why = Some(reason),
                 }
             }
         }
-        let Some(package) = picked else {
+        let Some(position) = picked else {
             let mut full_chain = chain.clone();
             if full_chain.is_empty() {
                 full_chain.push("requested".to_string());
@@ -636,6 +688,8 @@ pub fn closure(
                 why: Some(why.unwrap_or(reason)),
             });
         };
+        let package = index.packages[position].clone();
+        let origin = index.origins[position];
         let key = archs.display(&package.name, &package.architecture);
         let mut next_chain = chain.clone();
         next_chain.push(format!("{key} {}", package.version));
@@ -659,6 +713,7 @@ pub fn closure(
             Chosen {
                 package,
                 pulled_by: root,
+                origin,
             },
         );
     }

@@ -15,6 +15,8 @@ pub struct Stanza<'a> {
     pub fields: Vec<Field<'a>>,
     /// The 1-based line the stanza starts on, for messages.
     pub line: usize,
+    /// The stanza's bytes in the input: its first field line to the end of its last line.
+    pub span: std::ops::Range<usize>,
 }
 
 impl<'a> Stanza<'a> {
@@ -33,6 +35,21 @@ pub enum Deb822Error {
     Malformed { line: usize, text: String },
     #[error("line {line}: a continuation line before any field")]
     OrphanContinuation { line: usize },
+}
+
+impl Deb822Error {
+    /// The same error for a text that began `lines` lines into a larger one.
+    pub fn shifted(self, lines: usize) -> Self {
+        match self {
+            Deb822Error::Malformed { line, text } => Deb822Error::Malformed {
+                line: line + lines,
+                text,
+            },
+            Deb822Error::OrphanContinuation { line } => {
+                Deb822Error::OrphanContinuation { line: line + lines }
+            }
+        }
+    }
 }
 
 /// Parses every stanza of `text`.
@@ -67,6 +84,7 @@ pub fn parse<'a>(text: &'a str) -> Result<Vec<Stanza<'a>>, Deb822Error> {
                 Some((_, _, end)) => *end = line_start + line.len(),
                 None => return Err(Deb822Error::OrphanContinuation { line: line_number }),
             }
+            current.span.end = offset;
             continue;
         }
         let Some(colon) = line.find(':') else {
@@ -83,7 +101,9 @@ pub fn parse<'a>(text: &'a str) -> Result<Vec<Stanza<'a>>, Deb822Error> {
         }
         if current.fields.is_empty() {
             current.line = line_number;
+            current.span.start = line_start;
         }
+        current.span.end = offset;
         let value_start = line_start + colon + 1;
         open = Some((&line[..colon], value_start, line_start + line.len()));
     }
@@ -123,6 +143,12 @@ mod tests {
             Some("short\n second line\n .\n third")
         );
         assert_eq!(stanzas[1].line, 9);
+        assert_eq!(
+            &text[stanzas[1].span.clone()],
+            "Package: a\nDescription: short\n second line\n .\n third\n"
+        );
+        assert!(text[stanzas[0].span.clone()].starts_with("Types: deb\n"));
+        assert!(text[stanzas[0].span.clone()].ends_with("components: main\n"));
     }
 
     #[test]

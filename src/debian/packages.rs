@@ -205,7 +205,44 @@ pub struct BinaryPackage {
     pub size: u64,
     pub sha256: String,
     /// The stanza as the index wrote it (a local repository republishes it).
-    pub control: String,
+    pub control: ControlText,
+}
+
+/// A stanza's text, shared with the index it was parsed from: a suite's 60k packages keep one
+/// copy of the index instead of one string each (only the few hundred chosen are written out).
+#[derive(Clone)]
+pub struct ControlText {
+    text: std::sync::Arc<str>,
+    span: std::ops::Range<usize>,
+}
+
+impl ControlText {
+    pub fn as_str(&self) -> &str {
+        &self.text[self.span.clone()]
+    }
+}
+
+impl From<&str> for ControlText {
+    fn from(text: &str) -> Self {
+        ControlText {
+            span: 0..text.len(),
+            text: text.into(),
+        }
+    }
+}
+
+impl PartialEq for ControlText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for ControlText {}
+
+impl std::fmt::Debug for ControlText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 /// A `Filename:` must stay inside the repository.
@@ -218,8 +255,13 @@ pub fn safe_pool_path(filename: &str) -> bool {
             .any(|part| part == ".." || part.is_empty())
 }
 
-fn package_from(stanza: &Stanza<'_>, source: &str) -> Result<BinaryPackage, PackagesError> {
-    let context = format!("{source}:{}", stanza.line);
+fn package_from(
+    stanza: &Stanza<'_>,
+    text: &std::sync::Arc<str>,
+    source: &str,
+    line_offset: usize,
+) -> Result<BinaryPackage, PackagesError> {
+    let context = format!("{source}:{}", stanza.line + line_offset);
     let required = |field: &'static str| {
         stanza.get(field).ok_or_else(|| PackagesError::Missing {
             context: context.clone(),
@@ -261,13 +303,10 @@ fn package_from(stanza: &Stanza<'_>, source: &str) -> Result<BinaryPackage, Pack
             provides.push((relation.name, version));
         }
     }
-    let mut control = String::new();
-    for field in &stanza.fields {
-        control.push_str(field.name);
-        control.push_str(": ");
-        control.push_str(field.value);
-        control.push('\n');
-    }
+    let control = ControlText {
+        text: text.clone(),
+        span: stanza.span.clone(),
+    };
     Ok(BinaryPackage {
         control,
         multi_arch: multi_arch(stanza.get("Multi-Arch")),
@@ -292,9 +331,20 @@ fn package_from(stanza: &Stanza<'_>, source: &str) -> Result<BinaryPackage, Pack
 
 /// Parses a `Packages` index; `source` names it in errors.
 pub fn parse_packages(text: &str, source: &str) -> Result<Vec<BinaryPackage>, PackagesError> {
-    deb822::parse(text)?
+    parse_packages_shared(text.into(), source, 0)
+}
+
+/// Parses a piece of a `Packages` index that starts `line_offset` lines into it (so messages
+/// give the line in the whole file); the packages share `text` for their control stanzas.
+pub fn parse_packages_shared(
+    text: std::sync::Arc<str>,
+    source: &str,
+    line_offset: usize,
+) -> Result<Vec<BinaryPackage>, PackagesError> {
+    deb822::parse(&text)
+        .map_err(|e| e.shifted(line_offset))?
         .iter()
-        .map(|stanza| package_from(stanza, source))
+        .map(|stanza| package_from(stanza, &text, source, line_offset))
         .collect()
 }
 

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::packages::{BinaryPackage, PackagesError, parse_packages};
+use super::packages::{BinaryPackage, PackagesError, parse_packages_shared};
 use super::release::{Release, ReleaseError, parse_release};
 use super::signature::{Keyring, SignatureError};
 use super::sources::{AptSource, SignedBy};
@@ -234,7 +234,7 @@ pub async fn load_suite(
             .collect()
     };
     let mut indexes = Vec::new();
-    let mut packages = Vec::new();
+    let mut parsing = Vec::new();
     for (component, arch, directory) in &directories {
         // Mirrors serve the compressed files; an uncompressed `Packages` is often only listed
         // (its hash checks what clients decompress), so it is the last resort.
@@ -281,24 +281,17 @@ pub async fn load_suite(
                 actual_size: bytes.len() as u64,
             });
         }
-        let decompress_error = |e: std::io::Error| RemoteError::Decompress {
-            url: redact(&url),
-            message: e.to_string(),
-        };
-        let mut text = String::new();
-        if path.ends_with(".xz") {
-            liblzma::read::XzDecoder::new(&bytes[..])
-                .read_to_string(&mut text)
-                .map_err(decompress_error)?;
-        } else if path.ends_with(".gz") {
-            flate2::read::GzDecoder::new(&bytes[..])
-                .read_to_string(&mut text)
-                .map_err(decompress_error)?;
-        } else {
-            text = String::from_utf8_lossy(&bytes).into_owned();
-        }
-        packages.extend(parse_packages(&text, &redact(&url))?);
+        // Decompressing and parsing run off the async workers, while the next index downloads.
+        let label = redact(&url);
+        let compression = Compression::of(&path);
+        parsing.push(tokio::task::spawn_blocking(move || {
+            decode_and_parse(bytes.to_vec(), compression, &label)
+        }));
         indexes.push((path, entry.sha256.clone()));
+    }
+    let mut packages = Vec::new();
+    for parsed in parsing {
+        packages.extend(parsed.await.expect("the index parser does not panic")?);
     }
     Ok(LoadedSuite {
         stale,
@@ -308,4 +301,160 @@ pub async fn load_suite(
         indexes,
         packages,
     })
+}
+
+/// How an index file is compressed, by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    Xz,
+    Gzip,
+    Plain,
+}
+
+impl Compression {
+    fn of(path: &str) -> Self {
+        if path.ends_with(".xz") {
+            Compression::Xz
+        } else if path.ends_with(".gz") {
+            Compression::Gzip
+        } else {
+            Compression::Plain
+        }
+    }
+}
+
+/// Decompressed text is handed to the parser in pieces of about this size, cut at a blank line.
+const PIECE: usize = 4 << 20;
+
+/// Decompresses and parses an index, the two overlapped: a thread decodes pieces that end at a
+/// stanza boundary while this one parses the previous piece (xz decoding costs about as much as
+/// parsing, so this nearly halves the time on two cores). Line numbers in errors are those of
+/// the whole decompressed file.
+fn decode_and_parse(
+    bytes: Vec<u8>,
+    compression: Compression,
+    label: &str,
+) -> Result<Vec<BinaryPackage>, RemoteError> {
+    let mut reader: Box<dyn Read + Send> = match compression {
+        Compression::Xz => Box::new(liblzma::read::XzDecoder::new(std::io::Cursor::new(bytes))),
+        Compression::Gzip => Box::new(flate2::read::GzDecoder::new(std::io::Cursor::new(bytes))),
+        Compression::Plain => {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            return Ok(parse_packages_shared(text.into(), label, 0)?);
+        }
+    };
+    std::thread::scope(|scope| {
+        let (pieces, received) = std::sync::mpsc::sync_channel::<String>(2);
+        let decoder = scope.spawn(move || -> std::io::Result<()> {
+            let text = |bytes: Vec<u8>| {
+                String::from_utf8(bytes)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+            };
+            let mut pending: Vec<u8> = Vec::with_capacity(PIECE + (1 << 20));
+            let mut buffer = vec![0u8; 256 << 10];
+            loop {
+                let read = reader.read(&mut buffer)?;
+                if read == 0 {
+                    break;
+                }
+                pending.extend_from_slice(&buffer[..read]);
+                if pending.len() >= PIECE
+                    && let Some(blank) = pending.windows(2).rposition(|w| w == b"\n\n")
+                {
+                    let rest = pending.split_off(blank + 2);
+                    let piece = std::mem::replace(&mut pending, rest);
+                    if pieces.send(text(piece)?).is_err() {
+                        // The parser stopped at an error; nothing more is wanted.
+                        return Ok(());
+                    }
+                }
+            }
+            if !pending.is_empty() {
+                let _ = pieces.send(text(pending)?);
+            }
+            Ok(())
+        });
+        let mut packages = Vec::new();
+        let mut lines = 0;
+        let mut parse_error = None;
+        for piece in received {
+            let piece_lines = piece.bytes().filter(|b| *b == b'\n').count();
+            match parse_packages_shared(piece.into(), label, lines) {
+                Ok(parsed) => packages.extend(parsed),
+                Err(error) => {
+                    parse_error = Some(error);
+                    break;
+                }
+            }
+            lines += piece_lines;
+        }
+        let decoded = decoder.join().expect("the decoder thread does not panic");
+        decoded.map_err(|e| RemoteError::Decompress {
+            url: label.to_string(),
+            message: e.to_string(),
+        })?;
+        match parse_error {
+            Some(error) => Err(error.into()),
+            None => Ok(packages),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An index of `count` stanzas, a long description each, so it spans several pieces.
+    fn big_index(count: usize) -> String {
+        let mut text = String::new();
+        for i in 0..count {
+            text.push_str(&format!(
+                "Package: pkg{i}\nVersion: 1.{i}\nArchitecture: amd64\nFilename: pool/p/pkg{i}.deb\nSize: 1\nSHA256: {}\nDescription: filler\n {}\n\n",
+                "0".repeat(64),
+                "x".repeat(2000)
+            ));
+        }
+        text
+    }
+
+    #[test]
+    fn pieces_parse_to_the_same_packages_as_the_whole() {
+        let text = big_index(6000);
+        assert!(text.len() > 2 * PIECE, "the test spans several pieces");
+        let whole = parse_packages_shared(text.as_str().into(), "Packages", 0).unwrap();
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        std::io::Write::write_all(&mut xz, text.as_bytes()).unwrap();
+        let compressed = xz.finish().unwrap();
+        let pieces = decode_and_parse(compressed, Compression::Xz, "Packages.xz").unwrap();
+        assert_eq!(pieces, whole);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+        let pieces =
+            decode_and_parse(gz.finish().unwrap(), Compression::Gzip, "Packages.gz").unwrap();
+        assert_eq!(pieces.len(), 6000);
+    }
+
+    #[test]
+    fn errors_name_the_line_in_the_whole_file_and_bad_data_is_refused() {
+        // A stanza without a Filename far into the file: its line counts every earlier piece.
+        let mut text = big_index(4000);
+        let line_of_bad = text.matches('\n').count() + 1;
+        text.push_str("Package: broken\nVersion: 1\nArchitecture: amd64\n\n");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+        let error = decode_and_parse(gz.finish().unwrap(), Compression::Gzip, "Packages.gz")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            format!("Packages.gz:{line_of_bad}: the `Filename` field is missing")
+        );
+        let error = decode_and_parse(b"not xz at all".to_vec(), Compression::Xz, "Packages.xz")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("Packages.xz: cannot decompress"),
+            "{error}"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 mod apt;
 mod fetch;
 mod lint;
+mod parse_speed;
 mod support;
 mod verify;
 
