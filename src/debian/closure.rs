@@ -18,7 +18,9 @@
 //!   Two architectures of one package can be installed together only when both are
 //!   `Multi-Arch: same` at the same version. A request without an architecture takes the
 //!   native package, or the first foreign architecture that has it, as apt does.
-//! - Packages already in the base at a satisfying version are not added.
+//! - Packages already in the base at a satisfying version are not added, but the base's other
+//!   binaries of a chosen package's source are upgraded with it when their candidate is of the
+//!   same source version (apt 2.5.2 and later: `APT::Get::Upgrade-By-Source-Package`).
 //!
 //! Every chosen package records which requested package pulled it in, and an unresolvable
 //! relation is reported with the chain that needs it.
@@ -109,6 +111,8 @@ pub struct AptIndex {
     by_name: HashMap<String, Vec<usize>>,
     /// virtual name -> (provider, provided version), by provider name then newest first.
     providers: HashMap<String, Vec<(usize, Option<DebVersion>)>>,
+    /// source package name -> its binaries (every version).
+    by_source: HashMap<String, Vec<usize>>,
 }
 
 impl AptIndex {
@@ -172,8 +176,16 @@ impl AptIndex {
         let mut names: Vec<&String> = by_name.keys().collect();
         names.sort();
         let mut providers: HashMap<String, Vec<(usize, Option<DebVersion>)>> = HashMap::new();
+        let mut by_source: HashMap<String, Vec<usize>> = HashMap::new();
         for name in names {
             for &position in &by_name[name] {
+                let (source, _) = packages[position].source_package();
+                match by_source.get_mut(source) {
+                    Some(binaries) => binaries.push(position),
+                    None => {
+                        by_source.insert(source.to_string(), vec![position]);
+                    }
+                }
                 for (provided, version) in &packages[position].provides {
                     providers
                         .entry(provided.clone())
@@ -188,6 +200,7 @@ impl AptIndex {
             origins,
             by_name,
             providers,
+            by_source,
         }
     }
 
@@ -222,6 +235,50 @@ impl AptIndex {
 
     pub fn native(&self) -> &str {
         self.architectures.native()
+    }
+
+    /// The exact relations that upgrade the base's binaries built from `package`'s source, as
+    /// apt does: each installed at another version, and whose candidate (newest) is of the
+    /// same source version.
+    fn siblings_to_upgrade(
+        &self,
+        base: &Base,
+        package: &BinaryPackage,
+        chosen: &BTreeMap<String, Chosen>,
+    ) -> Vec<Relation> {
+        let archs = &self.architectures;
+        let (source, source_version) = package.source_package();
+        let mut upgrades = Vec::new();
+        for &position in self.by_source.get(source).into_iter().flatten() {
+            let other = &self.packages[position];
+            let arch = archs.effective(&other.architecture);
+            if other.name == package.name && arch == archs.effective(&package.architecture) {
+                continue;
+            }
+            let installed_elsewhere = base.installed(&other.name).any(|installed| {
+                archs.effective(&installed.architecture) == arch
+                    && installed.version != other.version
+            });
+            let candidate = self
+                .newest(&other.name, arch)
+                .is_some_and(|newest| std::ptr::eq(newest, other));
+            let planned = chosen
+                .get(&archs.display(&other.name, arch))
+                .is_some_and(|c| c.package.version == other.version);
+            if installed_elsewhere
+                && candidate
+                && !planned
+                && other.source_package().1 == source_version
+            {
+                upgrades.push(Relation {
+                    name: other.name.clone(),
+                    arch_qualifier: Some(arch.to_string()),
+                    constraint: Some((Operator::Equal, other.version.clone())),
+                    arch_restrictions: Vec::new(),
+                });
+            }
+        }
+        upgrades
     }
 
     fn knows_name(&self, name: &str) -> bool {
@@ -694,6 +751,20 @@ pub fn closure(
         let mut next_chain = chain.clone();
         next_chain.push(format!("{key} {}", package.version));
         let package_arch = archs.effective(&package.architecture).to_string();
+        // apt (2.5.2 and later, so Debian 12 on) also upgrades the base's other binaries of
+        // the same source package when their candidate is of this same source version
+        // (APT::Get::Upgrade-By-Source-Package): a new mesa-va-drivers brings the installed
+        // libgbm1 up to its version.
+        if !base.is_empty() {
+            for sibling in index.siblings_to_upgrade(base, &package, &chosen) {
+                queue.push_back(Pending {
+                    group: vec![sibling],
+                    depender: native.clone(),
+                    chain: next_chain.clone(),
+                    root: root.clone(),
+                });
+            }
+        }
         let mut fields: Vec<&Vec<Vec<Relation>>> = vec![&package.pre_depends, &package.depends];
         if options.recommends {
             fields.push(&package.recommends);
@@ -1082,6 +1153,41 @@ mod tests {
         assert_eq!(
             resolve(&packages, &["tool"], &["libx 1.0"]).unwrap(),
             ["tool=2"]
+        );
+    }
+
+    #[test]
+    fn installed_binaries_of_the_same_source_are_upgraded_with_it() {
+        let packages = [
+            "mesa-va-drivers 22.3.6-1+deb12u2 Source: mesa",
+            "libgbm1 22.3.6-1+deb12u2 Source: mesa",
+            "libglapi-mesa 22.3.6-1+deb12u2 Source: mesa",
+            // Another source version: not a sibling of this upgrade.
+            "libosmesa6 22.3.7-1 Source: mesa (22.3.7-1)",
+            // Not installed: not upgraded.
+            "libegl-mesa0 22.3.6-1+deb12u2 Source: mesa",
+            // A binary whose version differs from its source's (binNMU-style).
+            "mesa-tools 22.3.6-1+deb12u2+b1 Source: mesa (22.3.6-1+deb12u2)",
+        ];
+        let base = [
+            "libgbm1 22.3.6-1+deb12u1 Source: mesa",
+            "libglapi-mesa 22.3.6-1+deb12u2 Source: mesa",
+            "libosmesa6 22.3.6-1+deb12u1 Source: mesa",
+            "mesa-tools 22.3.6-1+deb12u1 Source: mesa",
+        ];
+        assert_eq!(
+            resolve(&packages, &["mesa-va-drivers"], &base).unwrap(),
+            [
+                "libgbm1=22.3.6-1+deb12u2",
+                "mesa-tools=22.3.6-1+deb12u2+b1",
+                "mesa-va-drivers=22.3.6-1+deb12u2"
+            ],
+            "apt-get -s agrees (APT::Get::Upgrade-By-Source-Package)"
+        );
+        assert_eq!(
+            resolve(&packages, &["mesa-va-drivers"], &[]).unwrap(),
+            ["mesa-va-drivers=22.3.6-1+deb12u2"],
+            "nothing to upgrade on an empty base"
         );
     }
 

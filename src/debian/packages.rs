@@ -194,6 +194,8 @@ pub struct BinaryPackage {
     pub multi_arch: MultiArch,
     pub essential: bool,
     pub priority: Option<String>,
+    /// `Source:` as written (`name` or `name (version)`); absent when it equals the package.
+    pub source: Option<String>,
     pub depends: Vec<Vec<Relation>>,
     pub pre_depends: Vec<Vec<Relation>>,
     pub recommends: Vec<Vec<Relation>>,
@@ -242,6 +244,23 @@ impl Eq for ControlText {}
 impl std::fmt::Debug for ControlText {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl BinaryPackage {
+    /// The source package it was built from and that source's version (Policy §5.6.1: the
+    /// binary's own name and version when `Source:` leaves them out).
+    pub fn source_package(&self) -> (&str, String) {
+        match self.source.as_deref().map(str::trim) {
+            None | Some("") => (&self.name, self.version.to_string()),
+            Some(source) => match source.split_once('(') {
+                Some((name, version)) => (
+                    name.trim(),
+                    version.trim_end_matches(')').trim().to_string(),
+                ),
+                None => (source, self.version.to_string()),
+            },
+        }
     }
 }
 
@@ -314,6 +333,7 @@ fn package_from(
             .get("Essential")
             .is_some_and(|v| v.eq_ignore_ascii_case("yes")),
         priority: stanza.get("Priority").map(str::to_string),
+        source: stanza.get("Source").map(str::to_string),
         architecture: required("Architecture")?.to_string(),
         depends: relations("Depends")?,
         pre_depends: relations("Pre-Depends")?,
