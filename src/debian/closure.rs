@@ -474,11 +474,12 @@ fn hits(relations: &[Vec<Relation>], package: &BinaryPackage) -> bool {
 
 /// Why `candidate` cannot join `chosen` on top of `base`, if it cannot.
 fn conflicts_with(
-    archs: &Architectures,
+    index: &AptIndex,
     candidate: &BinaryPackage,
     chosen: &BTreeMap<String, Chosen>,
     base: &Base,
 ) -> Option<String> {
+    let archs = &index.architectures;
     let label =
         |p: &BinaryPackage| format!("{} {}", archs.display(&p.name, &p.architecture), p.version);
     let arch = archs.effective(&candidate.architecture);
@@ -516,11 +517,21 @@ fn conflicts_with(
         }
     }
     for installed in base.installed(&candidate.name) {
-        if !coinstallable(
-            &installed.architecture,
-            installed.multi_arch,
-            &installed.version,
-        ) {
+        // An installed `Multi-Arch: same` sibling at another version is not in the way when
+        // the index can bring it to this version: apt upgrades it (the same-source rule below
+        // queues that upgrade).
+        let upgradable = candidate.multi_arch == MultiArch::Same
+            && installed.multi_arch == MultiArch::Same
+            && index
+                .newest(&candidate.name, &installed.architecture)
+                .is_some_and(|p| p.version == candidate.version && p.multi_arch == MultiArch::Same);
+        if !upgradable
+            && !coinstallable(
+                &installed.architecture,
+                installed.multi_arch,
+                &installed.version,
+            )
+        {
             return Some(format!(
                 "{} would replace {}:{} {} of the base",
                 label(candidate),
@@ -706,7 +717,7 @@ pub fn closure(
                 candidates.sort_by_key(|i| archs.rank(&at(i).architecture));
             }
             for candidate in candidates {
-                match conflicts_with(archs, at(&candidate), &chosen, base) {
+                match conflicts_with(index, at(&candidate), &chosen, base) {
                     None => {
                         picked = Some(candidate);
                         break 'alternatives;
@@ -954,9 +965,9 @@ mod tests {
             "libc6 2.36-9 Architecture: i386; Multi-Arch: same",
             "app 1 Architecture: i386; Depends: libc6 (>= 2.34), coreutils",
         ];
-        let index = AptIndex::new(index(&packages), I386);
+        let app = AptIndex::new(index(&packages), I386);
         let chosen = closure(
-            &index,
+            &app,
             &base,
             &["app:i386".parse().unwrap()],
             ClosureOptions::default(),
@@ -969,6 +980,33 @@ mod tests {
             "the base's libc6:amd64 does not serve i386; its M-A foreign coreutils does"
         );
         assert_eq!(chosen["app:i386"].pulled_by, "app:i386");
+        // An M-A: same library installed natively at an older version is upgraded so that
+        // the foreign one can join it, as apt-get -s does.
+        let packages = [
+            "libglx-mesa0 22.3.6-1+deb12u2 Architecture: amd64; Multi-Arch: same; Source: mesa",
+            "libglx-mesa0 22.3.6-1+deb12u2 Architecture: i386; Multi-Arch: same; Source: mesa",
+        ];
+        let status = "Package: libglx-mesa0\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\nSource: mesa\nVersion: 22.3.6-1+deb12u1\n";
+        let base = Base::from_dpkg_status(status).unwrap();
+        let glx = AptIndex::new(index(&packages), I386);
+        let chosen = closure(
+            &glx,
+            &base,
+            &["libglx-mesa0:i386".parse().unwrap()],
+            ClosureOptions::default(),
+        )
+        .unwrap();
+        let names: Vec<String> = chosen
+            .iter()
+            .map(|(name, c)| format!("{name}={}", c.package.version))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "libglx-mesa0=22.3.6-1+deb12u2",
+                "libglx-mesa0:i386=22.3.6-1+deb12u2"
+            ]
+        );
     }
 
     fn index_base(lines: &[&str]) -> Vec<BinaryPackage> {

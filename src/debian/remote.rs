@@ -46,7 +46,7 @@ pub enum RemoteError {
         arch: String,
     },
     #[error(
-        "{url}: got {actual_size} bytes with sha256 {actual}, but the signed Release says {expected_size} bytes with {expected}"
+        "{url}: got {actual_size} bytes with sha256 {actual}, but the signed Release says {expected_size} bytes with {expected}; the mirror may be mid-sync (try again later) or something between serves other bytes"
     )]
     IndexMismatch {
         url: String,
