@@ -264,6 +264,20 @@ fn write_apt_config_with(
     );
 }
 
+/// Each `[[packages]]` entry of a parsed apt lock, described by `describe`.
+fn locked(lock: &toml::Value, describe: impl Fn(&toml::Value) -> String) -> Vec<String> {
+    lock["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(describe)
+        .collect()
+}
+
+fn field<'a>(entry: &'a toml::Value, key: &str) -> &'a str {
+    entry[key].as_str().unwrap()
+}
+
 const PACKAGES: &[(&str, &str, &str)] = &[
     ("curl", "7.88.1-10", "libcurl4 (>= 7.88)"),
     ("libcurl4", "7.88.1-10", ""),
@@ -386,19 +400,14 @@ fn resolve_writes_a_deterministic_apt_lock_and_check_covers_it() {
     );
     let lock = project.read("lockfiles/apt.lock.toml");
     let value: toml::Value = toml::from_str(&lock).unwrap();
-    let packages: Vec<String> = value["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            format!(
-                "{}={} pulled-by {}",
-                p["name"].as_str().unwrap(),
-                p["version"].as_str().unwrap(),
-                p["pulled-by"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let packages = locked(&value, |p| {
+        format!(
+            "{}={} pulled-by {}",
+            field(p, "name"),
+            field(p, "version"),
+            field(p, "pulled-by")
+        )
+    });
     assert_eq!(
         packages,
         [
@@ -649,21 +658,16 @@ fn foreign_architectures_resolve_fetch_publish_and_verify() {
         lock["foreign-architectures"].as_array().unwrap()[0].as_str(),
         Some("i386")
     );
-    let locked: Vec<String> = lock["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            format!(
-                "{}:{}={}",
-                p["name"].as_str().unwrap(),
-                p["architecture"].as_str().unwrap(),
-                p["version"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let packages = locked(&lock, |p| {
+        format!(
+            "{}:{}={}",
+            field(p, "name"),
+            field(p, "architecture"),
+            field(p, "version")
+        )
+    });
     assert_eq!(
-        locked,
+        packages,
         [
             "game:i386=1.0",
             "game-data:all=1.0",
