@@ -37,40 +37,41 @@ pub enum SigningError {
     Sign { path: String, message: String },
 }
 
+/// The key file's bytes; a missing or unreadable file is named.
+fn read_key_file(path: &Path) -> Result<Vec<u8>, SigningError> {
+    std::fs::read(path).map_err(|e| SigningError::Read {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Parses one key, armoured or binary.
+fn parse_key<K: Deserializable>(bytes: &[u8]) -> Result<K, String> {
+    if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+        K::from_armor_single(Cursor::new(bytes)).map(|(key, _)| key)
+    } else {
+        K::from_bytes(Cursor::new(bytes))
+    }
+    .map_err(|e| e.to_string())
+}
+
 /// The public key of `[apt] signing-key` as armour, for verify and apt's `signed-by=`. The file
 /// may hold the secret key (no passphrase needed for this) or only its public half, so the
 /// air-gapped side can verify without the secret.
 pub fn public_armour_of(path: &Path) -> Result<String, SigningError> {
-    let origin = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| SigningError::Read {
-        path: origin.clone(),
-        message: e.to_string(),
-    })?;
-    let secret = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
-        SignedSecretKey::from_armor_single(Cursor::new(bytes.clone())).map(|(key, _)| key)
-    } else {
-        SignedSecretKey::from_bytes(Cursor::new(bytes.clone()))
+    let bytes = read_key_file(path)?;
+    let public = match parse_key::<SignedSecretKey>(&bytes) {
+        Ok(secret) => secret.to_public_key(),
+        Err(_) => parse_key::<pgp::composed::SignedPublicKey>(&bytes).map_err(|message| {
+            SigningError::NotASecretKey {
+                path: path.display().to_string(),
+                message,
+            }
+        })?,
     };
-    if let Ok(secret) = secret {
-        return Ok(secret
-            .to_public_key()
-            .to_armored_string(ArmorOptions::default())
-            .expect("a parsed key serialises"));
-    }
-    let public = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
-        pgp::composed::SignedPublicKey::from_armor_single(Cursor::new(bytes)).map(|(key, _)| key)
-    } else {
-        pgp::composed::SignedPublicKey::from_bytes(Cursor::new(bytes))
-    };
-    public
-        .map(|key| {
-            key.to_armored_string(ArmorOptions::default())
-                .expect("a parsed key serialises")
-        })
-        .map_err(|e| SigningError::NotASecretKey {
-            path: origin,
-            message: e.to_string(),
-        })
+    Ok(public
+        .to_armored_string(ArmorOptions::default())
+        .expect("a parsed key serialises"))
 }
 
 /// A loaded, unlocked-on-use secret key.
@@ -91,23 +92,12 @@ impl RepositorySigner {
     /// Reads an armoured or binary secret key; the passphrase, if any, is checked by signing.
     pub fn load(path: &Path, passphrase: Option<String>) -> Result<Self, SigningError> {
         let origin = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| SigningError::Read {
-            path: origin.clone(),
-            message: e.to_string(),
+        let key = parse_key::<SignedSecretKey>(&read_key_file(path)?).map_err(|message| {
+            SigningError::NotASecretKey {
+                path: origin.clone(),
+                message,
+            }
         })?;
-        let not_secret = |message: String| SigningError::NotASecretKey {
-            path: origin.clone(),
-            message,
-        };
-        let armoured = bytes.trim_ascii_start().starts_with(b"-----BEGIN");
-        let key = if armoured {
-            SignedSecretKey::from_armor_single(Cursor::new(bytes))
-                .map(|(key, _)| key)
-                .map_err(|e| not_secret(e.to_string()))?
-        } else {
-            SignedSecretKey::from_bytes(Cursor::new(bytes))
-                .map_err(|e| not_secret(e.to_string()))?
-        };
         let signer = RepositorySigner {
             key,
             password: passphrase

@@ -10,9 +10,7 @@ use super::{Finding, Severity};
 use crate::config::{AptBase, AptConfig};
 use crate::debian::aptlock::AptLock;
 use crate::debian::closure::{AptIndex, Base, ClosureOptions, Request, closure};
-use crate::debian::publish::{
-    APT_DIRECTORY, expected_release, is_index_file, packages_index, publish,
-};
+use crate::debian::publish::{APT_DIRECTORY, is_index_file, packages_index, publish};
 use crate::debian::signature::Keyring;
 use crate::debian::signing::public_armour_of;
 
@@ -56,10 +54,13 @@ pub fn verify_apt(
             ),
         ));
     }
-    // The indexes must be exactly what the lock publishes.
+    // The indexes must be exactly what the lock publishes; that Release is also what the
+    // signature files must sign.
+    let mut expected_release = None;
     if let Ok(expected) = tempfile::tempdir()
         && publish(&lock, expected.path(), None).is_ok()
     {
+        expected_release = std::fs::read_to_string(expected.path().join("Release")).ok();
         for name in ["Packages", "Packages.gz", "Release"] {
             let want = std::fs::read(expected.path().join(name)).unwrap_or_default();
             if std::fs::read(dir.join(name)).ok().as_deref() != Some(want.as_slice()) {
@@ -84,10 +85,10 @@ pub fn verify_apt(
         },
         None => None,
     };
-    if let Ok(release) = expected_release(&lock) {
+    if let Some(release) = &expected_release {
         findings.extend(check_signatures(
             &dir,
-            &release,
+            release,
             apt.signing_key.as_deref(),
             public_key.as_deref(),
             &uri,
