@@ -26,20 +26,8 @@ pub fn verify_apt(
     let (lock, items) = crate::fetch::apt_items(lockfiles).ok()??;
     let dir = wheelhouse.join(APT_DIRECTORY);
     let uri = |name: &str| format!("{wheelhouse_uri}/{APT_DIRECTORY}/{name}");
-    let mut findings = Vec::new();
     let plan = crate::fetch::plan(&items, &dir);
-    for item in &plan.missing {
-        findings.push(Finding::new(
-            "AP101",
-            Severity::Error,
-            uri(&item.file_name),
-            None,
-            format!(
-                "{} is missing ({}); run `airlock fetch` while online",
-                item.file_name, item.label
-            ),
-        ));
-    }
+    let mut findings = super::integrity::missing(&plan, "AP101", &uri);
     for item in &plan.corrupt {
         findings.push(Finding::new("AP102", Severity::Error, uri(&item.file_name), None, format!("{} does not have the locked size and sha256 {} (or is not a regular file); delete it and run `airlock fetch`", item.file_name, item.sha256)));
     }

@@ -204,24 +204,35 @@ fn check_wheel(path: &Path, uri: &str, wheel: &LockedWheel) -> Vec<Finding> {
     findings
 }
 
+/// One `rule` error per locked file the plan found missing (wheels and `.deb`s alike).
+pub(super) fn missing(
+    plan: &crate::fetch::FetchPlan,
+    rule: &'static str,
+    uri: &dyn Fn(&str) -> String,
+) -> Vec<Finding> {
+    plan.missing
+        .iter()
+        .map(|item| {
+            Finding::new(
+                rule,
+                Severity::Error,
+                uri(&item.file_name),
+                None,
+                format!(
+                    "{} is missing ({}); run `airlock fetch` while online",
+                    item.file_name, item.label
+                ),
+            )
+        })
+        .collect()
+}
+
 /// All integrity findings for the wheelhouse. `wheelhouse_uri` is how locations name it.
 pub fn check(wheels: &[LockedWheel], wheelhouse: &Path, wheelhouse_uri: &str) -> Vec<Finding> {
     let items: Vec<_> = wheels.iter().map(|w| w.item.clone()).collect();
     let plan = plan(&items, wheelhouse);
     let uri = |name: &str| format!("{wheelhouse_uri}/{name}");
-    let mut findings = Vec::new();
-    for item in &plan.missing {
-        findings.push(Finding::new(
-            "AL101",
-            Severity::Error,
-            uri(&item.file_name),
-            None,
-            format!(
-                "{} is missing ({}); run `airlock fetch` while online",
-                item.file_name, item.label
-            ),
-        ));
-    }
+    let mut findings = missing(&plan, "AL101", &uri);
     for item in &plan.corrupt {
         let path = wheelhouse.join(&item.file_name);
         let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file());

@@ -99,17 +99,11 @@ fn pins(lock: &str) -> Vec<Vec<String>> {
 fn resolves_two_targets_into_one_deterministic_pep751_lock() {
     let index = FakeIndex::start(BASIC);
     let project = project_with("webapp[fast]\n", &index);
-    let output = project
-        .airlock()
-        .arg("resolve")
-        .assert()
-        .success()
-        .get_output()
-        .clone();
+    let stderr = project.stderr_of(&["resolve"], 0);
     assert!(
-        text(&output.stderr).contains("wrote lockfiles/pylock.app.toml"),
+        stderr.contains("wrote lockfiles/pylock.app.toml"),
         "{}",
-        text(&output.stderr)
+        stderr
     );
     let lock = project.read("lockfiles/pylock.app.toml");
     assert_eq!(
@@ -165,14 +159,8 @@ fn resolves_two_targets_into_one_deterministic_pep751_lock() {
     );
 
     // Same inputs, same index: byte-identical, and the second run says so.
-    let output = project
-        .airlock()
-        .arg("resolve")
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert!(text(&output.stderr).contains("is unchanged"));
+    let stderr = project.stderr_of(&["resolve"], 0);
+    assert!(stderr.contains("is unchanged"));
     assert_eq!(project.read("lockfiles/pylock.app.toml"), lock);
 }
 
@@ -180,14 +168,8 @@ fn resolves_two_targets_into_one_deterministic_pep751_lock() {
 fn check_reports_missing_and_stale_locks_and_writes_nothing() {
     let index = FakeIndex::start(BASIC);
     let project = project_with("webapp\n", &index);
-    let output = project
-        .airlock()
-        .args(["resolve", "--check"])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    assert!(text(&output.stderr).contains("lockfiles/pylock.app.toml is missing"));
+    let stderr = project.stderr_of(&["resolve", "--check"], 1);
+    assert!(stderr.contains("lockfiles/pylock.app.toml is missing"));
     assert!(!project.path().join("lockfiles").exists());
     project.airlock().arg("resolve").assert().success();
     let before = project.read("lockfiles/pylock.app.toml");
@@ -307,20 +289,16 @@ fn unsatisfiable_requirements_get_a_derivation_with_lines() {
 fn no_wheel_for_the_target_is_explained() {
     let index = FakeIndex::start(BASIC);
     let project = project_with("corelib>=2,<3\n", &index);
-    let output = project
-        .airlock()
-        .args([
+    let stderr = project.stderr_of(
+        &[
             "resolve",
             "--python-version",
             "3.12",
             "--python-platform",
             "aarch64-apple-darwin",
-        ])
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let stderr = text(&output.stderr);
+        ],
+        2,
+    );
     assert_mentions(
         &stderr,
         &["2.0 have no wheel for cp3.12 on aarch64-macos_13_0"],
@@ -405,14 +383,7 @@ fn a_server_that_ignores_range_still_works_and_is_hash_checked() {
 fn offline_uses_only_the_cache() {
     let index = FakeIndex::start(BASIC);
     let project = project_with("webapp\n", &index);
-    let output = project
-        .airlock()
-        .args(["resolve", "--offline"])
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let stderr = text(&output.stderr);
+    let stderr = project.stderr_of(&["resolve", "--offline"], 2);
     assert_mentions(
         &stderr,
         &["is not in the cache and --offline forbids the network"],
@@ -532,14 +503,8 @@ fn config_errors_are_collected_and_exit_2() {
             "python.requirements[0]:",
         ],
     );
-    let output = project
-        .airlock()
-        .args(["resolve", "-r", "x.in", "--python-version", "3.12"])
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    assert!(text(&output.stderr).contains("give them in pairs"));
+    let stderr = project.stderr_of(&["resolve", "-r", "x.in", "--python-version", "3.12"], 2);
+    assert!(stderr.contains("give them in pairs"));
 }
 
 #[test]
