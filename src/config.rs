@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::python::index::IndexStrategy;
-use crate::python::resolver::PrereleaseMode;
+use crate::python::resolver::{BinaryArg, BinaryPolicy, PrereleaseMode};
 use crate::python::target::Target;
 
 pub const CONFIG_FILE: &str = "airlock.toml";
@@ -100,7 +100,20 @@ struct RawPython {
     index_strategy: IndexStrategy,
     #[serde(default)]
     prerelease: PrereleaseMode,
-    only_binary: Option<bool>,
+    /// pip's `--only-binary` values (`:all:`, `:none:`, names).
+    #[serde(default)]
+    only_binary: Vec<String>,
+    /// pip's `--no-binary` values.
+    #[serde(default)]
+    no_binary: Vec<String>,
+    #[serde(default)]
+    prefer_binary: bool,
+    /// uv's `--no-build`: never build an sdist (only-binary for everything).
+    #[serde(default)]
+    no_build: bool,
+    /// uv's `--no-build-package`.
+    #[serde(default)]
+    no_build_package: Vec<String>,
     lockfiles: Option<String>,
 }
 
@@ -120,6 +133,8 @@ pub struct PythonConfig {
     pub extra_index_urls: Vec<String>,
     pub index_strategy: IndexStrategy,
     pub prerelease: PrereleaseMode,
+    /// Wheel/sdist switches, in the order they apply.
+    pub binary: Vec<BinaryArg>,
     pub lockfiles: PathBuf,
 }
 
@@ -281,11 +296,6 @@ impl Config {
                 ));
             }
         }
-        if python.only_binary == Some(false) {
-            problems.push(
-                "python.only-binary = false: building from source distributions is not supported; airlock locks wheels only".into(),
-            );
-        }
         let lockfiles = python.lockfiles.as_deref().unwrap_or("lockfiles");
         let wheelhouse = fetch.wheelhouse.as_deref().unwrap_or("wheelhouse");
         for (key, value) in [
@@ -369,6 +379,37 @@ impl Config {
             }
             apt_sources = Some(parsed);
         }
+        let mut binary = Vec::new();
+        binary.extend(python.no_binary.iter().cloned().map(BinaryArg::NoBinary));
+        binary.extend(
+            python
+                .only_binary
+                .iter()
+                .cloned()
+                .map(BinaryArg::OnlyBinary),
+        );
+        if python.no_build {
+            binary.push(BinaryArg::OnlyBinary(":all:".into()));
+        }
+        binary.extend(
+            python
+                .no_build_package
+                .iter()
+                .cloned()
+                .map(BinaryArg::OnlyBinary),
+        );
+        if python.prefer_binary {
+            binary.push(BinaryArg::PreferBinary);
+        }
+        for arg in &binary {
+            if let Err(error) = BinaryPolicy::default().apply(arg) {
+                let key = match arg {
+                    BinaryArg::NoBinary(_) => "no-binary",
+                    _ => "only-binary",
+                };
+                problems.push(format!("python.{key}: {error}"));
+            }
+        }
         if fetch.jobs == Some(0) {
             problems.push("fetch.jobs = 0: at least one download must run".into());
         }
@@ -386,6 +427,7 @@ impl Config {
                 extra_index_urls: python.extra_index_url,
                 index_strategy: python.index_strategy,
                 prerelease: python.prerelease,
+                binary,
                 lockfiles: root.join(lockfiles),
             },
             fetch: FetchConfig {
@@ -426,7 +468,7 @@ targets = [
   { python-version = "3.12", python-platform = "sparc-solaris" },
   { python-version = "3.12", python-platform = "x86_64-manylinux_2_36" },
 ]
-only-binary = false
+only-binary = ["not a name!"]
 lockfiles = "../elsewhere"
 "#;
         let error = Config::parse(text, Path::new("airlock.toml"), dir.path().to_path_buf())
@@ -438,7 +480,7 @@ lockfiles = "../elsewhere"
             "python.targets[3]: cp3.12 on x86_64-manylinux_2_36 is listed twice",
             "python.requirements[0]:",
             "python.requirements: two files would share the lockfile pylock.missing.toml",
-            "only-binary = false",
+            "python.only-binary: `not a name!` is not a package name",
             "python.lockfiles = \"../elsewhere\"",
         ] {
             assert!(

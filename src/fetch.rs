@@ -153,8 +153,14 @@ pub fn locked_wheels(dir: &Path) -> Result<(usize, Vec<LockedWheel>), FetchError
             source,
         })?;
         let lock = PyLock::parse(&text, &label)?;
-        for package in &lock.packages {
-            for wheel in &package.wheels {
+        let built = lock.built_sdists();
+        let build_packages = lock.tool.iter().flat_map(|t| &t.airlock.build_packages);
+        for package in lock.packages.iter().chain(build_packages) {
+            let sdist = package
+                .sdist
+                .as_ref()
+                .filter(|sdist| built.contains(sdist.name.as_str()));
+            for wheel in package.wheels.iter().chain(sdist) {
                 if !safe_file_name(&wheel.name) {
                     return Err(FetchError::UnsafeName {
                         lock: label,

@@ -16,7 +16,10 @@ use crate::net::redact;
 use crate::python::index::{IndexError, IndexInputs, IndexStrategy, RemoteIndex, select_indexes};
 use crate::python::pylock::{LockContext, PyLock, PylockError, build_lock, lock_filename};
 use crate::python::requirements::{DiskLoader, RequirementErrors, parse_requirements};
-use crate::python::resolver::{PrereleaseMode, ResolveError, ResolveOptions, resolve};
+use crate::python::resolver::{
+    BinaryArg, BinaryPolicy, BinaryPolicyError, BuildResolution, MetadataOrigin, PrereleaseMode,
+    ResolveError, ResolveOptions, resolve, resolve_builds,
+};
 use crate::python::target::Target;
 use crate::reporter::{Event, Reporter};
 
@@ -46,6 +49,39 @@ pub enum LockError {
     },
     #[error("the resolver thread failed: {0}")]
     Join(String),
+    #[error("--only-binary/--no-binary: {0}")]
+    Binary(BinaryPolicyError),
+}
+
+/// Metadata computed by running an sdist's build on this machine reflects this machine: a
+/// `setup.py` that tests `sys.platform` or the Python version answers for the host. Say so for
+/// every target that is not the host.
+fn warn_host_metadata(
+    targets: &[Target],
+    builds: &[std::collections::BTreeMap<String, BuildResolution>],
+    reporter: &dyn Reporter,
+) {
+    let host = crate::python::build::HostPython::detect().ok();
+    for (target, target_builds) in targets.iter().zip(builds) {
+        let same_as_host = host.as_ref().is_some_and(|h| {
+            h.target.python_version == target.python_version
+                && h.target.platform.arch == target.platform.arch
+        });
+        if same_as_host {
+            continue;
+        }
+        for build in target_builds.values() {
+            if build.origin == MetadataOrigin::Built {
+                reporter.event(Event::Warning {
+                    message: format!(
+                        "{}: its dependencies come from running its build on this machine ({}); markers its setup code evaluated are this machine's, not {target}'s",
+                        build.sdist.filename,
+                        host.as_ref().map_or("unknown".to_string(), |h| h.target.to_string()),
+                    ),
+                });
+            }
+        }
+    }
 }
 
 /// What to do with each lock.
@@ -68,6 +104,10 @@ pub struct LockRequest {
     pub indexes: IndexInputs,
     pub index_strategy: IndexStrategy,
     pub prerelease: PrereleaseMode,
+    /// Wheel/sdist switches from airlock.toml; a requirements file's own lines apply after
+    /// them, then `binary_flags`.
+    pub binary_config: Vec<BinaryArg>,
+    pub binary_flags: Vec<BinaryArg>,
     pub offline: bool,
     pub mode: LockMode,
     pub cache_dir: PathBuf,
@@ -111,14 +151,19 @@ pub fn display_path(path: &Path, root: &Path) -> String {
         .replace('\\', "/")
 }
 
-fn fingerprint(request: &LockRequest, files: &[(PathBuf, String)], indexes: &[url::Url]) -> String {
+fn fingerprint(
+    request: &LockRequest,
+    files: &[(PathBuf, String)],
+    indexes: &[url::Url],
+    binary: &BinaryPolicy,
+) -> String {
     let mut hasher = Sha256::new();
     let mut add = |label: &str, value: &str| {
         hasher.update(label.as_bytes());
         hasher.update((value.len() as u64).to_le_bytes());
         hasher.update(value.as_bytes());
     };
-    add("schema", "airlock-inputs-v1");
+    add("schema", "airlock-inputs-v2");
     for (path, text) in files {
         add("file", &display_path(path, &request.root));
         add("content", text);
@@ -134,6 +179,7 @@ fn fingerprint(request: &LockRequest, files: &[(PathBuf, String)], indexes: &[ur
     }
     add("strategy", &format!("{:?}", request.index_strategy));
     add("prerelease", &format!("{:?}", request.prerelease));
+    add("binary", &binary.describe());
     hex::encode(hasher.finalize())
 }
 
@@ -186,7 +232,15 @@ pub async fn lock_all(
         let selection = select_indexes(&index_inputs, &env, &request.cache_dir)?;
         let lockfile = request.lockfiles.join(lock_filename(requirements_path));
         let lock_label = display_path(&lockfile, &request.root);
-        let fingerprint = fingerprint(request, &input.files, &selection.urls);
+        let binary = BinaryPolicy::from_args(
+            request
+                .binary_config
+                .iter()
+                .chain(&input.binary)
+                .chain(&request.binary_flags),
+        )
+        .map_err(LockError::Binary)?;
+        let fingerprint = fingerprint(request, &input.files, &selection.urls, &binary);
         let existing = std::fs::read_to_string(&lockfile).ok();
         // An unreadable or foreign lock counts as stale: it is rewritten, never trusted.
         let existing_lock = existing
@@ -241,6 +295,7 @@ pub async fn lock_all(
             } else {
                 request.prerelease
             },
+            binary,
         };
         let label = display_path(requirements_path, &request.root);
         let requests_before = source
@@ -266,26 +321,33 @@ pub async fn lock_all(
             let (requirements, constraints) =
                 (input.requirements.clone(), input.constraints.clone());
             tasks.push(tokio::task::spawn_blocking(move || {
-                resolve(
+                let resolution = resolve(
                     &source,
                     &label,
                     &requirements,
                     &constraints,
                     &target,
                     &options,
-                )
+                )?;
+                let builds = resolve_builds(&source, &resolution, &target, &options)?;
+                Ok::<_, ResolveError>((resolution, builds))
             }));
         }
         let mut resolutions = Vec::new();
+        let mut builds = Vec::new();
         for task in tasks {
-            resolutions.push(task.await.map_err(|e| LockError::Join(e.to_string()))??);
+            let (resolution, target_builds) =
+                task.await.map_err(|e| LockError::Join(e.to_string()))??;
+            resolutions.push(resolution);
+            builds.push(target_builds);
         }
+        warn_host_metadata(&request.targets, &builds, reporter.as_ref());
         let context = LockContext {
             fingerprint,
             requirements: label,
             indexes: &selection.urls,
         };
-        let lock = build_lock(&request.targets, &resolutions, &context);
+        let lock = build_lock(&request.targets, &resolutions, &builds, &context);
         let text = lock.to_toml();
         let status = write_if_changed(&lockfile, existing.as_deref(), &text)
             .map_err(|(path, source)| LockError::Write { path, source })?;

@@ -4,6 +4,8 @@
 /// Something worth telling the user about while work is under way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// Something the user should know; the work goes on.
+    Warning { message: String },
     /// A resolution for one lockfile and target started.
     ResolveStarted { lock: String, target: String },
     /// A project's file list arrived (from the network or the cache).

@@ -18,7 +18,7 @@ use airlock::net::cache::{default_cache_dir, write_atomic};
 use airlock::python::export::to_requirements_txt;
 use airlock::python::index::{IndexInputs, IndexStrategy};
 use airlock::python::pylock::{PyLock, lockfiles_in};
-use airlock::python::resolver::PrereleaseMode;
+use airlock::python::resolver::{BinaryArg, PrereleaseMode};
 use airlock::python::target::Target;
 use airlock::verify;
 
@@ -165,6 +165,21 @@ struct ResolveArgs {
     /// When pre-releases may be chosen.
     #[arg(long, value_enum)]
     prerelease: Option<PrereleaseArg>,
+    /// Never build these from source: `:all:`, `:none:` or names, comma-separated (pip).
+    #[arg(long, value_name = "NAMES")]
+    only_binary: Vec<String>,
+    /// Build these from source, never use their wheels: `:all:`, `:none:` or names (pip).
+    #[arg(long, value_name = "NAMES")]
+    no_binary: Vec<String>,
+    /// Prefer an older version with a wheel over a newer one that needs a build (pip).
+    #[arg(long)]
+    prefer_binary: bool,
+    /// Never build an sdist: every package must have a wheel for the target (uv).
+    #[arg(long)]
+    no_build: bool,
+    /// Never build this package from source; repeatable (uv).
+    #[arg(long, value_name = "NAME")]
+    no_build_package: Vec<String>,
     /// Use only the HTTP cache; never touch the network.
     #[arg(long)]
     offline: bool,
@@ -187,6 +202,26 @@ struct ResolveArgs {
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value = "text")]
     format: SummaryFormat,
+}
+
+/// The wheel/sdist switches of the command line, in the order they apply: pip's, then uv's.
+fn binary_flags(args: &ResolveArgs) -> Vec<BinaryArg> {
+    let mut out = Vec::new();
+    out.extend(args.no_binary.iter().cloned().map(BinaryArg::NoBinary));
+    out.extend(args.only_binary.iter().cloned().map(BinaryArg::OnlyBinary));
+    if args.no_build {
+        out.push(BinaryArg::OnlyBinary(":all:".into()));
+    }
+    out.extend(
+        args.no_build_package
+            .iter()
+            .cloned()
+            .map(BinaryArg::OnlyBinary),
+    );
+    if args.prefer_binary {
+        out.push(BinaryArg::PreferBinary);
+    }
+    out
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -307,6 +342,8 @@ fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8, mode: LockMode) -> R
             Some(PrereleaseArg::IfNecessaryOrExplicit) => PrereleaseMode::IfNecessaryOrExplicit,
             None => python.prerelease,
         },
+        binary_config: python.binary.clone(),
+        binary_flags: binary_flags(&args),
         offline: args.offline,
         mode: if args.check { LockMode::Check } else { mode },
         cache_dir: default_cache_dir(),
@@ -600,6 +637,8 @@ fn run_verify(args: VerifyArgs) -> Result<ExitCode> {
             },
             index_strategy: python.index_strategy,
             prerelease: python.prerelease,
+            binary_config: python.binary.clone(),
+            binary_flags: Vec::new(),
             offline: true,
             mode: LockMode::Check,
             cache_dir: default_cache_dir(),
@@ -620,6 +659,7 @@ fn run_verify(args: VerifyArgs) -> Result<ExitCode> {
             .wheelhouse
             .unwrap_or_else(|| config.fetch.wheelhouse.clone()),
         prerelease: python.prerelease,
+        binary: python.binary.clone(),
         rehearse_with: args.rehearse.then(verify::rehearse::python),
     });
     match python_findings {

@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use airlock::reporter::{Event, NoopReporter, Reporter};
+use airlock::reporter::{Event, Reporter};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -26,6 +26,9 @@ pub struct SpinnerReporter {
 impl Reporter for SpinnerReporter {
     fn event(&self, event: Event) {
         match event {
+            Event::Warning { message } => {
+                self.bar.suspend(|| eprintln!("warning: {message}"));
+            }
             Event::ResolveStarted { lock, target } => {
                 self.bar
                     .set_message(format!("resolving {lock} for {target}"));
@@ -93,10 +96,21 @@ impl Drop for SpinnerReporter {
     }
 }
 
-/// A spinner when stderr is a terminal and output is not quiet; otherwise nothing.
+/// Without a terminal: warnings on stderr, nothing else.
+struct WarningsOnly;
+
+impl Reporter for WarningsOnly {
+    fn event(&self, event: Event) {
+        if let Event::Warning { message } = event {
+            eprintln!("warning: {message}");
+        }
+    }
+}
+
+/// A spinner when stderr is a terminal and output is not quiet; otherwise only warnings.
 pub fn reporter(quiet: bool) -> std::sync::Arc<dyn Reporter> {
     if quiet || !std::io::stderr().is_terminal() {
-        return std::sync::Arc::new(NoopReporter);
+        return std::sync::Arc::new(WarningsOnly);
     }
     let multi = MultiProgress::new();
     let bar = multi.add(ProgressBar::new_spinner());

@@ -135,6 +135,29 @@ impl ContentCache {
         self.root.join(&sha256[..2]).join(sha256)
     }
 
+    /// The cached file with this digest, re-hashed before it is trusted.
+    pub fn verified(&self, sha256: &str) -> Option<PathBuf> {
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let path = self.path(sha256);
+        let (actual, _) = hash_file(&path).ok()?;
+        (actual == sha256).then_some(path)
+    }
+
+    /// Stores bytes already checked against `sha256` and returns where they are.
+    pub fn store_bytes(
+        &self,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<PathBuf, (PathBuf, std::io::Error)> {
+        let target = self.path(sha256);
+        let dir = target.parent().expect("cache paths have a directory");
+        fs::create_dir_all(dir).map_err(|e| (dir.to_path_buf(), e))?;
+        crate::net::cache::write_atomic(&target, bytes).map_err(|e| (target.clone(), e))?;
+        Ok(target)
+    }
+
     /// Puts a verified file into the cache: a hard link when possible, else a copy. Failure
     /// only costs a future download, so it is not an error.
     fn store(&self, verified: &Path, sha256: &str) {

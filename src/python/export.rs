@@ -7,11 +7,18 @@ use super::pylock::PyLock;
 /// Entries without a hashed wheel cannot pass `--require-hashes`, so they are returned as
 /// errors instead of being written half-pinned.
 pub fn to_requirements_txt(lock: &PyLock, source: &str) -> Result<String, Vec<String>> {
-    let mut out =
-        format!("# Exported by airlock from {source}; every wheel hash of the lock is listed.\n");
+    let mut out = format!(
+        "# Exported by airlock from {source}; every wheel and built sdist hash of the lock is listed.\n"
+    );
     let mut missing = Vec::new();
+    let built = lock.built_sdists();
     for package in &lock.packages {
-        if package.wheels.is_empty() {
+        // pip builds the sdist where no wheel fits; its hash must be listed for that.
+        let sdist = package
+            .sdist
+            .as_ref()
+            .filter(|sdist| built.contains(sdist.name.as_str()));
+        if package.wheels.is_empty() && sdist.is_none() {
             missing.push(format!("{}=={}", package.name, package.version));
             continue;
         }
@@ -19,8 +26,8 @@ pub fn to_requirements_txt(lock: &PyLock, source: &str) -> Result<String, Vec<St
         if let Some(marker) = &package.marker {
             out.push_str(&format!(" ; {marker}"));
         }
-        for wheel in &package.wheels {
-            out.push_str(&format!(" \\\n    --hash=sha256:{}", wheel.hashes.sha256));
+        for file in package.wheels.iter().chain(sdist) {
+            out.push_str(&format!(" \\\n    --hash=sha256:{}", file.hashes.sha256));
         }
         out.push('\n');
     }
@@ -86,7 +93,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             text,
-            "# Exported by airlock from pylock.x.toml; every wheel hash of the lock is listed.\n\
+            "# Exported by airlock from pylock.x.toml; every wheel and built sdist hash of the lock is listed.\n\
 a==1.0 \\\n    --hash=sha256:11 \\\n    --hash=sha256:22\n\
 b==1.0 ; python_version == '3.12' \\\n    --hash=sha256:33\n"
         );

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -21,9 +22,16 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{OnceCell, Semaphore};
 use url::Url;
 
+use super::build::{BuildError, Hook, HookOutput, HostPython};
 use super::metadata::{CoreMetadata, MetadataError};
-use super::resolver::{PackageSource, Picker, SourceError};
+use super::requirements::{Location, RequirementLine};
+use super::resolver::{
+    MetadataOrigin, PackageSource, Picker, ResolveError, ResolveOptions, SdistInfo, SourceError,
+    resolve,
+};
+use super::sdist::{self, SdistError};
 use super::simple::{self, CoreMetadataFile, DistFile, ProjectFiles, SimpleError};
+use super::wheel::DistFilename;
 use super::zip_metadata::{
     ZipMetadataError, extract_member, find_metadata, locate_directory, member_read_length,
 };
@@ -59,6 +67,40 @@ pub enum IndexError {
         "no package index is configured: pass --index-url, set PIP_INDEX_URL, or install pip so airlock can use its default index"
     )]
     NoIndex,
+    #[error(transparent)]
+    Sdist(#[from] SdistError),
+    #[error("{file}: preparing its build")]
+    Build {
+        file: String,
+        #[source]
+        source: BuildError,
+    },
+    #[error("{file}: the index lists it without a sha256, so airlock cannot pin or verify it")]
+    NoHash { file: String },
+    #[error("building {file} needs itself: {chain}")]
+    BuildCycle { file: String, chain: String },
+    #[error("{file}: its build requirements cannot be resolved for this machine")]
+    BuildRequirements {
+        file: String,
+        #[source]
+        source: Box<ResolveError>,
+    },
+    #[error("{file}: the metadata its build produced is invalid")]
+    BuiltMetadata {
+        file: String,
+        #[source]
+        source: MetadataError,
+    },
+    #[error(
+        "{file}: the build backend asked for `{requirement}`, which is not a PEP 508 requirement"
+    )]
+    BadBuildRequirement { file: String, requirement: String },
+    #[error("cannot write {}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// How several indexes combine (uv's names).
@@ -82,6 +124,9 @@ pub struct IndexStats {
 
 type Shared<T> = Arc<OnceCell<Result<Arc<T>, SourceError>>>;
 
+/// The prepared answer for one sdist, filled once.
+type SdistSlot = Arc<Mutex<Option<Arc<SdistInfo>>>>;
+
 /// The cell that holds (or will hold) the answer for `key`: every caller asking for the same
 /// key, resolver or prefetch, awaits one request.
 fn shared_cell<K: Clone + Eq + std::hash::Hash, T>(
@@ -102,6 +147,9 @@ struct Inner {
     permits: Semaphore,
     projects: Mutex<HashMap<PackageName, Shared<ProjectFiles>>>,
     metadata: Mutex<HashMap<Url, Shared<CoreMetadata>>>,
+    /// One lock per sdist (by sha256), so two targets never build the same sdist at once.
+    sdists: Mutex<HashMap<String, SdistSlot>>,
+    host: std::sync::OnceLock<Result<HostPython, String>>,
     reporter: Arc<dyn Reporter>,
     stats: IndexStats,
 }
@@ -149,6 +197,8 @@ impl RemoteIndex {
                 permits: Semaphore::new(48),
                 projects: Mutex::default(),
                 metadata: Mutex::default(),
+                sdists: Mutex::default(),
+                host: std::sync::OnceLock::new(),
                 reporter,
                 stats: IndexStats::default(),
             }),
@@ -443,6 +493,10 @@ impl PackageSource for RemoteIndex {
         self.runtime.block_on(self.inner.metadata(file))
     }
 
+    fn sdist_info(&self, file: &DistFile) -> Result<Arc<SdistInfo>, SourceError> {
+        self.sdist_info_blocking(file).map_err(SourceError::new)
+    }
+
     fn prefetch(&self, name: &PackageName, picker: Picker) {
         let inner = self.inner.clone();
         let name = name.clone();
@@ -720,4 +774,408 @@ mod tests {
             "https://127.0.0.1/simple/"
         );
     }
+}
+
+thread_local! {
+    /// The sdists this thread is preparing, outermost first: a build requirement that needs
+    /// an sdist already on the stack is a cycle, reported rather than deadlocked on.
+    static BUILDING: std::cell::RefCell<Vec<(String, String)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// What is cached per sdist, by its sha256: the answer of a build is as immutable as the file.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedSdistInfo {
+    metadata: String,
+    build_requires: Vec<String>,
+    origin: MetadataOrigin,
+}
+
+impl CachedSdistInfo {
+    fn into_info(self, file: &str) -> Result<SdistInfo, IndexError> {
+        let metadata = CoreMetadata::parse(self.metadata.as_bytes()).map_err(|source| {
+            IndexError::Metadata {
+                file: file.to_string(),
+                source,
+            }
+        })?;
+        let build_requires = self
+            .build_requires
+            .iter()
+            .map(|text| {
+                pep508_rs::Requirement::from_str(text).map_err(|_| {
+                    IndexError::BadBuildRequirement {
+                        file: file.to_string(),
+                        requirement: text.clone(),
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SdistInfo {
+            metadata: Arc::new(metadata),
+            build_requires,
+            origin: self.origin,
+        })
+    }
+}
+
+impl RemoteIndex {
+    fn cache_root(&self) -> &Path {
+        self.inner.cache.root()
+    }
+
+    fn host(&self) -> Result<&HostPython, IndexError> {
+        self.inner
+            .host
+            .get_or_init(|| HostPython::detect().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|message| IndexError::Build {
+                file: "source distributions".into(),
+                source: BuildError::NoPython {
+                    python: "python3".into(),
+                    message: message.clone(),
+                },
+            })
+    }
+
+    /// An sdist's metadata and build requirements: from the cache, else from its PKG-INFO
+    /// and its backend's hooks, run here in an isolated build environment.
+    fn sdist_info_blocking(&self, file: &DistFile) -> Result<Arc<SdistInfo>, IndexError> {
+        let sha256 = file.sha256.clone().ok_or_else(|| IndexError::NoHash {
+            file: file.filename.clone(),
+        })?;
+        let cycle = BUILDING.with(|stack| {
+            let stack = stack.borrow();
+            stack.iter().any(|(_, sha)| *sha == sha256).then(|| {
+                let names: Vec<&str> = stack.iter().map(|(name, _)| name.as_str()).collect();
+                names.join(" -> ")
+            })
+        });
+        if let Some(chain) = cycle {
+            return Err(IndexError::BuildCycle {
+                file: file.filename.clone(),
+                chain: format!("{chain} -> {}", file.filename),
+            });
+        }
+        let slot = {
+            let mut map = self.inner.sdists.lock().expect("sdist map lock");
+            map.entry(sha256.clone()).or_default().clone()
+        };
+        let mut slot = slot.lock().expect("sdist slot lock");
+        if let Some(info) = slot.as_ref() {
+            return Ok(info.clone());
+        }
+        let cached_path = self
+            .cache_root()
+            .join("sdist-info-v1")
+            .join(format!("{sha256}.json"));
+        if let Ok(bytes) = std::fs::read(&cached_path)
+            && let Ok(cached) = serde_json::from_slice::<CachedSdistInfo>(&bytes)
+        {
+            let info = Arc::new(cached.into_info(&file.filename)?);
+            *slot = Some(info.clone());
+            return Ok(info);
+        }
+        BUILDING.with(|stack| {
+            stack
+                .borrow_mut()
+                .push((file.filename.clone(), sha256.clone()))
+        });
+        let result = self.prepare_sdist(file, &sha256);
+        BUILDING.with(|stack| stack.borrow_mut().pop());
+        let (info, cached) = result?;
+        if let Some(dir) = cached_path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| IndexError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let text = serde_json::to_vec(&cached).expect("serialisable");
+        crate::net::cache::write_atomic(&cached_path, &text).map_err(|source| IndexError::Io {
+            path: cached_path.clone(),
+            source,
+        })?;
+        let info = Arc::new(info);
+        *slot = Some(info.clone());
+        Ok(info)
+    }
+
+    fn prepare_sdist(
+        &self,
+        file: &DistFile,
+        sha256: &str,
+    ) -> Result<(SdistInfo, CachedSdistInfo), IndexError> {
+        let name = &file.filename;
+        let path = self.local_file(file, sha256)?;
+        let bytes = std::fs::read(&path).map_err(|source| IndexError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let limits = sdist::Limits::default();
+        let inspection = sdist::inspect(name, &bytes, limits)?;
+        let static_metadata = inspection.static_metadata(name)?;
+        let host = self.host()?.clone();
+        let build = |source: BuildError| IndexError::Build {
+            file: name.clone(),
+            source,
+        };
+        let scratch_root = self.cache_root().join("builds");
+        std::fs::create_dir_all(&scratch_root).map_err(|source| IndexError::Io {
+            path: scratch_root.clone(),
+            source,
+        })?;
+        let scratch = tempfile::Builder::new()
+            .prefix("sdist-")
+            .tempdir_in(&scratch_root)
+            .map_err(|source| IndexError::Io {
+                path: scratch_root.clone(),
+                source,
+            })?;
+        let source_dir = scratch.path().join("src");
+        std::fs::create_dir(&source_dir).map_err(|source| IndexError::Io {
+            path: source_dir.clone(),
+            source,
+        })?;
+        let tree = sdist::extract(name, &bytes, &source_dir, limits)?;
+        let build_system = &inspection.build_system;
+        let site = self.build_env(name, &build_system.requires, &host)?;
+        let asked = match host
+            .run_hook(
+                name,
+                &tree,
+                build_system,
+                &site,
+                Hook::Requires,
+                scratch.path(),
+            )
+            .map_err(build)?
+        {
+            HookOutput::Requires(list) => list,
+            HookOutput::Metadata(_) => unreachable!("the requires hook returns requirements"),
+        };
+        let mut build_requires = build_system.requires.clone();
+        for text in &asked {
+            let requirement = pep508_rs::Requirement::from_str(text).map_err(|_| {
+                IndexError::BadBuildRequirement {
+                    file: name.clone(),
+                    requirement: text.clone(),
+                }
+            })?;
+            if !build_requires.contains(&requirement) {
+                build_requires.push(requirement);
+            }
+        }
+        let (metadata_text, origin) = match static_metadata {
+            Some(_) => (
+                String::from_utf8_lossy(&inspection.pkg_info).into_owned(),
+                MetadataOrigin::Static,
+            ),
+            None => {
+                let site = if build_requires.len() == build_system.requires.len() {
+                    site
+                } else {
+                    self.build_env(name, &build_requires, &host)?
+                };
+                match host
+                    .run_hook(
+                        name,
+                        &tree,
+                        build_system,
+                        &site,
+                        Hook::Metadata,
+                        scratch.path(),
+                    )
+                    .map_err(build)?
+                {
+                    HookOutput::Metadata(bytes) => (
+                        String::from_utf8_lossy(&bytes).into_owned(),
+                        MetadataOrigin::Built,
+                    ),
+                    HookOutput::Requires(_) => unreachable!("the metadata hook returns metadata"),
+                }
+            }
+        };
+        let metadata = CoreMetadata::parse(metadata_text.as_bytes()).map_err(|source| {
+            IndexError::BuiltMetadata {
+                file: name.clone(),
+                source,
+            }
+        })?;
+        let cached = CachedSdistInfo {
+            metadata: metadata_text,
+            build_requires: build_requires.iter().map(ToString::to_string).collect(),
+            origin,
+        };
+        Ok((
+            SdistInfo {
+                metadata: Arc::new(metadata),
+                build_requires,
+                origin,
+            },
+            cached,
+        ))
+    }
+
+    /// A verified copy of `file` in the content cache, downloaded whole when missing.
+    fn local_file(&self, file: &DistFile, sha256: &str) -> Result<PathBuf, IndexError> {
+        let cache = crate::net::download::ContentCache::new(self.cache_root());
+        if let Some(path) = cache.verified(sha256) {
+            return Ok(path);
+        }
+        if self.inner.offline {
+            return Err(NetError::NotCached {
+                url: redact(&file.url),
+            }
+            .into());
+        }
+        let inner = self.inner.clone();
+        let url = file.url.clone();
+        let body = self.runtime.block_on(async move {
+            let response = get_with_retry(&inner.client, &url, &inner.policy, |r| r).await?;
+            inner.count(false);
+            success_body(response, &url).await
+        })?;
+        check_sha256(&file.url, &body, Some(sha256))?;
+        cache
+            .store_bytes(&body, sha256)
+            .map_err(|(path, source)| IndexError::Io { path, source })
+    }
+
+    /// A directory with `requires` installed for the host, resolved from this index and
+    /// cached by the exact files it holds.
+    fn build_env(
+        &self,
+        what: &str,
+        requires: &[pep508_rs::Requirement],
+        host: &HostPython,
+    ) -> Result<PathBuf, IndexError> {
+        let files = self.build_files(what, requires, host, 0)?;
+        let mut key = Sha256::new();
+        key.update(host.target.to_string().as_bytes());
+        for (file, sha256) in &files.top {
+            key.update(file.filename.as_bytes());
+            key.update(sha256.as_bytes());
+        }
+        let key = hex::encode(key.finalize());
+        let envs = self.cache_root().join("build-envs-v1");
+        let site = envs.join(&key[..32]);
+        if site.join(".airlock-complete").is_file() {
+            return Ok(site);
+        }
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| IndexError::Io { path, source }
+        };
+        std::fs::create_dir_all(&envs).map_err(io(&envs))?;
+        let scratch = tempfile::Builder::new()
+            .prefix(".env-")
+            .tempdir_in(&envs)
+            .map_err(io(&envs))?;
+        let links = scratch.path().join("links");
+        std::fs::create_dir(&links).map_err(io(&links))?;
+        let mut top_paths = Vec::new();
+        for (file, sha256) in files.top.iter().chain(&files.support) {
+            let cached = self.local_file(file, sha256)?;
+            let linked = links.join(&file.filename);
+            if !linked.exists() {
+                std::fs::hard_link(&cached, &linked)
+                    .or_else(|_| std::fs::copy(&cached, &linked).map(|_| ()))
+                    .map_err(io(&linked))?;
+            }
+            if files
+                .top
+                .iter()
+                .any(|(top, _)| top.filename == file.filename)
+            {
+                top_paths.push(linked);
+            }
+        }
+        top_paths.sort();
+        top_paths.dedup();
+        let staged = scratch.path().join("site");
+        host.install(what, &top_paths, &links, &staged, scratch.path())
+            .map_err(|source| IndexError::Build {
+                file: what.to_string(),
+                source,
+            })?;
+        std::fs::write(staged.join(".airlock-complete"), b"").map_err(io(&staged))?;
+        // Another process may have made the same environment meanwhile; either copy serves.
+        if std::fs::rename(&staged, &site).is_err() && !site.join(".airlock-complete").is_file() {
+            return Err(IndexError::Io {
+                path: site,
+                source: std::io::Error::other("could not move the build environment into place"),
+            });
+        }
+        Ok(site)
+    }
+
+    /// The files a build environment installs (`top`), and for each sdist among them the
+    /// files pip needs to build it offline (`support`), recursively.
+    fn build_files(
+        &self,
+        what: &str,
+        requires: &[pep508_rs::Requirement],
+        host: &HostPython,
+        depth: usize,
+    ) -> Result<BuildFiles, IndexError> {
+        let label = format!("{what} [build-system]");
+        let lines: Vec<RequirementLine> = requires
+            .iter()
+            .enumerate()
+            .map(|(index, requirement)| RequirementLine {
+                requirement: requirement.clone(),
+                hashes: Vec::new(),
+                location: Location {
+                    file: PathBuf::from(&label),
+                    line: index + 1,
+                },
+            })
+            .collect();
+        let resolution = resolve(
+            self,
+            &label,
+            &lines,
+            &[],
+            &host.target,
+            &ResolveOptions::default(),
+        )
+        .map_err(|source| IndexError::BuildRequirements {
+            file: what.to_string(),
+            source: Box::new(source),
+        })?;
+        let mut files = BuildFiles::default();
+        for package in resolution.packages.values() {
+            let sha256 = package
+                .dist
+                .sha256
+                .clone()
+                .ok_or_else(|| IndexError::NoHash {
+                    file: package.dist.filename.clone(),
+                })?;
+            files.top.push((package.dist.clone(), sha256));
+            if matches!(package.dist.kind, DistFilename::Sdist(_)) {
+                if depth > 8 {
+                    return Err(IndexError::BuildCycle {
+                        file: package.dist.filename.clone(),
+                        chain: "more than 8 levels of sdists building sdists".into(),
+                    });
+                }
+                let info = self.sdist_info_blocking(&package.dist)?;
+                let nested = self.build_files(
+                    &package.dist.filename,
+                    &info.build_requires,
+                    host,
+                    depth + 1,
+                )?;
+                files.support.extend(nested.top);
+                files.support.extend(nested.support);
+            }
+        }
+        Ok(files)
+    }
+}
+
+#[derive(Default)]
+struct BuildFiles {
+    top: Vec<(DistFile, String)>,
+    support: Vec<(DistFile, String)>,
 }

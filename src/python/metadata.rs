@@ -30,6 +30,10 @@ pub struct CoreMetadata {
     pub requires_dist: Vec<Requirement>,
     /// The extras the distribution declares (`Provides-Extra`), normalised.
     pub provides_extra: Vec<pep508_rs::ExtraName>,
+    /// `Metadata-Version` as (major, minor), when present and numeric.
+    pub metadata_version: Option<(u32, u32)>,
+    /// Fields marked `Dynamic` (PEP 643), lowercased.
+    pub dynamic: Vec<String>,
 }
 
 impl CoreMetadata {
@@ -88,13 +92,37 @@ impl CoreMetadata {
             .filter(|(field, _)| field == "provides-extra")
             .filter_map(|(_, value)| pep508_rs::ExtraName::from_str(value).ok())
             .collect();
+        let metadata_version = get("metadata-version").and_then(|text| {
+            let (major, minor) = text.split_once('.')?;
+            Some((major.trim().parse().ok()?, minor.trim().parse().ok()?))
+        });
+        let dynamic = fields
+            .iter()
+            .filter(|(field, _)| field == "dynamic")
+            .map(|(_, value)| value.to_ascii_lowercase())
+            .collect();
         Ok(CoreMetadata {
             name,
             version,
             requires_python,
             requires_dist,
             provides_extra,
+            metadata_version,
+            dynamic,
         })
+    }
+
+    /// Whether an sdist's PKG-INFO can stand for the built wheel's METADATA in resolution:
+    /// PEP 643 (Metadata-Version 2.2+) promises that fields not marked `Dynamic` do not change
+    /// in the build, and resolution reads Requires-Dist, Requires-Python and Provides-Extra.
+    pub fn is_static(&self) -> bool {
+        self.metadata_version.is_some_and(|v| v >= (2, 2))
+            && !self.dynamic.iter().any(|field| {
+                matches!(
+                    field.as_str(),
+                    "requires-dist" | "requires-python" | "provides-extra"
+                )
+            })
     }
 }
 

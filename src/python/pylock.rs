@@ -15,7 +15,8 @@ use pep440_rs::Version;
 use pep508_rs::PackageName;
 use serde::{Deserialize, Serialize};
 
-use super::resolver::Resolution;
+use super::metadata::CoreMetadata;
+use super::resolver::{BuildResolution, MetadataOrigin, Resolution, ResolvedPackage};
 use super::simple::DistFile;
 use super::target::Target;
 use super::wheel::DistFilename;
@@ -24,7 +25,7 @@ use crate::net::redact;
 pub const LOCK_VERSION: &str = "1.0";
 pub const CREATED_BY: &str = "airlock";
 /// The version of our `[tool.airlock]` table.
-pub const TOOL_SCHEMA: u32 = 1;
+pub const TOOL_SCHEMA: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PylockError {
@@ -118,6 +119,66 @@ pub struct AirlockTable {
     /// The indexes searched, in order, without credentials.
     pub indexes: Vec<String>,
     pub targets: Vec<LockedTarget>,
+    /// The metadata used for each sdist a target builds, so `verify` can check the closure
+    /// offline; tied to the file by its sha256.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sdists: Vec<LockedSdist>,
+    /// What the builds of those sdists install in their isolated build environments: not
+    /// part of the install (pip and uv ignore `[tool]`), but fetched into the wheelhouse so
+    /// `pip install --no-index --find-links` can build offline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub build_packages: Vec<LockedPackage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LockedSdist {
+    /// The sdist's file name.
+    pub file: String,
+    pub sha256: String,
+    /// `static` (PKG-INFO, PEP 643) or `built` (the backend's hook, run on the locking host).
+    pub metadata: MetadataOrigin,
+    pub metadata_name: String,
+    pub metadata_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_python: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires_dist: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provides_extra: Vec<String>,
+    /// `[build-system] requires` plus what `get_requires_for_build_wheel` asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub build_requires: Vec<String>,
+}
+
+impl LockedSdist {
+    /// The recorded metadata as core metadata, for a resolver.
+    pub fn core_metadata(&self) -> Result<CoreMetadata, crate::python::metadata::MetadataError> {
+        let mut text = format!(
+            "Metadata-Version: 2.2\nName: {}\nVersion: {}\n",
+            self.metadata_name, self.metadata_version
+        );
+        if let Some(requires_python) = &self.requires_python {
+            text.push_str(&format!("Requires-Python: {requires_python}\n"));
+        }
+        for requirement in &self.requires_dist {
+            text.push_str(&format!("Requires-Dist: {requirement}\n"));
+        }
+        for extra in &self.provides_extra {
+            text.push_str(&format!("Provides-Extra: {extra}\n"));
+        }
+        CoreMetadata::parse(text.as_bytes())
+    }
+}
+
+/// What building one sdist needs on one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LockedBuild {
+    /// The sdist's file name.
+    pub sdist: String,
+    /// Its build requirements (`[[tool.airlock.sdists]]`) resolved for this target: what the build environment installs.
+    pub pins: Vec<TargetPin>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,6 +190,9 @@ pub struct LockedTarget {
     /// Direct requirements on this target.
     pub roots: Vec<String>,
     pub pins: Vec<TargetPin>,
+    /// One entry per sdist this target builds (runtime or build requirement).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub builds: Vec<LockedBuild>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,12 +200,43 @@ pub struct LockedTarget {
 pub struct TargetPin {
     pub name: String,
     pub version: String,
-    /// The wheel this target's installer picks.
+    /// The wheel this target's installer picks (empty when it builds the sdist).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub wheel: String,
+    /// The sdist this target builds, when no wheel fits it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdist: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extras: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<String>,
+}
+
+impl TargetPin {
+    /// The file this target installs or builds.
+    pub fn file(&self) -> &str {
+        self.sdist.as_deref().unwrap_or(&self.wheel)
+    }
+
+    fn of(package: &ResolvedPackage) -> TargetPin {
+        let is_sdist = matches!(package.dist.kind, DistFilename::Sdist(_));
+        TargetPin {
+            name: package.name.to_string(),
+            version: package.version.to_string(),
+            wheel: if is_sdist {
+                String::new()
+            } else {
+                package.dist.filename.clone()
+            },
+            sdist: is_sdist.then(|| package.dist.filename.clone()),
+            extras: package.extras.iter().map(ToString::to_string).collect(),
+            dependencies: package
+                .dependencies
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        }
+    }
 }
 
 /// What the lock records about how it was made.
@@ -166,20 +261,20 @@ fn locked_file(file: &DistFile) -> Option<LockedFile> {
     })
 }
 
-/// Builds one lock from each target's resolution. `resolutions` pairs up with `targets`.
-pub fn build_lock(
-    targets: &[Target],
-    resolutions: &[Resolution],
-    context: &LockContext<'_>,
-) -> PyLock {
-    // (name, version) -> indexes of the targets that pin it.
+/// The lock entries for packages pinned by several targets' resolutions: one entry per
+/// (name, version), with the markers of the targets that pin it where not all do, every wheel
+/// any of those targets can install, and the sdist (always recorded; fetched only where a
+/// target builds it).
+fn locked_packages(targets: &[Target], resolutions: &[Vec<&Resolution>]) -> Vec<LockedPackage> {
     let mut entries: BTreeMap<(PackageName, Version), BTreeSet<usize>> = BTreeMap::new();
-    for (index, resolution) in resolutions.iter().enumerate() {
-        for package in resolution.packages.values() {
-            entries
-                .entry((package.name.clone(), package.version.clone()))
-                .or_default()
-                .insert(index);
+    for (index, group) in resolutions.iter().enumerate() {
+        for resolution in group {
+            for package in resolution.packages.values() {
+                entries
+                    .entry((package.name.clone(), package.version.clone()))
+                    .or_default()
+                    .insert(index);
+            }
         }
     }
     let mut versions_per_name: BTreeMap<&PackageName, usize> = BTreeMap::new();
@@ -187,6 +282,17 @@ pub fn build_lock(
         *versions_per_name.entry(name).or_default() += 1;
     }
     let all_tags: Vec<_> = targets.iter().map(Target::tags).collect();
+    let find = |index: usize, name: &PackageName, version: &Version| {
+        resolutions[index]
+            .iter()
+            .filter_map(|r| {
+                r.packages
+                    .get(name)
+                    .filter(|p| p.version == *version)
+                    .map(|p| (*r, p))
+            })
+            .collect::<Vec<_>>()
+    };
     let mut packages = Vec::new();
     for ((name, version), target_indexes) in &entries {
         let marker = (target_indexes.len() != targets.len()).then(|| {
@@ -196,18 +302,19 @@ pub fn build_lock(
                 .collect::<Vec<_>>()
                 .join(" or ")
         });
-        let first = &resolutions[*target_indexes.iter().next().expect("entries have a target")]
-            .packages[name];
+        let first_index = *target_indexes.iter().next().expect("entries have a target");
+        let (_, first) = find(first_index, name, version)[0];
         let mut dependencies = BTreeSet::new();
         for i in target_indexes {
-            let resolved = &resolutions[*i].packages[name];
-            for dependency in &resolved.dependencies {
-                let version = (versions_per_name.get(dependency).copied().unwrap_or(0) > 1)
-                    .then(|| resolutions[*i].packages[dependency].version.to_string());
-                dependencies.insert(DependencyRef {
-                    name: dependency.to_string(),
-                    version,
-                });
+            for (resolution, resolved) in find(*i, name, version) {
+                for dependency in &resolved.dependencies {
+                    let version = (versions_per_name.get(dependency).copied().unwrap_or(0) > 1)
+                        .then(|| resolution.packages[dependency].version.to_string());
+                    dependencies.insert(DependencyRef {
+                        name: dependency.to_string(),
+                        version,
+                    });
+                }
             }
         }
         let mut wheels: Vec<LockedFile> = first
@@ -223,22 +330,82 @@ pub fn build_lock(
             .collect();
         wheels.sort_by(|a, b| a.name.cmp(&b.name));
         wheels.dedup_by(|a, b| a.name == b.name);
-        let sdist = first
-            .files
-            .iter()
-            .filter(|file| matches!(file.kind, DistFilename::Sdist(_)))
-            .filter_map(locked_file)
-            .min_by(|a, b| a.name.cmp(&b.name));
+        // The sdist a target builds, else the first by name (recorded for reference).
+        let built = target_indexes.iter().find_map(|i| {
+            find(*i, name, version)
+                .into_iter()
+                .map(|(_, p)| &p.dist)
+                .find(|d| matches!(d.kind, DistFilename::Sdist(_)))
+                .cloned()
+        });
+        let sdist = match built {
+            Some(file) => locked_file(&file),
+            None => first
+                .files
+                .iter()
+                .filter(|file| matches!(file.kind, DistFilename::Sdist(_)))
+                .filter_map(locked_file)
+                .min_by(|a, b| a.name.cmp(&b.name)),
+        };
         packages.push(LockedPackage {
             name: name.to_string(),
             version: version.to_string(),
             marker,
             requires_python: first.requires_python.as_ref().map(ToString::to_string),
-            index: first.wheel.index.clone(),
+            index: first.dist.index.clone(),
             dependencies: dependencies.into_iter().collect(),
             wheels,
             sdist,
         });
+    }
+    packages
+}
+
+/// Builds one lock from each target's resolution and the builds its sdists need.
+/// `resolutions` and `builds` pair up with `targets`.
+pub fn build_lock(
+    targets: &[Target],
+    resolutions: &[Resolution],
+    builds: &[BTreeMap<String, BuildResolution>],
+    context: &LockContext<'_>,
+) -> PyLock {
+    let runtime: Vec<Vec<&Resolution>> = resolutions.iter().map(|r| vec![r]).collect();
+    let packages = locked_packages(targets, &runtime);
+    let build_groups: Vec<Vec<&Resolution>> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            builds
+                .get(i)
+                .map(|map| map.values().map(|b| &b.resolution).collect())
+                .unwrap_or_default()
+        })
+        .collect();
+    let build_packages = locked_packages(targets, &build_groups);
+    let mut sdists: BTreeMap<String, LockedSdist> = BTreeMap::new();
+    for build in builds.iter().flat_map(|map| map.values()) {
+        let metadata = &build.metadata;
+        sdists
+            .entry(build.sdist.filename.clone())
+            .or_insert_with(|| LockedSdist {
+                file: build.sdist.filename.clone(),
+                sha256: build.sdist.sha256.clone().unwrap_or_default(),
+                metadata: build.origin,
+                metadata_name: metadata.name.to_string(),
+                metadata_version: metadata.version.to_string(),
+                requires_python: metadata.requires_python.as_ref().map(ToString::to_string),
+                requires_dist: metadata
+                    .requires_dist
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                provides_extra: metadata
+                    .provides_extra
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                build_requires: build.requires.iter().map(ToString::to_string).collect(),
+            });
     }
     let minimum_python = targets
         .iter()
@@ -247,26 +414,29 @@ pub fn build_lock(
     let locked_targets = targets
         .iter()
         .zip(resolutions)
-        .map(|(target, resolution)| LockedTarget {
+        .enumerate()
+        .map(|(index, (target, resolution))| LockedTarget {
             python_version: target.python_version.to_string(),
             python_platform: target.platform.to_string(),
             marker: target.marker_expression(),
             roots: resolution.roots.iter().map(ToString::to_string).collect(),
-            pins: resolution
-                .packages
-                .values()
-                .map(|package| TargetPin {
-                    name: package.name.to_string(),
-                    version: package.version.to_string(),
-                    wheel: package.wheel.filename.clone(),
-                    extras: package.extras.iter().map(ToString::to_string).collect(),
-                    dependencies: package
-                        .dependencies
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect(),
+            pins: resolution.packages.values().map(TargetPin::of).collect(),
+            builds: builds
+                .get(index)
+                .map(|map| {
+                    map.values()
+                        .map(|build| LockedBuild {
+                            sdist: build.sdist.filename.clone(),
+                            pins: build
+                                .resolution
+                                .packages
+                                .values()
+                                .map(TargetPin::of)
+                                .collect(),
+                        })
+                        .collect()
                 })
-                .collect(),
+                .unwrap_or_default(),
         })
         .collect();
     PyLock {
@@ -285,6 +455,8 @@ pub fn build_lock(
                 requirements: context.requirements.clone(),
                 indexes: context.indexes.iter().map(redact).collect(),
                 targets: locked_targets,
+                sdists: sdists.into_values().collect(),
+                build_packages,
             },
         }),
     }
@@ -313,6 +485,22 @@ impl PyLock {
             });
         }
         Ok(lock)
+    }
+
+    /// The sdists some target builds: a runtime package with no wheel for it, or a build
+    /// requirement published only as an sdist. Other recorded sdists are for reference.
+    pub fn built_sdists(&self) -> BTreeSet<&str> {
+        self.tool
+            .iter()
+            .flat_map(|tool| &tool.airlock.targets)
+            .flat_map(|target| {
+                target
+                    .pins
+                    .iter()
+                    .chain(target.builds.iter().flat_map(|b| &b.pins))
+            })
+            .filter_map(|pin| pin.sdist.as_deref())
+            .collect()
     }
 
     pub fn fingerprint(&self) -> Option<&str> {
@@ -408,7 +596,7 @@ mod tests {
             requirements: "r.in".into(),
             indexes: &indexes,
         };
-        let lock = build_lock(&targets, &resolutions, &context);
+        let lock = build_lock(&targets, &resolutions, &[], &context);
         let summary: Vec<_> = lock
             .packages
             .iter()
@@ -456,7 +644,7 @@ mod tests {
         assert!(!text.contains("pw@"), "credentials never reach the lock");
         assert_eq!(PyLock::parse(&text, "x").unwrap(), lock, "round trip");
         assert_eq!(
-            build_lock(&targets, &resolutions, &context).to_toml(),
+            build_lock(&targets, &resolutions, &[], &context).to_toml(),
             text,
             "deterministic"
         );

@@ -142,6 +142,8 @@ pub struct RequirementsInput {
     pub extra_index_urls: Vec<String>,
     pub no_index: bool,
     pub pre: bool,
+    /// `--only-binary`, `--no-binary` and `--prefer-binary` lines, in order.
+    pub binary: Vec<crate::python::resolver::BinaryArg>,
     /// Every file read, in order, with its bytes: what the lock's input fingerprint covers.
     pub files: Vec<(PathBuf, String)>,
 }
@@ -460,13 +462,22 @@ impl Parser<'_> {
                 "--no-index" => self.input.no_index = true,
                 "--pre" => self.input.pre = true,
                 "--require-hashes" => self.require_hashes = Some(location.clone()),
-                "--trusted-host" | "--prefer-binary" | "--only-binary" | "--use-feature" => {}
-                "--no-binary" => self.errors.push(RequirementError::Unsupported {
-                    location: location.clone(),
-                    message: format!(
-                        "`--no-binary {value}` asks for source builds; airlock locks wheels only (only-binary)"
-                    ),
-                }),
+                "--trusted-host" | "--use-feature" => {}
+                "--prefer-binary" | "--only-binary" | "--no-binary" => {
+                    use crate::python::resolver::{BinaryArg, BinaryPolicy};
+                    let arg = match option {
+                        "--prefer-binary" => BinaryArg::PreferBinary,
+                        "--only-binary" => BinaryArg::OnlyBinary(value),
+                        _ => BinaryArg::NoBinary(value),
+                    };
+                    match BinaryPolicy::default().apply(&arg) {
+                        Ok(()) => self.input.binary.push(arg),
+                        Err(error) => self.errors.push(RequirementError::Syntax {
+                            location: location.clone(),
+                            message: format!("`{option}`: {error}"),
+                        }),
+                    }
+                }
                 "--find-links" => self.errors.push(RequirementError::Unsupported {
                     location: location.clone(),
                     message: format!(

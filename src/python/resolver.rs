@@ -4,9 +4,11 @@
 //! so the same code resolves against a remote index (`airlock resolve`) and against the
 //! wheelhouse on disk (`airlock verify`). Markers are evaluated for the target's environment.
 //!
-//! Candidate rules, as pip and uv apply them: a version is a candidate only when it has a wheel
-//! whose tags the target accepts and whose `requires-python` admits the target's interpreter;
-//! the highest candidate wins; yanked files (PEP 592) only satisfy an exact `==` pin;
+//! Candidate rules, as pip and uv apply them: a version is a candidate when it has a wheel
+//! whose tags the target accepts, or else a source distribution the target's installer can
+//! build (unless `--only-binary`/`--no-build` forbids it), and its `requires-python` admits the
+//! target's interpreter; the highest candidate wins (with `--prefer-binary`, the highest that
+//! has a wheel); yanked files (PEP 592) only satisfy an exact `==` pin;
 //! pre-releases (PEP 440) only when a first-party specifier names one, `--pre`/`prerelease =
 //! "allow"` is set, or the project has no final releases at all.
 //! Extras are modelled as their own PubGrub packages that pin the base package to the same
@@ -15,6 +17,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use pep440_rs::{Operator, Version, VersionSpecifiers};
@@ -56,6 +59,167 @@ pub trait PackageSource: Send + Sync {
     /// What the source is called in messages ("the index", "the wheelhouse").
     fn describe(&self) -> &'static str {
         "the index"
+    }
+    /// What building an sdist needs and what it declares: its build requirements
+    /// (`[build-system] requires` plus the backend's `get_requires_for_build_wheel`) and its
+    /// metadata (static PKG-INFO or the backend's `prepare_metadata_for_build_wheel`).
+    fn sdist_info(&self, file: &DistFile) -> Result<Arc<SdistInfo>, SourceError> {
+        Err(SourceError::new(CannotBuild(file.filename.clone())))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}: this source cannot read source distributions")]
+struct CannotBuild(String);
+
+/// How an sdist's metadata was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MetadataOrigin {
+    /// PKG-INFO with Metadata-Version 2.2+ and nothing resolution reads marked Dynamic.
+    Static,
+    /// The build backend's hook, run on this machine: markers its code evaluated are the
+    /// host's, which may not be the target's.
+    Built,
+}
+
+/// An sdist's metadata and build requirements.
+#[derive(Debug, Clone)]
+pub struct SdistInfo {
+    pub metadata: Arc<CoreMetadata>,
+    pub build_requires: Vec<Requirement>,
+    pub origin: MetadataOrigin,
+}
+
+/// Which packages may be installed from wheels and which built from sdists: pip's
+/// `--only-binary`/`--no-binary` (`:all:`, `:none:`, names; a name beats `:all:`), uv's
+/// `--no-build`/`--no-build-package`, and `--prefer-binary`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BinaryPolicy {
+    only_binary_all: bool,
+    no_binary_all: bool,
+    only_binary: BTreeSet<PackageName>,
+    no_binary: BTreeSet<PackageName>,
+    pub prefer_binary: bool,
+}
+
+/// One switch of a [`BinaryPolicy`], as written in airlock.toml, a requirements file or a
+/// flag (uv's `--no-build` is `OnlyBinary(":all:")`, `--no-build-package X` is
+/// `OnlyBinary("X")`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BinaryArg {
+    OnlyBinary(String),
+    NoBinary(String),
+    PreferBinary,
+}
+
+/// An invalid `--only-binary`/`--no-binary` value.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("`{value}` is not a package name, :all: or :none:")]
+pub struct BinaryPolicyError {
+    pub value: String,
+}
+
+impl BinaryPolicy {
+    /// `--only-binary VALUE` (comma-separated, as pip reads it).
+    pub fn only_binary(&mut self, value: &str) -> Result<(), BinaryPolicyError> {
+        self.apply_value(value, true)
+    }
+
+    /// `--no-binary VALUE`.
+    pub fn no_binary(&mut self, value: &str) -> Result<(), BinaryPolicyError> {
+        self.apply_value(value, false)
+    }
+
+    fn apply_value(&mut self, value: &str, binary: bool) -> Result<(), BinaryPolicyError> {
+        for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            match item {
+                ":all:" => {
+                    self.only_binary.clear();
+                    self.no_binary.clear();
+                    self.only_binary_all = binary;
+                    self.no_binary_all = !binary;
+                }
+                ":none:" => {
+                    if binary {
+                        self.only_binary.clear();
+                        self.only_binary_all = false;
+                    } else {
+                        self.no_binary.clear();
+                        self.no_binary_all = false;
+                    }
+                }
+                name => {
+                    let name = PackageName::from_str(name).map_err(|_| BinaryPolicyError {
+                        value: name.to_string(),
+                    })?;
+                    let (target, other) = if binary {
+                        (&mut self.only_binary, &mut self.no_binary)
+                    } else {
+                        (&mut self.no_binary, &mut self.only_binary)
+                    };
+                    other.remove(&name);
+                    target.insert(name);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// (wheels allowed, sdists allowed) for `name`, in pip's order of precedence.
+    pub fn allows(&self, name: &PackageName) -> (bool, bool) {
+        if self.only_binary.contains(name) {
+            (true, false)
+        } else if self.no_binary.contains(name) {
+            (false, true)
+        } else if self.only_binary_all {
+            (true, false)
+        } else if self.no_binary_all {
+            (false, true)
+        } else {
+            (true, true)
+        }
+    }
+
+    /// Applies one switch.
+    pub fn apply(&mut self, arg: &BinaryArg) -> Result<(), BinaryPolicyError> {
+        match arg {
+            BinaryArg::OnlyBinary(value) => self.only_binary(value),
+            BinaryArg::NoBinary(value) => self.no_binary(value),
+            BinaryArg::PreferBinary => {
+                self.prefer_binary = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// The policy after `args`, in order.
+    pub fn from_args<'a>(
+        args: impl IntoIterator<Item = &'a BinaryArg>,
+    ) -> Result<Self, BinaryPolicyError> {
+        let mut policy = BinaryPolicy::default();
+        for arg in args {
+            policy.apply(arg)?;
+        }
+        Ok(policy)
+    }
+
+    /// A stable description (for fingerprints and messages).
+    pub fn describe(&self) -> String {
+        let names = |set: &BTreeSet<PackageName>| {
+            set.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        format!(
+            "only-binary={}{}|no-binary={}{}|prefer-binary={}",
+            if self.only_binary_all { ":all:," } else { "" },
+            names(&self.only_binary),
+            if self.no_binary_all { ":all:," } else { "" },
+            names(&self.no_binary),
+            self.prefer_binary
+        )
     }
 }
 
@@ -126,8 +290,8 @@ pub struct ResolvedPackage {
     pub extras: BTreeSet<ExtraName>,
     /// Names this package needs on this target (extras included).
     pub dependencies: BTreeSet<PackageName>,
-    /// The wheel the target's installer would pick.
-    pub wheel: DistFile,
+    /// The file the target's installer would pick: a wheel, or the sdist it builds.
+    pub dist: DistFile,
     /// Every file of this version on the index (the lock lists them).
     pub files: Vec<DistFile>,
     pub requires_python: Option<VersionSpecifiers>,
@@ -143,12 +307,16 @@ pub struct Resolution {
 #[derive(Debug, Clone, Default)]
 pub struct ResolveOptions {
     pub prerelease: PrereleaseMode,
+    pub binary: BinaryPolicy,
 }
 
 /// Why a version of a project is not a candidate for the target.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Rejection {
+    /// Only an sdist, and building it is forbidden for this package.
     OnlySdist,
+    /// Wheels only, and wheels are forbidden for this package (`--no-binary`).
+    OnlyWheels,
     NoCompatibleWheel,
     RequiresPython(String),
     HashMismatch,
@@ -156,8 +324,15 @@ enum Rejection {
 
 #[derive(Debug, Clone)]
 struct Candidate {
-    wheel: DistFile,
+    /// The wheel the target installs, or the sdist it builds.
+    dist: DistFile,
     yanked: bool,
+}
+
+impl Candidate {
+    fn is_sdist(&self) -> bool {
+        matches!(self.dist.kind, DistFilename::Sdist(_))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -174,14 +349,46 @@ fn candidates_for(
     tags: &Tags,
     python: &Version,
     hashes: Option<&HashSet<String>>,
+    (allow_wheel, allow_sdist): (bool, bool),
 ) -> Candidates {
     let mut best: BTreeMap<Version, (u32, DistFile)> = BTreeMap::new();
     let mut rejected: BTreeMap<Version, Rejection> = BTreeMap::new();
     let mut yanked_versions: HashMap<Version, bool> = HashMap::new();
+    let mut sdists: BTreeMap<Version, DistFile> = BTreeMap::new();
+    let hash_refused = |file: &DistFile| {
+        hashes.is_some_and(|allowed| !file.sha256.as_ref().is_some_and(|h| allowed.contains(h)))
+    };
     for file in &files.files {
         let version = file.kind.version().clone();
         let rejection = match &file.kind {
-            DistFilename::Sdist(_) => Some(Rejection::OnlySdist),
+            DistFilename::Sdist(_) if !allow_sdist => Some(Rejection::OnlySdist),
+            DistFilename::Sdist(_) => {
+                if let Some(requires) = &file.requires_python
+                    && !requires.contains(python)
+                {
+                    Some(Rejection::RequiresPython(requires.to_string()))
+                } else if hash_refused(file) {
+                    Some(Rejection::HashMismatch)
+                } else {
+                    // One sdist per version: a non-yanked one, then .tar.gz (PEP 625), then
+                    // by name, for determinism.
+                    let key = |f: &DistFile| {
+                        (
+                            f.yanked,
+                            !f.filename.ends_with(".tar.gz"),
+                            f.filename.clone(),
+                        )
+                    };
+                    let replace = sdists
+                        .get(&version)
+                        .is_none_or(|current| key(file) < key(current));
+                    if replace {
+                        sdists.insert(version.clone(), file.clone());
+                    }
+                    None
+                }
+            }
+            DistFilename::Wheel(_) if !allow_wheel => Some(Rejection::OnlyWheels),
             DistFilename::Wheel(wheel) => match tags.rank(wheel) {
                 None => Some(Rejection::NoCompatibleWheel),
                 Some(rank) => {
@@ -189,9 +396,7 @@ fn candidates_for(
                         && !requires.contains(python)
                     {
                         Some(Rejection::RequiresPython(requires.to_string()))
-                    } else if hashes.is_some_and(|allowed| {
-                        !file.sha256.as_ref().is_some_and(|h| allowed.contains(h))
-                    }) {
+                    } else if hash_refused(file) {
                         Some(Rejection::HashMismatch)
                     } else {
                         // Lower rank wins; ties go to the file name for determinism, and a
@@ -218,13 +423,26 @@ fn candidates_for(
             }
         }
     }
-    let versions: BTreeMap<Version, Candidate> = best
+    let mut versions: BTreeMap<Version, Candidate> = best
         .into_iter()
         .map(|(version, (_, wheel))| {
             let yanked = yanked_versions.get(&version).copied().unwrap_or(false);
-            (version, Candidate { wheel, yanked })
+            (
+                version,
+                Candidate {
+                    dist: wheel,
+                    yanked,
+                },
+            )
         })
         .collect();
+    // A version with no wheel for the target is built from its sdist, as pip and uv do.
+    for (version, sdist) in sdists {
+        versions.entry(version).or_insert_with(|| Candidate {
+            yanked: sdist.yanked,
+            dist: sdist,
+        });
+    }
     for version in versions.keys() {
         rejected.remove(version);
     }
@@ -312,6 +530,7 @@ impl Provider<'_> {
             &self.tags,
             &self.python,
             self.hashes.get(name),
+            self.options.binary.allows(name),
         ));
         self.candidates
             .borrow_mut()
@@ -340,15 +559,23 @@ impl Provider<'_> {
         // The range of an `==` pin also admits local variants, so it is not a singleton; the
         // first-party `==` is what PEP 592 asks for.
         let allow_yanked = self.exact_pins.contains(name);
-        candidates
-            .versions
-            .iter()
-            .rev()
-            .find(|(version, candidate)| {
-                range.contains(*version)
-                    && (allow_pre || !version.any_prerelease())
-                    && (allow_yanked || !candidate.yanked)
-            })
+        let acceptable = |(version, candidate): &(&Version, &Candidate)| {
+            range.contains(*version)
+                && (allow_pre || !version.any_prerelease())
+                && (allow_yanked || !candidate.yanked)
+        };
+        // pip's --prefer-binary: an older version with a wheel beats a newer sdist.
+        let preferred = self.options.binary.prefer_binary.then(|| {
+            candidates
+                .versions
+                .iter()
+                .rev()
+                .filter(acceptable)
+                .find(|(_, candidate)| !candidate.is_sdist())
+        });
+        preferred
+            .flatten()
+            .or_else(|| candidates.versions.iter().rev().find(acceptable))
             .map(|(version, _)| version.clone())
     }
 
@@ -369,7 +596,11 @@ impl Provider<'_> {
             }
             let reason = match rejection {
                 Rejection::OnlySdist => {
-                    "only a source distribution (airlock locks wheels: only-binary)".to_string()
+                    "only a source distribution, and --only-binary/--no-build forbids building it"
+                        .to_string()
+                }
+                Rejection::OnlyWheels => {
+                    "only wheels, and --no-binary asks for a source build".to_string()
                 }
                 Rejection::NoCompatibleWheel => format!("no wheel for {}", self.target),
                 Rejection::RequiresPython(spec) => {
@@ -436,17 +667,21 @@ impl Provider<'_> {
             .versions
             .get(version)
             .expect("PubGrub only asks for versions choose_version returned");
-        let metadata =
+        let metadata = if candidate.is_sdist() {
             self.source
-                .metadata(&candidate.wheel)
-                .map_err(|source| ResolveError::Source {
-                    action: format!("reading the metadata of {}", candidate.wheel.filename),
-                    target: self.target.to_string(),
-                    source,
-                })?;
+                .sdist_info(&candidate.dist)
+                .map(|info| info.metadata.clone())
+        } else {
+            self.source.metadata(&candidate.dist)
+        }
+        .map_err(|source| ResolveError::Source {
+            action: format!("reading the metadata of {}", candidate.dist.filename),
+            target: self.target.to_string(),
+            source,
+        })?;
         if metadata.name != *name || metadata.version != *version {
             return Err(ResolveError::MetadataMismatch {
-                file: candidate.wheel.filename.clone(),
+                file: candidate.dist.filename.clone(),
                 found_name: metadata.name.to_string(),
                 found_version: metadata.version.to_string(),
             });
@@ -487,16 +722,21 @@ impl Provider<'_> {
             let python = self.python.clone();
             let range = range.clone();
             let hashes = self.hashes.get(name).cloned();
+            let allows = self.options.binary.allows(name);
             self.source.prefetch(
                 name,
                 Box::new(move |files: &Arc<ProjectFiles>| {
-                    let candidates = candidates_for(files.clone(), &tags, &python, hashes.as_ref());
+                    let candidates =
+                        candidates_for(files.clone(), &tags, &python, hashes.as_ref(), allows);
+                    // Only wheels are warmed: an sdist's metadata may need a build, which the
+                    // resolver thread runs when it gets there.
                     candidates
                         .versions
                         .iter()
                         .rev()
                         .find(|(v, c)| range.contains(*v) && !v.any_prerelease() && !c.yanked)
-                        .map(|(_, c)| c.wheel.clone())
+                        .filter(|(_, c)| !c.is_sdist())
+                        .map(|(_, c)| c.dist.clone())
                 }),
             );
         }
@@ -759,13 +999,89 @@ pub fn resolve(
                 version: version.clone(),
                 extras: package_extras,
                 dependencies,
-                requires_python: candidate.wheel.requires_python.clone(),
-                wheel: candidate.wheel.clone(),
+                requires_python: candidate.dist.requires_python.clone(),
+                dist: candidate.dist.clone(),
                 files,
             },
         );
     }
     Ok(resolution)
+}
+
+/// What building one sdist needs on one target.
+#[derive(Debug, Clone)]
+pub struct BuildResolution {
+    pub sdist: DistFile,
+    pub origin: MetadataOrigin,
+    pub metadata: Arc<CoreMetadata>,
+    /// `[build-system] requires` plus what the backend asked for.
+    pub requires: Vec<Requirement>,
+    /// Those requirements resolved for the target: the build environment's contents.
+    pub resolution: Resolution,
+}
+
+/// Resolves, for `target`, the build environment of every sdist `resolution` builds, and of
+/// every sdist those environments build in turn (a build requirement published only as an
+/// sdist, as flit_core once was). Keyed by sdist file name.
+pub fn resolve_builds(
+    source: &dyn PackageSource,
+    resolution: &Resolution,
+    target: &Target,
+    options: &ResolveOptions,
+) -> Result<BTreeMap<String, BuildResolution>, ResolveError> {
+    let is_sdist = |file: &DistFile| matches!(file.kind, DistFilename::Sdist(_));
+    let mut queue: Vec<DistFile> = resolution
+        .packages
+        .values()
+        .map(|p| p.dist.clone())
+        .filter(is_sdist)
+        .collect();
+    let mut builds = BTreeMap::new();
+    while let Some(sdist) = queue.pop() {
+        if builds.contains_key(&sdist.filename) {
+            continue;
+        }
+        let info = source
+            .sdist_info(&sdist)
+            .map_err(|source| ResolveError::Source {
+                action: format!("preparing the build of {}", sdist.filename),
+                target: target.to_string(),
+                source,
+            })?;
+        let label = format!("{} [build-system]", sdist.filename);
+        let lines: Vec<RequirementLine> = info
+            .build_requires
+            .iter()
+            .enumerate()
+            .map(|(index, requirement)| RequirementLine {
+                requirement: requirement.clone(),
+                hashes: Vec::new(),
+                location: super::requirements::Location {
+                    file: std::path::PathBuf::from(&label),
+                    line: index + 1,
+                },
+            })
+            .collect();
+        let build = resolve(source, &label, &lines, &[], target, options)?;
+        queue.extend(
+            build
+                .packages
+                .values()
+                .map(|p| p.dist.clone())
+                .filter(is_sdist),
+        );
+        builds.insert(
+            sdist.filename.clone(),
+            BuildResolution {
+                sdist,
+                origin: info.origin,
+                metadata: info.metadata.clone(),
+                requires: info.build_requires.clone(),
+                resolution: build,
+            },
+        );
+    }
+    Ok(builds)
 }
 
 #[cfg(test)]
@@ -780,9 +1096,20 @@ pub(crate) mod tests {
     #[derive(Default)]
     pub(crate) struct MemorySource {
         projects: HashMap<PackageName, Vec<(DistFile, Vec<String>)>>,
+        /// sdist file name -> its build requirements.
+        build_requires: HashMap<String, Vec<String>>,
     }
 
     impl MemorySource {
+        /// Sets what building `sdist` needs (default: nothing).
+        pub(crate) fn builds_with(&mut self, sdist: &str, requires: &[&str]) -> &mut Self {
+            self.build_requires.insert(
+                sdist.to_string(),
+                requires.iter().map(|r| r.to_string()).collect(),
+            );
+            self
+        }
+
         pub(crate) fn add(&mut self, filename: &str, requires_dist: &[&str]) -> &mut Self {
             self.add_file(filename, None, false, requires_dist)
         }
@@ -849,6 +1176,20 @@ pub(crate) mod tests {
             }
             Ok(Arc::new(CoreMetadata::parse(text.as_bytes()).unwrap()))
         }
+
+        fn sdist_info(&self, file: &DistFile) -> Result<Arc<SdistInfo>, SourceError> {
+            Ok(Arc::new(SdistInfo {
+                metadata: self.metadata(file)?,
+                build_requires: self
+                    .build_requires
+                    .get(&file.filename)
+                    .into_iter()
+                    .flatten()
+                    .map(|r| Requirement::from_str(r).unwrap())
+                    .collect(),
+                origin: MetadataOrigin::Static,
+            }))
+        }
     }
 
     fn lines(text: &[&str]) -> Vec<RequirementLine> {
@@ -870,13 +1211,24 @@ pub(crate) mod tests {
     }
 
     fn pins(source: &MemorySource, requirements: &[&str]) -> Vec<String> {
+        pins_with(source, requirements, &[])
+    }
+
+    fn policy(args: &[BinaryArg]) -> ResolveOptions {
+        ResolveOptions {
+            binary: BinaryPolicy::from_args(args).unwrap(),
+            ..ResolveOptions::default()
+        }
+    }
+
+    fn pins_with(source: &MemorySource, requirements: &[&str], args: &[BinaryArg]) -> Vec<String> {
         let resolution = resolve(
             source,
             "requirements.in",
             &lines(requirements),
             &[],
             &target(),
-            &ResolveOptions::default(),
+            &policy(args),
         )
         .unwrap();
         resolution
@@ -887,13 +1239,17 @@ pub(crate) mod tests {
     }
 
     fn failure(source: &MemorySource, requirements: &[&str]) -> String {
+        failure_with(source, requirements, &[])
+    }
+
+    fn failure_with(source: &MemorySource, requirements: &[&str], args: &[BinaryArg]) -> String {
         resolve(
             source,
             "requirements.in",
             &lines(requirements),
             &[],
             &target(),
-            &ResolveOptions::default(),
+            &policy(args),
         )
         .unwrap_err()
         .to_string()
@@ -915,7 +1271,123 @@ pub(crate) mod tests {
             .add("lib-2.0-cp312-cp312-manylinux_2_17_x86_64.whl", &[])
             .add("lib-3.0-cp312-cp312-manylinux_2_39_x86_64.whl", &[])
             .add("lib-4.0.tar.gz", &[]);
-        assert_eq!(pins(&source, &["app"]), ["app==1.0", "lib==2.0"]);
+        // As uv and pip do by default: the newest version, built from its sdist.
+        assert_eq!(pins(&source, &["app"]), ["app==1.0", "lib==4.0"]);
+        let only_binary = [BinaryArg::OnlyBinary(":all:".into())];
+        assert_eq!(
+            pins_with(&source, &["app"], &only_binary),
+            ["app==1.0", "lib==2.0"]
+        );
+    }
+
+    #[test]
+    fn binary_switches_follow_pip() {
+        let mut source = MemorySource::default();
+        source
+            .add("lib-1.0-py3-none-any.whl", &[])
+            .add("lib-1.0.tar.gz", &[])
+            .add("lib-2.0.tar.gz", &["dep"])
+            .add("dep-1.0-py3-none-any.whl", &[])
+            .add("wheelonly-1.0-py3-none-any.whl", &[]);
+        let resolve_lib = |args: &[BinaryArg]| {
+            let resolution = resolve(
+                &source,
+                "r",
+                &lines(&["lib"]),
+                &[],
+                &target(),
+                &policy(args),
+            )
+            .unwrap();
+            let lib = &resolution.packages[&PackageName::from_str("lib").unwrap()];
+            format!("{} {}", lib.version, lib.dist.filename)
+        };
+        assert_eq!(resolve_lib(&[]), "2.0 lib-2.0.tar.gz");
+        assert_eq!(
+            resolve_lib(&[BinaryArg::PreferBinary]),
+            "1.0 lib-1.0-py3-none-any.whl"
+        );
+        assert_eq!(
+            resolve_lib(&[BinaryArg::OnlyBinary("lib".into())]),
+            "1.0 lib-1.0-py3-none-any.whl"
+        );
+        // A name beats :all:, whichever came first.
+        assert_eq!(
+            resolve_lib(&[
+                BinaryArg::NoBinary("lib".into()),
+                BinaryArg::OnlyBinary(":all:".into())
+            ]),
+            "1.0 lib-1.0-py3-none-any.whl",
+            ":all: clears the names given before it, as pip does"
+        );
+        assert_eq!(
+            resolve_lib(&[
+                BinaryArg::OnlyBinary(":all:".into()),
+                BinaryArg::NoBinary("lib".into()),
+                BinaryArg::PreferBinary
+            ]),
+            "2.0 lib-2.0.tar.gz"
+        );
+        let message = failure_with(
+            &source,
+            &["wheelonly"],
+            &[BinaryArg::NoBinary(":all:".into())],
+        );
+        assert!(
+            message.contains("only wheels, and --no-binary asks for a source build"),
+            "{message}"
+        );
+        let error = BinaryPolicy::from_args(&[BinaryArg::OnlyBinary("not a name!".into())])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("not a name!"), "{error}");
+    }
+
+    #[test]
+    fn builds_resolve_recursively_for_the_target() {
+        let mut source = MemorySource::default();
+        source
+            .add("app-1.0.tar.gz", &["six"])
+            .add("six-1.0-py3-none-any.whl", &[])
+            .add("backend-2.0-py3-none-any.whl", &["helper"])
+            .add("helper-1.0.tar.gz", &[])
+            .add("flit_core-3.9.tar.gz", &[])
+            .builds_with(
+                "app-1.0.tar.gz",
+                &["backend>=2", "winonly ; sys_platform == 'win32'"],
+            )
+            .builds_with("helper-1.0.tar.gz", &["flit-core"]);
+        let resolution = resolve(
+            &source,
+            "r",
+            &lines(&["app"]),
+            &[],
+            &target(),
+            &ResolveOptions::default(),
+        )
+        .unwrap();
+        let builds =
+            resolve_builds(&source, &resolution, &target(), &ResolveOptions::default()).unwrap();
+        let summary: Vec<String> = builds
+            .values()
+            .map(|b| {
+                let pins: Vec<String> = b
+                    .resolution
+                    .packages
+                    .values()
+                    .map(|p| format!("{}=={}", p.name, p.version))
+                    .collect();
+                format!("{}: {}", b.sdist.filename, pins.join(" "))
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                "app-1.0.tar.gz: backend==2.0 helper==1.0",
+                "flit_core-3.9.tar.gz: ",
+                "helper-1.0.tar.gz: flit-core==3.9",
+            ]
+        );
     }
 
     #[test]
@@ -1042,7 +1514,14 @@ pub(crate) mod tests {
             .add("native-2.0-cp311-cp311-manylinux_2_17_x86_64.whl", &[])
             .add("native-2.0.tar.gz", &[])
             .add("app-1.0-py3-none-any.whl", &["native>=2"]);
-        let message = failure(&source, &["app"]);
+        let message = failure_with(
+            &source,
+            &["app"],
+            &[
+                BinaryArg::NoBinary(":none:".into()),
+                BinaryArg::OnlyBinary("native".into()),
+            ],
+        );
         assert!(
             message.contains("no resolution for cp3.12 on x86_64-manylinux_2_36"),
             "{message}"

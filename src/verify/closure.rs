@@ -16,10 +16,11 @@ use url::Url;
 use super::{Finding, Severity};
 use crate::lock::display_path;
 use crate::python::metadata::CoreMetadata;
-use crate::python::pylock::{LockedTarget, PyLock};
+use crate::python::pylock::{LockedBuild, LockedSdist, LockedTarget, PyLock};
 use crate::python::requirements::{DiskLoader, parse_requirements};
 use crate::python::resolver::{
-    PackageSource, PrereleaseMode, ResolveError, ResolveOptions, SourceError, resolve,
+    BinaryArg, BinaryPolicy, PackageSource, PrereleaseMode, ResolveError, ResolveOptions,
+    SdistInfo, SourceError, resolve, resolve_builds,
 };
 use crate::python::simple::{CoreMetadataFile, DistFile, ProjectFiles};
 use crate::python::target::Target;
@@ -29,10 +30,90 @@ use crate::python::wheel::{DistFilename, WheelFilename};
 #[error("{0} is not in the wheelhouse")]
 struct NotInWheelhouse(String);
 
-/// The wheelhouse as a package source: its wheels, and the metadata inside them.
+/// The wheelhouse as a package source: its wheels and the metadata inside them, and its
+/// sdists (their metadata comes from the lock that recorded it, tied by sha256).
 pub struct WheelhouseSource {
     projects: HashMap<PackageName, Arc<ProjectFiles>>,
     metadata: HashMap<String, Arc<CoreMetadata>>,
+}
+
+/// The wheelhouse seen through one lock: sdists get the metadata and build requirements the
+/// lock recorded for exactly those bytes.
+pub struct LockedWheelhouse<'a> {
+    base: &'a WheelhouseSource,
+    sdists: HashMap<&'a str, &'a LockedSdist>,
+}
+
+impl<'a> LockedWheelhouse<'a> {
+    pub fn new(base: &'a WheelhouseSource, sdists: &'a [LockedSdist]) -> Self {
+        LockedWheelhouse {
+            base,
+            sdists: sdists.iter().map(|s| (s.file.as_str(), s)).collect(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SdistRecordError {
+    #[error(
+        "{0} is in the wheelhouse, but the lock records no metadata for it; airlock does not run builds offline, so re-resolve"
+    )]
+    NotRecorded(String),
+    #[error(
+        "{file} in the wheelhouse has sha256 {actual}, but the lock recorded its metadata for {expected}"
+    )]
+    Hash {
+        file: String,
+        actual: String,
+        expected: String,
+    },
+    #[error("{file}: the metadata recorded in the lock is invalid: {message}")]
+    Invalid { file: String, message: String },
+}
+
+impl PackageSource for LockedWheelhouse<'_> {
+    fn project(&self, name: &PackageName) -> Result<Arc<ProjectFiles>, SourceError> {
+        self.base.project(name)
+    }
+
+    fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, SourceError> {
+        self.base.metadata(file)
+    }
+
+    fn sdist_info(&self, file: &DistFile) -> Result<Arc<SdistInfo>, SourceError> {
+        let record = self.sdists.get(file.filename.as_str()).ok_or_else(|| {
+            SourceError::new(SdistRecordError::NotRecorded(file.filename.clone()))
+        })?;
+        let actual = file.sha256.clone().unwrap_or_default();
+        if !actual.eq_ignore_ascii_case(&record.sha256) {
+            return Err(SourceError::new(SdistRecordError::Hash {
+                file: file.filename.clone(),
+                actual,
+                expected: record.sha256.clone(),
+            }));
+        }
+        let invalid = |message: String| {
+            SourceError::new(SdistRecordError::Invalid {
+                file: file.filename.clone(),
+                message,
+            })
+        };
+        let metadata = record.core_metadata().map_err(|e| invalid(e.to_string()))?;
+        let build_requires = record
+            .build_requires
+            .iter()
+            .map(|text| pep508_rs::Requirement::from_str(text).map_err(|e| invalid(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Arc::new(SdistInfo {
+            metadata: Arc::new(metadata),
+            build_requires,
+            origin: record.metadata,
+        }))
+    }
+
+    fn describe(&self) -> &'static str {
+        "the wheelhouse"
+    }
 }
 
 impl WheelhouseSource {
@@ -41,11 +122,39 @@ impl WheelhouseSource {
     pub fn scan(dir: &Path) -> Self {
         let mut projects: HashMap<PackageName, ProjectFiles> = HashMap::new();
         let mut metadata = HashMap::new();
-        let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+        // File URLs need an absolute path; a relative wheelhouse would otherwise lose every file.
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let entries = std::fs::read_dir(&dir).into_iter().flatten().flatten();
         for entry in entries {
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
             let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file());
+            if let Some(DistFilename::Sdist(sdist)) = DistFilename::parse(&name)
+                && regular
+                && let Ok(url) = Url::from_file_path(&path)
+            {
+                // Integrity reports an unreadable file; here it is just not a candidate.
+                let Ok((sha256, size)) = crate::net::download::hash_file(&path) else {
+                    continue;
+                };
+                projects
+                    .entry(sdist.name.clone())
+                    .or_default()
+                    .files
+                    .push(DistFile {
+                        filename: name.clone(),
+                        kind: DistFilename::Sdist(sdist),
+                        url,
+                        sha256: Some(sha256),
+                        requires_python: None,
+                        yanked: false,
+                        size: Some(size),
+                        upload_time: None,
+                        core_metadata: CoreMetadataFile::Absent,
+                        index: None,
+                    });
+                continue;
+            }
             let Ok(wheel) = WheelFilename::from_str(&name) else {
                 continue;
             };
@@ -144,6 +253,7 @@ pub fn check_lock(
     root: &Path,
     source: &WheelhouseSource,
     prerelease: PrereleaseMode,
+    binary_config: &[BinaryArg],
 ) -> Vec<Finding> {
     let error =
         |rule, message: String| Finding::new(rule, Severity::Error, lock_uri, None, message);
@@ -161,13 +271,19 @@ pub fn check_lock(
             )];
         }
     };
+    let binary = match BinaryPolicy::from_args(binary_config.iter().chain(&input.binary)) {
+        Ok(binary) => binary,
+        Err(e) => return vec![error("AL201", format!("--only-binary/--no-binary: {e}"))],
+    };
     let options = ResolveOptions {
         prerelease: if input.pre {
             PrereleaseMode::Allow
         } else {
             prerelease
         },
+        binary,
     };
+    let source = &LockedWheelhouse::new(source, &tool.sdists);
     let label = display_path(&requirements_path, root);
     let mut findings = Vec::new();
     for locked in &tool.targets {
@@ -214,14 +330,14 @@ pub fn check_lock(
             .map(|p| {
                 (
                     p.name.to_string(),
-                    (p.version.to_string(), p.wheel.filename.clone()),
+                    (p.version.to_string(), p.dist.filename.clone()),
                 )
             })
             .collect();
         let pinned: BTreeMap<String, (String, String)> = locked
             .pins
             .iter()
-            .map(|p| (p.name.clone(), (p.version.clone(), p.wheel.clone())))
+            .map(|p| (p.name.clone(), (p.version.clone(), p.file().to_string())))
             .collect();
         for (name, (version, wheel)) in &pinned {
             let needed_by = match chain_to(locked, name) {
@@ -248,6 +364,74 @@ pub fn check_lock(
                     format!("{target}: the wheelhouse resolution needs {name} {version} ({wheel}), which the lock does not pin; re-resolve"),
                 ));
             }
+        }
+        findings.extend(check_builds(
+            source,
+            &resolution,
+            locked,
+            &target,
+            &options,
+            lock_uri,
+        ));
+    }
+    findings
+}
+
+/// AL205: every sdist the target builds must find its build requirements in the wheelhouse,
+/// resolving to what the lock pinned for that build.
+fn check_builds(
+    source: &LockedWheelhouse<'_>,
+    resolution: &crate::python::resolver::Resolution,
+    locked: &LockedTarget,
+    target: &Target,
+    options: &ResolveOptions,
+    lock_uri: &str,
+) -> Vec<Finding> {
+    let error = |message: String| Finding::new("AL205", Severity::Error, lock_uri, None, message);
+    let builds = match resolve_builds(source, resolution, target, options) {
+        Ok(builds) => builds,
+        Err(ResolveError::NoSolution { target, report }) => {
+            let sdist = report.lines().next().unwrap_or_default().to_string();
+            return vec![error(format!(
+                "{target}: the wheelhouse lacks what a source build needs ({sdist}); fetch the build requirements (`airlock fetch`) or re-resolve:\n{report}"
+            ))];
+        }
+        Err(other) => {
+            return vec![error(format!(
+                "{target}: cannot check the source builds from the wheelhouse: {other}"
+            ))];
+        }
+    };
+    let mut findings = Vec::new();
+    let recorded: HashMap<&str, &LockedBuild> = locked
+        .builds
+        .iter()
+        .map(|b| (b.sdist.as_str(), b))
+        .collect();
+    for (sdist, build) in &builds {
+        let Some(record) = recorded.get(sdist.as_str()) else {
+            findings.push(error(format!(
+                "{target}: {sdist} is built from source, but the lock records no build environment for it; re-resolve"
+            )));
+            continue;
+        };
+        let found: BTreeMap<String, String> = build
+            .resolution
+            .packages
+            .values()
+            .map(|p| (p.name.to_string(), p.dist.filename.clone()))
+            .collect();
+        let pinned: BTreeMap<String, String> = record
+            .pins
+            .iter()
+            .map(|p| (p.name.clone(), p.file().to_string()))
+            .collect();
+        if found != pinned {
+            findings.push(error(format!(
+                "{target}: building {sdist} from the wheelhouse would install {}, but the lock pinned {}; re-resolve or fetch",
+                found.values().cloned().collect::<Vec<_>>().join(", "),
+                pinned.values().cloned().collect::<Vec<_>>().join(", "),
+            )));
         }
     }
     findings

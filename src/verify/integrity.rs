@@ -18,7 +18,7 @@ use super::{Finding, Severity};
 use crate::fetch::{LockedWheel, plan};
 use crate::net::download::hash_file;
 use crate::python::metadata::CoreMetadata;
-use crate::python::wheel::WheelFilename;
+use crate::python::wheel::{DistFilename, WheelFilename};
 use crate::python::zip_metadata::{ZipEntry, extract_member, list_entries, locate_directory};
 
 /// Limits that make a wheel suspicious: total inflated size, and per-entry ratio.
@@ -204,6 +204,53 @@ fn check_wheel(path: &Path, uri: &str, wheel: &LockedWheel) -> Vec<Finding> {
     findings
 }
 
+/// Checks one present sdist as the build would unpack it: every entry inside the tree (no
+/// `..`, absolute paths or links out), within the size caps, and a PKG-INFO naming the locked
+/// project and version.
+fn check_sdist(path: &Path, uri: &str, sdist: &LockedWheel) -> Vec<Finding> {
+    let finding = |rule, message: String| Finding::new(rule, Severity::Error, uri, None, message);
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) => return vec![finding("AL105", format!("cannot read the sdist: {error}"))],
+    };
+    let inspection = match crate::python::sdist::inspect(
+        &sdist.item.file_name,
+        &bytes,
+        crate::python::sdist::Limits::default(),
+    ) {
+        Ok(inspection) => inspection,
+        Err(error) => {
+            return vec![finding(
+                "AL105",
+                format!("{error}; do not build this sdist"),
+            )];
+        }
+    };
+    let metadata = match CoreMetadata::parse(&inspection.pkg_info) {
+        Ok(metadata) => metadata,
+        Err(error) => {
+            return vec![finding(
+                "AL106",
+                format!("its PKG-INFO is invalid: {error}"),
+            )];
+        }
+    };
+    let lock_name = PackageName::from_str(&sdist.package).ok();
+    let lock_version = Version::from_str(&sdist.version).ok();
+    if lock_name.as_ref() != Some(&metadata.name)
+        || lock_version.as_ref() != Some(&metadata.version)
+    {
+        return vec![finding(
+            "AL106",
+            format!(
+                "its PKG-INFO says {} {}, the lock says {} {}",
+                metadata.name, metadata.version, sdist.package, sdist.version
+            ),
+        )];
+    }
+    Vec::new()
+}
+
 /// One `rule` error per locked file the plan found missing (wheels and `.deb`s alike).
 pub(super) fn missing(
     plan: &crate::fetch::FetchPlan,
@@ -297,11 +344,12 @@ pub fn check(wheels: &[LockedWheel], wheelhouse: &Path, wheelhouse_uri: &str) ->
                     chunk
                         .iter()
                         .flat_map(|wheel| {
-                            check_wheel(
-                                &wheelhouse.join(&wheel.item.file_name),
-                                &uri(&wheel.item.file_name),
-                                wheel,
-                            )
+                            let path = wheelhouse.join(&wheel.item.file_name);
+                            let uri = uri(&wheel.item.file_name);
+                            match DistFilename::parse(&wheel.item.file_name) {
+                                Some(DistFilename::Sdist(_)) => check_sdist(&path, &uri, wheel),
+                                _ => check_wheel(&path, &uri, wheel),
+                            }
                         })
                         .collect::<Vec<_>>()
                 })

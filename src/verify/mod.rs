@@ -115,6 +115,10 @@ pub const RULES: &[(&str, &str)] = &[
     ),
     ("AL204", "A lock cannot be read"),
     (
+        "AL205",
+        "A source build lacks its build requirements in the wheelhouse",
+    ),
+    (
         "RH001",
         "pip cannot install the lock's requirements from the wheelhouse alone, offline",
     ),
@@ -248,6 +252,8 @@ pub struct PythonVerify {
     pub lockfiles: std::path::PathBuf,
     pub wheelhouse: std::path::PathBuf,
     pub prerelease: crate::python::resolver::PrereleaseMode,
+    /// `[python]` wheel/sdist switches (a requirements file's own apply after them).
+    pub binary: Vec<crate::python::resolver::BinaryArg>,
     /// Run pip offline for every target (`--rehearse`), with this Python.
     pub rehearse_with: Option<String>,
 }
@@ -285,6 +291,7 @@ pub fn verify_python(request: &PythonVerify) -> Result<Vec<Finding>, VerifyError
             &request.root,
             &source,
             request.prerelease,
+            &request.binary,
         ));
         if let (Some(python), Some(tool)) = (&request.rehearse_with, &lock.tool) {
             let requirements = request.root.join(&tool.airlock.requirements);

@@ -327,6 +327,7 @@ mod tests {
                     name: "six".into(),
                     version: "1.16.0".into(),
                     wheel: String::new(),
+                    sdist: None,
                     extras: vec![],
                     dependencies: vec![],
                 },
@@ -334,6 +335,7 @@ mod tests {
                     name: "idna".into(),
                     version: "3.7".into(),
                     wheel: String::new(),
+                    sdist: None,
                     extras: vec![],
                     dependencies: vec![],
                 },
@@ -341,10 +343,12 @@ mod tests {
                     name: "gone".into(),
                     version: "1".into(),
                     wheel: String::new(),
+                    sdist: None,
                     extras: vec![],
                     dependencies: vec![],
                 },
             ],
+            builds: vec![],
         };
         let messages: Vec<String> = compare(&target, &locked, &installs, "l", false)
             .into_iter()
