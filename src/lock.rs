@@ -61,7 +61,15 @@ fn warn_host_metadata(
     builds: &[std::collections::BTreeMap<String, BuildResolution>],
     reporter: &dyn Reporter,
 ) {
+    let any_built = builds
+        .iter()
+        .flat_map(|b| b.values())
+        .any(|b| b.origin == MetadataOrigin::Built);
+    if !any_built {
+        return;
+    }
     let host = crate::python::build::HostPython::detect().ok();
+    let mut affected: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
     for (target, target_builds) in targets.iter().zip(builds) {
         let same_as_host = host.as_ref().is_some_and(|h| {
             h.target.python_version == target.python_version
@@ -72,15 +80,21 @@ fn warn_host_metadata(
         }
         for build in target_builds.values() {
             if build.origin == MetadataOrigin::Built {
-                reporter.event(Event::Warning {
-                    message: format!(
-                        "{}: its dependencies come from running its build on this machine ({}); markers its setup code evaluated are this machine's, not {target}'s",
-                        build.sdist.filename,
-                        host.as_ref().map_or("unknown".to_string(), |h| h.target.to_string()),
-                    ),
-                });
+                affected
+                    .entry(build.sdist.filename.as_str())
+                    .or_default()
+                    .push(target.to_string());
             }
         }
+    }
+    let host = host.map_or("unknown".to_string(), |h| h.target.to_string());
+    for (sdist, targets) in affected {
+        reporter.event(Event::Warning {
+            message: format!(
+                "{sdist}: its dependencies come from running its build on this machine ({host}); markers its setup code evaluated are this machine's, not those of {}",
+                targets.join(", ")
+            ),
+        });
     }
 }
 

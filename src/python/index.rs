@@ -1092,11 +1092,15 @@ impl RemoteIndex {
         top_paths.sort();
         top_paths.dedup();
         let staged = scratch.path().join("site");
-        host.install(what, &top_paths, &links, &staged, scratch.path())
-            .map_err(|source| IndexError::Build {
-                file: what.to_string(),
-                source,
-            })?;
+        std::fs::create_dir(&staged).map_err(io(&staged))?;
+        // A backend with no requirements (an in-tree one, as flit_core's) needs no install.
+        if !top_paths.is_empty() {
+            host.install(what, &top_paths, &links, &staged, scratch.path())
+                .map_err(|source| IndexError::Build {
+                    file: what.to_string(),
+                    source,
+                })?;
+        }
         std::fs::write(staged.join(".airlock-complete"), b"").map_err(io(&staged))?;
         // Another process may have made the same environment meanwhile; either copy serves.
         if std::fs::rename(&staged, &site).is_err() && !site.join(".airlock-complete").is_file() {

@@ -14,8 +14,10 @@ use pep508_rs::Requirement;
 
 use super::metadata::{CoreMetadata, MetadataError};
 
-/// The default `[build-system]` when an sdist has none (pip's and uv's legacy setuptools).
-pub const LEGACY_REQUIRES: &str = "setuptools>=40.8.0";
+/// The default `[build-system]` when an sdist has none. uv asks only for setuptools, but pip
+/// (23.x, still common in images) also installs `wheel` for such sdists and fails offline
+/// without it, so both are locked.
+pub const LEGACY_REQUIRES: &[&str] = &["setuptools>=40.8.0", "wheel"];
 pub const LEGACY_BACKEND: &str = "setuptools.build_meta:__legacy__";
 
 #[derive(Debug, thiserror::Error)]
@@ -300,7 +302,10 @@ pub struct BuildSystem {
 impl BuildSystem {
     fn legacy() -> Self {
         BuildSystem {
-            requires: vec![Requirement::from_str(LEGACY_REQUIRES).expect("valid requirement")],
+            requires: LEGACY_REQUIRES
+                .iter()
+                .map(|r| Requirement::from_str(r).expect("valid requirement"))
+                .collect(),
             backend: LEGACY_BACKEND.to_string(),
             backend_path: Vec::new(),
         }

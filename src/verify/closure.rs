@@ -391,9 +391,14 @@ fn check_builds(
     let builds = match resolve_builds(source, resolution, target, options) {
         Ok(builds) => builds,
         Err(ResolveError::NoSolution { target, report }) => {
-            let sdist = report.lines().next().unwrap_or_default().to_string();
+            // The root of a build resolution is labelled `<sdist> [build-system]`.
+            let sdist = report
+                .lines()
+                .next()
+                .and_then(|line| line.split_once(" [build-system]"))
+                .map_or("an sdist", |(sdist, _)| sdist);
             return vec![error(format!(
-                "{target}: the wheelhouse lacks what a source build needs ({sdist}); fetch the build requirements (`airlock fetch`) or re-resolve:\n{report}"
+                "{target}: building {sdist} needs build requirements the wheelhouse lacks; fetch them (`airlock fetch`) or re-resolve:\n{report}"
             ))];
         }
         Err(other) => {

@@ -4,6 +4,7 @@ mod apt;
 mod fetch;
 mod lint;
 mod parse_speed;
+mod sdist;
 mod support;
 mod verify;
 

@@ -280,6 +280,25 @@ impl FakeIndex {
         }
     }
 
+    /// Lists `filename` on `project`'s page (with its sha256) and serves `bytes` for it.
+    pub fn publish(&self, project: &str, filename: &str, bytes: Vec<u8>) {
+        let mut state = self.state.lock().unwrap();
+        state.projects.entry(normalize(project)).or_default().push((
+            filename.to_string(),
+            sha256_hex(&bytes),
+            None,
+            false,
+            None,
+        ));
+        state.files.insert(
+            format!("/files/{filename}"),
+            File {
+                body: bytes,
+                content_type: "application/octet-stream",
+            },
+        );
+    }
+
     /// Serves `bytes` at `path` (for repositories other than the Python index).
     pub fn serve(&self, path: &str, bytes: Vec<u8>) {
         self.state.lock().unwrap().files.insert(
@@ -701,4 +720,118 @@ pub fn text(bytes: &[u8]) -> String {
     let mut out = String::new();
     let _ = bytes.take(1 << 20).read_to_string(&mut out);
     out
+}
+
+/// A `.tar.gz` whose entries are (path, contents); a contents starting with `->` makes a
+/// symbolic link to the rest. Names are written raw, so hostile names survive.
+pub fn tar_gz(entries: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, contents) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        if let Some(target) = contents.strip_prefix("->") {
+            header.set_entry_type(tar::EntryType::Symlink);
+            header.set_size(0);
+            header.set_link_name(target).unwrap();
+            header.set_cksum();
+            builder.append(&header, std::io::empty()).unwrap();
+        } else {
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_size(contents.len() as u64);
+            header.set_cksum();
+            builder.append(&header, contents.as_bytes()).unwrap();
+        }
+    }
+    let tar = builder.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    gz.finish().unwrap()
+}
+
+/// A PEP 517 backend written for the tests, shipped inside each test sdist (`backend-path`),
+/// driven by the sdist's `build.json`: what `get_requires_for_build_wheel` returns, the
+/// Requires-Dist it computes, and whether it can reach `probe` (to prove builds run offline).
+pub const TINY_BACKEND: &str = r#"
+import base64, hashlib, json, os, socket, zipfile
+CONF = json.load(open("build.json"))
+DIST = CONF["name"].replace("-", "_")
+
+def get_requires_for_build_wheel(config_settings=None):
+    return CONF.get("requires", [])
+
+def _metadata():
+    lines = ["Metadata-Version: 2.1", "Name: " + CONF["name"], "Version: " + CONF["version"]]
+    lines += ["Requires-Dist: " + r for r in CONF.get("requires_dist", [])]
+    probe = CONF.get("probe")
+    if probe:
+        try:
+            socket.create_connection(("127.0.0.1", probe), timeout=2).close()
+            lines.append("Requires-Dist: network-was-reachable")
+        except OSError:
+            pass
+    return "\n".join(lines) + "\n"
+
+def _dist_info():
+    return "%s-%s.dist-info" % (DIST, CONF["version"])
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    path = os.path.join(metadata_directory, _dist_info())
+    os.makedirs(path)
+    with open(os.path.join(path, "METADATA"), "w") as out:
+        out.write(_metadata())
+    return _dist_info()
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    name = "%s-%s-py3-none-any.whl" % (DIST, CONF["version"])
+    info = _dist_info()
+    files = {
+        DIST + "/__init__.py": "",
+        info + "/METADATA": _metadata(),
+        info + "/WHEEL": "Wheel-Version: 1.0\nGenerator: tiny\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as archive:
+        for path, text in files.items():
+            data = text.encode()
+            archive.writestr(path, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append("%s,sha256=%s,%d" % (path, digest, len(data)))
+        record.append(info + "/RECORD,,")
+        archive.writestr(info + "/RECORD", "\n".join(record) + "\n")
+    return name
+"#;
+
+/// An sdist built with [`TINY_BACKEND`]: `pkg_info` is its PKG-INFO (static or not), `conf`
+/// the JSON that drives the backend.
+pub fn tiny_sdist(name: &str, version: &str, pkg_info: &str, conf: &serde_json::Value) -> Vec<u8> {
+    let top = format!("{}-{version}", name.replace('-', "_"));
+    let pyproject =
+        "[build-system]\nrequires = []\nbuild-backend = \"tiny_backend\"\nbackend-path = [\".\"]\n";
+    tar_gz(&[
+        (&format!("{top}/PKG-INFO"), pkg_info),
+        (&format!("{top}/pyproject.toml"), pyproject),
+        (&format!("{top}/tiny_backend.py"), TINY_BACKEND),
+        (&format!("{top}/build.json"), &conf.to_string()),
+    ])
+}
+
+/// Whether this machine can run the host builds these tests need: python3 with pip, glibc.
+pub fn host_can_build() -> bool {
+    std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import pip, platform; assert platform.libc_ver()[0] == 'glibc'",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Whether `unshare -n` works here (builds then run with no network).
+pub fn can_unshare_network() -> bool {
+    std::process::Command::new("unshare")
+        .args(["-n", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }

@@ -1,0 +1,533 @@
+//! Source distributions end to end: real sdists on the fake index, their builds run by the
+//! host's Python (offline where `unshare -n` works), locked, fetched, exported and verified.
+
+use serde_json::json;
+
+use crate::support::{
+    FakeIndex, Project, assert_mentions, can_unshare_network, host_can_build, tar_gz, text,
+    tiny_sdist,
+};
+
+const INDEX: &str = r#"
+[[package]]
+name = "corelib"
+version = "1.0"
+
+[[package]]
+name = "helper"
+version = "1.0"
+"#;
+
+fn project(index: &FakeIndex, requirements: &str) -> Project {
+    let project = Project::new();
+    project.write("requirements/app.in", requirements);
+    project.write(
+        "airlock.toml",
+        &format!(
+            "[python]\nrequirements = [\"requirements/app.in\"]\nindex-url = \"{}\"\ntargets = [\n  {{ python-version = \"3.12\", python-platform = \"x86_64-manylinux_2_36\" }},\n  {{ python-version = \"3.11\", python-platform = \"aarch64-manylinux_2_28\" }},\n]\n",
+            index.url
+        ),
+    );
+    project
+}
+
+fn skip_without_host_python() -> bool {
+    if host_can_build() {
+        return false;
+    }
+    eprintln!("skipped: building sdists needs python3 with pip on glibc");
+    true
+}
+
+fn index_port(index: &FakeIndex) -> u16 {
+    index
+        .root()
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn lock_value(project: &Project) -> toml::Value {
+    toml::from_str(&project.read("lockfiles/pylock.app.toml")).unwrap()
+}
+
+/// `(file, origin)` of every sdist the lock records metadata for.
+fn recorded_sdists(lock: &toml::Value) -> Vec<(String, String)> {
+    lock["tool"]["airlock"]["sdists"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["file"].as_str().unwrap().to_string(),
+                s["metadata"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn static_and_built_metadata_are_locked_fetched_exported_and_verified() {
+    if skip_without_host_python() {
+        return;
+    }
+    let index = FakeIndex::start(INDEX);
+    // PEP 643 static metadata: used as it is; the backend only says what a build needs.
+    index.publish(
+        "statics",
+        "statics-1.0.tar.gz",
+        tiny_sdist(
+            "statics",
+            "1.0",
+            "Metadata-Version: 2.2\nName: statics\nVersion: 1.0\nRequires-Dist: corelib\n",
+            &json!({"name": "statics", "version": "1.0"}),
+        ),
+    );
+    // Metadata-Version 2.1: only the backend's hook knows the dependencies, and it asks for
+    // a build requirement of its own.
+    index.publish(
+        "dynamo",
+        "dynamo-1.0.tar.gz",
+        tiny_sdist(
+            "dynamo",
+            "1.0",
+            "Metadata-Version: 2.1\nName: dynamo\nVersion: 1.0\n",
+            &json!({
+                "name": "dynamo", "version": "1.0",
+                "requires": ["helper>=1"],
+                "requires_dist": ["corelib>=1"],
+                "probe": index_port(&index),
+            }),
+        ),
+    );
+    let project = project(&index, "statics\ndynamo\n");
+    let stderr = project.stderr_of(&["resolve"], 0);
+    assert_mentions(
+        &stderr,
+        &[
+            "warning: dynamo-1.0.tar.gz: its dependencies come from running its build on this machine",
+        ],
+    );
+    assert!(
+        !stderr.contains("statics-1.0.tar.gz: its dependencies"),
+        "static metadata needs no warning:\n{stderr}"
+    );
+    let lock = lock_value(&project);
+    assert_eq!(
+        recorded_sdists(&lock),
+        [
+            ("dynamo-1.0.tar.gz".to_string(), "built".to_string()),
+            ("statics-1.0.tar.gz".to_string(), "static".to_string()),
+        ]
+    );
+    let text_lock = project.read("lockfiles/pylock.app.toml");
+    if can_unshare_network() {
+        assert!(
+            !text_lock.contains("network-was-reachable"),
+            "the build hook reached the index: builds must run with no network"
+        );
+    }
+    for target in lock["tool"]["airlock"]["targets"].as_array().unwrap() {
+        let pins: Vec<String> = target["pins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let file = p
+                    .get("sdist")
+                    .or(p.get("wheel"))
+                    .and_then(|f| f.as_str())
+                    .unwrap();
+                format!(
+                    "{}=={} {file}",
+                    p["name"].as_str().unwrap(),
+                    p["version"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(
+            pins,
+            [
+                "corelib==1.0 corelib-1.0-py3-none-any.whl",
+                "dynamo==1.0 dynamo-1.0.tar.gz",
+                "statics==1.0 statics-1.0.tar.gz",
+            ]
+        );
+        let builds: Vec<String> = target["builds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                let pins: Vec<&str> = b["pins"]
+                    .as_array()
+                    .map(|pins| pins.iter().map(|p| p["name"].as_str().unwrap()).collect())
+                    .unwrap_or_default();
+                format!("{}: {}", b["sdist"].as_str().unwrap(), pins.join(" "))
+            })
+            .collect();
+        assert_eq!(
+            builds,
+            ["dynamo-1.0.tar.gz: helper", "statics-1.0.tar.gz: "]
+        );
+    }
+    let build_packages: Vec<&str> = lock["tool"]["airlock"]["build-packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(build_packages, ["helper"]);
+    // The default install selects none of the build packages: they live under [tool].
+    let runtime: Vec<&str> = lock["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(runtime, ["corelib", "dynamo", "statics"]);
+
+    project.airlock().arg("fetch").assert().success();
+    let mut files: Vec<String> = std::fs::read_dir(project.path().join("wheelhouse"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "corelib-1.0-py3-none-any.whl",
+            "dynamo-1.0.tar.gz",
+            "helper-1.0-py3-none-any.whl",
+            "statics-1.0.tar.gz",
+        ]
+    );
+    project.airlock().arg("verify").assert().success();
+
+    let output = project
+        .airlock()
+        .args(["export", "--format", "requirements-txt"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let exported = text(&output.stdout);
+    assert!(
+        exported.contains(&format!(
+            "--hash=sha256:{}",
+            index.wheel_sha256("dynamo-1.0.tar.gz")
+        )),
+        "the export lists the sdist's hash:\n{exported}"
+    );
+
+    // Without its build requirement, the sdist cannot be built offline: verify says which.
+    std::fs::remove_file(
+        project
+            .path()
+            .join("wheelhouse/helper-1.0-py3-none-any.whl"),
+    )
+    .unwrap();
+    let stderr = project.stderr_of(&["verify"], 1);
+    assert_mentions(
+        &stderr,
+        &[
+            "AL101",
+            "AL205",
+            "building dynamo-1.0.tar.gz needs build requirements the wheelhouse lacks",
+            "helper was not found in the wheelhouse",
+        ],
+    );
+}
+
+#[test]
+fn a_build_requirement_published_only_as_an_sdist_is_built_and_locked() {
+    if skip_without_host_python() {
+        return;
+    }
+    let index = FakeIndex::start(INDEX);
+    // flit_core's situation: the backend is itself only an sdist, built with its own tree.
+    index.publish(
+        "bootstrap",
+        "bootstrap-1.0.tar.gz",
+        tiny_sdist(
+            "bootstrap",
+            "1.0",
+            "Metadata-Version: 2.2\nName: bootstrap\nVersion: 1.0\n",
+            &json!({"name": "bootstrap", "version": "1.0"}),
+        ),
+    );
+    index.publish(
+        "app",
+        "app-1.0.tar.gz",
+        tiny_sdist(
+            "app",
+            "1.0",
+            "Metadata-Version: 2.1\nName: app\nVersion: 1.0\n",
+            &json!({"name": "app", "version": "1.0", "requires": ["bootstrap"], "requires_dist": ["corelib"]}),
+        ),
+    );
+    let project = project(&index, "app\n");
+    project.stderr_of(&["resolve"], 0);
+    let lock = lock_value(&project);
+    let target = &lock["tool"]["airlock"]["targets"][0];
+    let builds: Vec<String> = target["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let pins: Vec<String> = b["pins"]
+                .as_array()
+                .map(|pins| {
+                    pins.iter()
+                        .map(|p| {
+                            p.get("sdist")
+                                .or(p.get("wheel"))
+                                .unwrap()
+                                .as_str()
+                                .unwrap()
+                                .to_string()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!("{}: {}", b["sdist"].as_str().unwrap(), pins.join(" "))
+        })
+        .collect();
+    assert_eq!(
+        builds,
+        [
+            "app-1.0.tar.gz: bootstrap-1.0.tar.gz",
+            "bootstrap-1.0.tar.gz: "
+        ]
+    );
+    project.airlock().arg("fetch").assert().success();
+    assert!(
+        project
+            .path()
+            .join("wheelhouse/bootstrap-1.0.tar.gz")
+            .is_file()
+    );
+    project.airlock().arg("verify").assert().success();
+}
+
+#[test]
+fn hostile_sdists_are_refused_and_nothing_lands_outside() {
+    let index = FakeIndex::start(INDEX);
+    let pkg_info = "Metadata-Version: 2.2\nName: evil\nVersion: 1.0\n";
+    index.publish(
+        "evil",
+        "evil-1.0.tar.gz",
+        tar_gz(&[
+            ("evil-1.0/PKG-INFO", pkg_info),
+            ("evil-1.0/../../escaped.txt", "planted"),
+        ]),
+    );
+    index.publish(
+        "linky",
+        "linky-1.0.tar.gz",
+        tar_gz(&[
+            (
+                "linky-1.0/PKG-INFO",
+                "Metadata-Version: 2.2\nName: linky\nVersion: 1.0\n",
+            ),
+            ("linky-1.0/setup.cfg", "->../../../../etc/passwd"),
+        ]),
+    );
+    for (requirement, entry, why) in [
+        ("evil", "evil-1.0/../../escaped.txt", "climbs out with `..`"),
+        (
+            "linky",
+            "linky-1.0/setup.cfg",
+            "symbolic link out of the tree",
+        ),
+    ] {
+        let project = project(&index, &format!("{requirement}\n"));
+        let stderr = project.stderr_of(&["resolve"], 2);
+        assert_mentions(&stderr, &[entry, why, "refused"]);
+        assert!(!project.path().join("lockfiles/pylock.app.toml").exists());
+        assert!(!project.path().join("escaped.txt").exists());
+        assert!(!project.path().join(".cache/escaped.txt").exists());
+    }
+}
+
+#[test]
+fn only_binary_and_no_build_refuse_source_builds_with_the_reason() {
+    let index = FakeIndex::start(INDEX);
+    index.publish(
+        "statics",
+        "statics-1.0.tar.gz",
+        tiny_sdist(
+            "statics",
+            "1.0",
+            "Metadata-Version: 2.2\nName: statics\nVersion: 1.0\n",
+            &json!({"name": "statics", "version": "1.0"}),
+        ),
+    );
+    let project = project(&index, "statics\n");
+    for flags in [
+        &["--only-binary", ":all:"][..],
+        &["--no-build"],
+        &["--no-build-package", "statics"],
+    ] {
+        let mut args = vec!["resolve"];
+        args.extend_from_slice(flags);
+        let stderr = project.stderr_of(&args, 2);
+        assert_mentions(
+            &stderr,
+            &[
+                "statics",
+                "only a source distribution, and --only-binary/--no-build forbids building it",
+            ],
+        );
+    }
+    // The same from the requirements file, as pip reads it.
+    project.write("requirements/app.in", "--only-binary :all:\nstatics\n");
+    let stderr = project.stderr_of(&["resolve"], 2);
+    assert_mentions(&stderr, &["only a source distribution"]);
+}
+
+/// The host Python's bundled setuptools wheel (ensurepip ships one up to Python 3.11).
+fn bundled_setuptools() -> Option<(String, Vec<u8>)> {
+    let output = std::process::Command::new("python3")
+        .args(["-c", "import ensurepip, os; print(os.path.join(os.path.dirname(ensurepip.__file__), '_bundled'))"])
+        .output()
+        .ok()?;
+    let dir = std::path::PathBuf::from(text(&output.stdout).trim());
+    std::fs::read_dir(dir).ok()?.flatten().find_map(|entry| {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        (name.starts_with("setuptools-") && name.ends_with(".whl"))
+            .then(|| Some((name, std::fs::read(entry.path()).ok()?)))
+            .flatten()
+    })
+}
+
+/// A stand-in for the `wheel` project, as old setuptools needs it for metadata: a
+/// `bdist_wheel` command whose `egg2dist` turns the egg-info into a .dist-info the way
+/// wheel does (PKG-INFO plus requires.txt as Requires-Dist). Building wheels is refused.
+fn wheel_shim() -> Vec<u8> {
+    use std::io::Write;
+    let module = r#"import os
+from setuptools import Command
+
+class bdist_wheel(Command):
+    user_options = []
+    def initialize_options(self):
+        pass
+    def finalize_options(self):
+        pass
+    def run(self):
+        raise SystemExit("the test shim of wheel cannot build wheels")
+    def egg2dist(self, egginfo_path, distinfo_path):
+        os.makedirs(distinfo_path, exist_ok=True)
+        lines = [l for l in open(os.path.join(egginfo_path, "PKG-INFO")).read().splitlines() if l]
+        requires = os.path.join(egginfo_path, "requires.txt")
+        marker = None
+        if os.path.exists(requires):
+            for line in open(requires).read().splitlines():
+                line = line.strip()
+                if not line:
+                    continue
+                if line.startswith("[") and line.endswith("]"):
+                    marker = line[1:-1].lstrip(":") or None
+                    continue
+                lines.append("Requires-Dist: " + line + ("; " + marker if marker else ""))
+        with open(os.path.join(distinfo_path, "METADATA"), "w") as out:
+            out.write("\n".join(lines) + "\n")
+"#;
+    let info = "wheel-0.44.0.dist-info";
+    let files = [
+        ("wheel/__init__.py", "__version__ = '0.44.0'\n".to_string()),
+        ("wheel/bdist_wheel.py", module.to_string()),
+        (
+            &format!("{info}/METADATA")[..],
+            "Metadata-Version: 2.1\nName: wheel\nVersion: 0.44.0\n".to_string(),
+        ),
+        (
+            &format!("{info}/WHEEL")[..],
+            "Wheel-Version: 1.0\nGenerator: airlock-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n".to_string(),
+        ),
+        (
+            &format!("{info}/entry_points.txt")[..],
+            "[distutils.commands]\nbdist_wheel = wheel.bdist_wheel:bdist_wheel\n".to_string(),
+        ),
+        (&format!("{info}/RECORD")[..], String::new()),
+    ];
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    for (name, content) in files {
+        zip.start_file(name, options).unwrap();
+        zip.write_all(content.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+#[test]
+fn a_setup_py_sdist_without_pyproject_gets_setuptools_legacy_metadata() {
+    if skip_without_host_python() {
+        return;
+    }
+    let Some((setuptools_name, setuptools)) = bundled_setuptools() else {
+        eprintln!("skipped: the host Python bundles no setuptools wheel to serve");
+        return;
+    };
+    let index = FakeIndex::start(INDEX);
+    index.publish("setuptools", &setuptools_name, setuptools);
+    index.publish("wheel", "wheel-0.44.0-py3-none-any.whl", wheel_shim());
+    let setup_py = "from setuptools import setup\nimport sys\nsetup(name='legacy', version='1.0', install_requires=['corelib'] + (['winonly'] if sys.platform == 'win32' else []))\n";
+    index.publish(
+        "legacy",
+        "legacy-1.0.tar.gz",
+        tar_gz(&[
+            (
+                "legacy-1.0/PKG-INFO",
+                "Metadata-Version: 2.1\nName: legacy\nVersion: 1.0\n",
+            ),
+            ("legacy-1.0/setup.py", setup_py),
+        ]),
+    );
+    let project = project(&index, "legacy\n");
+    let stderr = project.stderr_of(&["resolve"], 0);
+    assert_mentions(
+        &stderr,
+        &["legacy-1.0.tar.gz: its dependencies come from running its build"],
+    );
+    let lock = lock_value(&project);
+    assert_eq!(
+        recorded_sdists(&lock),
+        [("legacy-1.0.tar.gz".to_string(), "built".to_string())]
+    );
+    let sdist = &lock["tool"]["airlock"]["sdists"][0];
+    assert_eq!(
+        sdist["requires-dist"].as_array().unwrap()[0].as_str(),
+        Some("corelib")
+    );
+    let build_requires: Vec<&str> = sdist["build-requires"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(build_requires, ["setuptools>=40.8.0", "wheel"]);
+    let target = &lock["tool"]["airlock"]["targets"][0];
+    let pins: Vec<&str> = target["pins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pins,
+        ["corelib", "legacy"],
+        "the host's sys.platform is not win32"
+    );
+    let build_pins: Vec<&str> = target["builds"][0]["pins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(build_pins, ["setuptools", "wheel"]);
+}
