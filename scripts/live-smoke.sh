@@ -1,36 +1,93 @@
 #!/usr/bin/env bash
-# Live check against the real index (not part of `cargo test`): resolve the shipped example
-# with airlock and with `uv pip compile` at the same moment, for every target in airlock.toml,
-# and compare the pins. Needs network access to the index and uv (installed into a temp venv
-# unless UV is set). Exit 0 when the pins are identical for every target.
+# Live check against the real index (not part of `cargo test`).
+#  1. Pins: the shipped example (every target in airlock.toml) and the real stacks in
+#     scripts/stacks/ (cp3.12 x86_64-manylinux_2_36 and cp3.11 aarch64-manylinux_2_28) are
+#     resolved by airlock and by `uv pip compile` in its default mode (sdists allowed) at the same
+#     moment, and the pins compared per target.
+#  2. Offline: one stack with sdist-only packages (STACK, default crawler) is synced for the
+#     host's own target, verified inside `unshare -n`, exported, and installed by pip into a
+#     fresh venv inside `unshare -n` with --no-index --require-hashes: the sdists build offline.
+# Needs network access to the index, uv (installed into a temp venv unless UV is set), and root
+# for `unshare -n`. Exit 0 when every comparison is identical and the offline install works.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_uv
 work=$(mktemp -d)
-"$AIRLOCK" resolve --lockfiles "$work/locks" -q
 status=0
-for lock in "$work"/locks/pylock.*.toml; do
-  python3 - "$lock" "$work" <<'PY'
+
+# Writes airlock-<i>.txt and target-<i> (version platform requirements) for each target of a lock.
+split_lock() { # lock
+  python3 - "$1" "$work" <<'PY'
 import sys, tomllib, pathlib
 lock = tomllib.loads(pathlib.Path(sys.argv[1]).read_text())
 air = lock["tool"]["airlock"]
 for i, t in enumerate(air["targets"]):
     pins = sorted(f"{p['name']}=={p['version']}" for p in t["pins"])
     pathlib.Path(sys.argv[2], f"airlock-{i}.txt").write_text("\n".join(pins) + "\n")
-    pathlib.Path(sys.argv[2], f"target-{i}").write_text(f"{t['python-version']} {t['python-platform']} {air['requirements']}\n")
+    pathlib.Path(sys.argv[2], f"target-{i}").write_text(f"{t['python-version']} {t['python-platform']}\n")
+    built = sorted(p["name"] for p in t["pins"] if p.get("sdist"))
+    pathlib.Path(sys.argv[2], f"built-{i}").write_text(" ".join(built) + "\n")
 PY
+}
+
+compare() { # label requirements-file lock
+  split_lock "$3"
   for target in "$work"/target-*; do
     i=${target##*-}
-    read -r version platform requirements < "$target"
-    "$UV" pip compile -q --no-header --no-annotate --only-binary :all: \
-      --python-version "$version" --python-platform "$platform" "$requirements" \
-      | grep -v '^\s*#' | sed 's/ *;.*//' | tr 'A-Z_' 'a-z-' | sort > "$work/uv-$i.txt"
+    read -r version platform < "$target"
+    "$UV" pip compile -q --no-header --no-annotate \
+      --python-version "$version" --python-platform "$platform" "$2" -o "$work/uv-raw.txt"
+    python3 - "$work/uv-raw.txt" "$work/uv-$i.txt" <<'PY'
+import sys, re
+pins = []
+for line in open(sys.argv[1]):
+    line = line.split("#")[0].split(";")[0].strip()
+    if "==" in line:
+        name, version = line.split("==", 1)
+        pins.append(re.sub(r"[-_.]+", "-", name).lower() + "==" + version.strip())
+open(sys.argv[2], "w").write("\n".join(sorted(pins)) + "\n")
+PY
+    built=$(cat "$work/built-$i")
     if diff -u "$work/uv-$i.txt" "$work/airlock-$i.txt" > "$work/diff-$i.txt"; then
-      echo "cp$version $platform: $(wc -l < "$work/airlock-$i.txt") pins, identical to uv"
+      echo "$1 cp$version $platform: $(wc -l < "$work/airlock-$i.txt") pins identical to uv; built from sdists: ${built:-none}"
     else
-      echo "cp$version $platform: pins differ from uv:"; cat "$work/diff-$i.txt"; status=1
+      echo "$1 cp$version $platform: pins differ from uv (built from sdists: ${built:-none}):"
+      grep '^[-+][^-+]' "$work/diff-$i.txt" || true
+      status=1
     fi
   done
-  rm -f "$work"/target-* "$work"/airlock-*.txt
+  rm -f "$work"/target-* "$work"/airlock-*.txt "$work"/built-*
+}
+
+"$AIRLOCK" resolve --lockfiles "$work/example" -q
+for lock in "$work"/example/pylock.*.toml; do
+  requirements=$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["tool"]["airlock"]["requirements"])' "$lock")
+  compare "example" "$requirements" "$lock"
 done
+
+for stack in scripts/stacks/*.txt; do
+  name=$(basename "$stack" .txt)
+  mkdir -p "$work/$name"
+  "$AIRLOCK" resolve -q -r "$stack" --lockfiles "$work/$name" \
+    --python-version 3.12 --python-platform x86_64-manylinux_2_36 \
+    --python-version 3.11 --python-platform aarch64-manylinux_2_28
+  compare "$name" "$stack" "$work/$name/pylock.$name.toml"
+done
+
+# Offline: the host's own target, so pip here can build and install what was locked.
+stack=scripts/stacks/${STACK:-crawler}.txt
+host=$(python3 -c 'import sys, platform; print("%d.%d" % sys.version_info[:2], platform.machine() + "-manylinux_" + platform.libc_ver()[1].replace(".", "_"))')
+read -r host_version host_platform <<< "$host"
+project="$work/offline"
+mkdir -p "$project"
+cp "$stack" "$project/requirements.txt"
+(
+  cd "$project"
+  "$AIRLOCK" sync -q -r requirements.txt --python-version "$host_version" --python-platform "$host_platform"
+  unshare -n "$AIRLOCK" verify --format json > verify.json || { echo "offline verify failed:"; cat verify.json; exit 1; }
+  "$AIRLOCK" export --format requirements-txt -o requirements.lock.txt
+  python3 -m venv venv
+  unshare -n venv/bin/pip install -q --no-index --find-links wheelhouse --require-hashes -r requirements.lock.txt
+  echo "offline: $(ls wheelhouse/*.tar.gz | wc -l) sdists built and $(venv/bin/pip list --format freeze | wc -l) distributions installed by pip in unshare -n (cp$host_version $host_platform, $(basename "$stack"))"
+) || status=1
 exit $status

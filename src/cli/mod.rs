@@ -705,6 +705,7 @@ fn audit_dockerfiles(config: &Config, files: &[PathBuf]) -> Result<Vec<verify::F
             .map(|r| relative(r))
             .collect(),
         targets: config.python.targets.clone(),
+        source_builds: verify::dockerfile::source_builds(&config.python.lockfiles)?,
     };
     let files = if !files.is_empty() {
         files.to_vec()

@@ -37,6 +37,12 @@ pub enum PylockError {
     },
     #[error("{path} has lock-version {found}; airlock reads {LOCK_VERSION}")]
     Version { path: String, found: String },
+    #[error("cannot read {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,6 +5,35 @@ use std::collections::BTreeSet;
 
 use crate::support::{Project, text};
 
+const LOCK_WITH_A_BUILD: &str = r#"lock-version = "1.0"
+created-by = "airlock"
+
+[tool.airlock]
+schema = 2
+inputs-fingerprint = "0"
+requirements = "requirements/app.in"
+indexes = []
+
+[[tool.airlock.targets]]
+python-version = "3.12"
+python-platform = "x86_64-manylinux_2_36"
+marker = ""
+roots = ["legacy"]
+
+[[tool.airlock.targets.pins]]
+name = "legacy"
+version = "1.0"
+sdist = "legacy-1.0.tar.gz"
+
+[[tool.airlock.sdists]]
+file = "legacy-1.0.tar.gz"
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+metadata = "built"
+metadata-name = "legacy"
+metadata-version = "1.0"
+build-requires = ["setuptools>=40.8.0", "wheel"]
+"#;
+
 /// A build context like a real project's: a wheelhouse, a lock, an exported lock.
 fn project() -> Project {
     let project = Project::new();
@@ -16,10 +45,8 @@ fn project() -> Project {
     project.write("requirements/extra.txt", "six\n");
     project.write("wheelhouse/six-1.16.0-py2.py3-none-any.whl", "");
     project.write("wheelhouse/extra/six-1.16.0-py2.py3-none-any.whl", "");
-    project.write(
-        "lockfiles/pylock.app.toml",
-        "lock-version = \"1.0\"\ncreated-by = \"airlock\"\n",
-    );
+    // A lock that builds one sdist (no wheel fits its target), as DF015/DF016 need.
+    project.write("lockfiles/pylock.app.toml", LOCK_WITH_A_BUILD);
     project.write(
         "requirements.lock.txt",
         &format!("six==1.16.0 \\\n    --hash=sha256:{}\n", "a".repeat(64)),

@@ -92,3 +92,44 @@ pub fn audit_file(
     let text = std::fs::read_to_string(path)?;
     Ok(rules::audit(&parser::parse(&text), uri, context, settings))
 }
+
+/// The sdists the locks in `lockfiles` build, for the install rules (DF015/DF016). No
+/// lockfiles directory yet means none; an unreadable lock is an error naming it.
+pub fn source_builds(
+    lockfiles: &Path,
+) -> Result<Vec<rules::SourceBuild>, crate::python::pylock::PylockError> {
+    use crate::python::pylock::{PyLock, PylockError, lockfiles_in};
+    let locks = match lockfiles_in(lockfiles) {
+        Ok(locks) => locks,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => {
+            return Err(PylockError::Read {
+                path: lockfiles.display().to_string(),
+                source: error,
+            });
+        }
+    };
+    let mut builds = Vec::new();
+    for path in locks {
+        let label = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|source| PylockError::Read {
+            path: label.clone(),
+            source,
+        })?;
+        let lock = PyLock::parse(&text, &label)?;
+        let built = lock.built_sdists();
+        let Some(tool) = &lock.tool else { continue };
+        for sdist in &tool.airlock.sdists {
+            if built.contains(sdist.file.as_str()) {
+                builds.push(rules::SourceBuild {
+                    package: sdist.metadata_name.clone(),
+                    sdist: sdist.file.clone(),
+                    build_requires: sdist.build_requires.clone(),
+                });
+            }
+        }
+    }
+    builds.sort_by(|a, b| a.sdist.cmp(&b.sdist));
+    builds.dedup();
+    Ok(builds)
+}

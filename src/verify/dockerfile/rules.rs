@@ -34,6 +34,11 @@ pub const RULES: &[(&str, &str)] = &[
         "DF014",
         "An installed requirements file is not covered by a lockfile",
     ),
+    (
+        "DF015",
+        "An install forbids source builds that the lock needs",
+    ),
+    ("DF016", "--no-build-isolation while the lock builds sdists"),
     ("DF020", "A network fallback after an offline install"),
     ("DF021", "An index URL is configured in the build"),
     ("DF022", "--find-links points at the network"),
@@ -82,6 +87,16 @@ pub struct AuditSettings {
     pub requirements: Vec<String>,
     /// The lock targets.
     pub targets: Vec<Target>,
+    /// Source builds the locks need: (package name, sdist file, its build requirements).
+    pub source_builds: Vec<SourceBuild>,
+}
+
+/// One sdist a lock builds, as the audit needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceBuild {
+    pub package: String,
+    pub sdist: String,
+    pub build_requires: Vec<String>,
 }
 
 /// Removes `./`, duplicate and trailing slashes.
@@ -308,6 +323,11 @@ struct InstallOptions {
     index_urls: Vec<String>,
     requirement_files: Vec<String>,
     packages: Vec<String>,
+    /// `--only-binary` values (pip), plus `:all:` for uv's `--no-build`.
+    only_binary: Vec<String>,
+    /// uv's `--no-build-package`.
+    no_build_packages: Vec<String>,
+    no_build_isolation: bool,
 }
 
 fn install_options(args: &[String]) -> InstallOptions {
@@ -337,6 +357,14 @@ fn install_options(args: &[String]) -> InstallOptions {
             options.offline = true;
         } else if arg == "--require-hashes" {
             options.require_hashes = true;
+        } else if arg == "--no-build" {
+            options.only_binary.push(":all:".into());
+        } else if arg == "--no-build-isolation" {
+            options.no_build_isolation = true;
+        } else if let Some(v) = value_of("--only-binary", None) {
+            options.only_binary.push(v);
+        } else if let Some(v) = value_of("--no-build-package", None) {
+            options.no_build_packages.push(v);
         } else if let Some(v) = value_of("--find-links", Some("-f")) {
             options.find_links.push(v);
         } else if let Some(v) = value_of("--index-url", Some("-i")) {
@@ -1047,6 +1075,7 @@ fn check_install(
             );
         }
     }
+    check_source_builds(tool, options, line, settings, add);
     let mut locked = options.require_hashes;
     for file in &options.requirement_files {
         let Some(path) = context_path(file, mounts, copies) else {
@@ -1090,6 +1119,91 @@ fn check_install(
             line,
             format!(
                 "`{tool}` installs without --require-hashes and without a lock: pins and hashes are not enforced; install `airlock export --format requirements-txt` output or the pylock"
+            ),
+        );
+    }
+}
+
+/// Normalises a project name the way PEP 503 does.
+fn normalize_name(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.trim().chars() {
+        let c = if matches!(c, '_' | '.') {
+            '-'
+        } else {
+            c.to_ascii_lowercase()
+        };
+        if !(c == '-' && out.ends_with('-')) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// DF015/DF016: the install must be able to build the sdists the locks need. pip's build
+/// isolation installs their build requirements from `--find-links`, so an offline build works
+/// with the defaults; `--only-binary`/`--no-build` refuses it, and `--no-build-isolation`
+/// builds with whatever the image already has.
+fn check_source_builds(
+    tool: &str,
+    options: &InstallOptions,
+    line: usize,
+    settings: &AuditSettings,
+    add: &mut Add<'_>,
+) {
+    if settings.source_builds.is_empty() {
+        return;
+    }
+    let mut refused: Vec<String> = Vec::new();
+    for build in &settings.source_builds {
+        let name = normalize_name(&build.package);
+        let by_only_binary = options.only_binary.iter().any(|value| {
+            value
+                .split(',')
+                .any(|item| item.trim() == ":all:" || normalize_name(item) == name)
+        });
+        let by_no_build = options
+            .no_build_packages
+            .iter()
+            .any(|item| normalize_name(item) == name);
+        if by_only_binary || by_no_build {
+            refused.push(build.sdist.clone());
+        }
+    }
+    refused.sort();
+    refused.dedup();
+    if !refused.is_empty() {
+        add(
+            "DF015",
+            Severity::Error,
+            line,
+            format!(
+                "`{tool}` refuses source builds, but the lock builds {}: no wheel fits the target; drop --only-binary/--no-build for them (their build requirements are in the wheelhouse)",
+                refused.join(", ")
+            ),
+        );
+    }
+    if options.no_build_isolation {
+        let mut needs: Vec<String> = settings
+            .source_builds
+            .iter()
+            .flat_map(|b| b.build_requires.iter().cloned())
+            .collect();
+        needs.sort();
+        needs.dedup();
+        let sdists: Vec<&str> = settings
+            .source_builds
+            .iter()
+            .map(|b| b.sdist.as_str())
+            .collect();
+        add(
+            "DF016",
+            Severity::Warning,
+            line,
+            format!(
+                "`{tool} --no-build-isolation` builds {} with what the image already has; install their build requirements ({}) from the wheelhouse in an earlier step, or drop --no-build-isolation",
+                sdists.join(", "),
+                needs.join(", ")
             ),
         );
     }
@@ -1183,6 +1297,7 @@ mod tests {
             lockfiles: "lockfiles".into(),
             requirements: vec!["requirements/app.in".into()],
             targets: vec![Target::new("3.12", "x86_64-manylinux_2_36").unwrap()],
+            source_builds: Vec::new(),
         }
     }
 
