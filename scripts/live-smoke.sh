@@ -35,8 +35,9 @@ compare() { # label requirements-file lock
   for target in "$work"/target-*; do
     i=${target##*-}
     read -r version platform < "$target"
+    # Not `-o`: uv reads an existing output file as preferred pins.
     "$UV" pip compile -q --no-header --no-annotate \
-      --python-version "$version" --python-platform "$platform" "$2" -o "$work/uv-raw.txt"
+      --python-version "$version" --python-platform "$platform" "$2" > "$work/uv-raw.txt"
     python3 - "$work/uv-raw.txt" "$work/uv-$i.txt" <<'PY'
 import sys, re
 pins = []

@@ -123,6 +123,10 @@ pub const RULES: &[(&str, &str)] = &[
         "pip cannot install the lock's requirements from the wheelhouse alone, offline",
     ),
     (
+        "RH004",
+        "pip cannot build a locked sdist from the wheelhouse alone, offline",
+    ),
+    (
         "RH002",
         "pip's own resolution from the wheelhouse differs from the lock",
     ),

@@ -42,6 +42,7 @@ pub fn pip_arguments(
         "pip",
         "--isolated",
         "--disable-pip-version-check",
+        "--no-cache-dir",
         "install",
         "--dry-run",
         "--ignore-installed",
@@ -179,6 +180,146 @@ pub fn compare(
     findings
 }
 
+/// The dry-run for a target this machine runs natively: pip as the far side runs it, free to
+/// build sdists (their build requirements from `--find-links`, through pip's build isolation).
+pub fn native_pip_arguments(wheelhouse: &Path, requirements: &Path, scratch: &Path) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "pip",
+        "--isolated",
+        "--disable-pip-version-check",
+        "--no-cache-dir",
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+        "--quiet",
+        "--no-index",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend([
+        "--find-links".into(),
+        wheelhouse.display().to_string(),
+        "--report".into(),
+        scratch.join("report.json").display().to_string(),
+        "-r".into(),
+        requirements.display().to_string(),
+    ]);
+    args
+}
+
+/// The sdists `locked` builds: runtime pins without a wheel for the target, and build
+/// requirements published only as sdists.
+fn built_sdists(locked: &LockedTarget) -> Vec<&str> {
+    let mut sdists: Vec<&str> = locked
+        .pins
+        .iter()
+        .chain(locked.builds.iter().flat_map(|b| &b.pins))
+        .filter_map(|p| p.sdist.as_deref())
+        .collect();
+    sdists.sort_unstable();
+    sdists.dedup();
+    sdists
+}
+
+/// Runs `python ARGS` inside `unshare -n`; errors that mean the rehearsal cannot run at all
+/// become [`RehearseError`], pip's own failures come back as the output.
+fn run_offline(python: &str, args: &[String]) -> Result<std::process::Output, RehearseError> {
+    let output = Command::new("unshare")
+        .arg("-n")
+        .arg(python)
+        .arg("-m")
+        .args(args)
+        .output()
+        .map_err(|e| RehearseError::NoNamespace(e.to_string()))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let no_pip = |message: &str| RehearseError::NoPip {
+        python: python.to_string(),
+        message: message.trim().to_string(),
+    };
+    if stderr.starts_with("unshare: failed to execute") {
+        return Err(no_pip(&stderr));
+    }
+    if stderr.starts_with("unshare:") {
+        return Err(RehearseError::NoNamespace(stderr.trim().to_string()));
+    }
+    if stderr.contains("No module named pip") {
+        return Err(no_pip(&stderr));
+    }
+    Ok(output)
+}
+
+/// What a failed pip said, on one line: its `ERROR:` lines (nested ones from build
+/// subprocesses included), else the last lines of stderr.
+fn tail(output: &std::process::Output, lines: usize) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let errors: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("ERROR:"))
+        .collect();
+    if !errors.is_empty() {
+        return errors.join(" | ");
+    }
+    let last: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .rev()
+        .take(lines)
+        .collect();
+    last.into_iter().rev().collect::<Vec<_>>().join(" | ")
+}
+
+/// Builds each sdist the target builds into a wheel, offline, the way the far side's pip will:
+/// `pip wheel --no-index --find-links wheelhouse --no-deps`, inside `unshare -n`.
+fn rehearse_builds(
+    python: &str,
+    target: &Target,
+    sdists: &[&str],
+    wheelhouse: &Path,
+    scratch: &Path,
+    lock_uri: &str,
+) -> Result<Vec<Finding>, RehearseError> {
+    let mut findings = Vec::new();
+    for sdist in sdists {
+        let args: Vec<String> = [
+            "pip",
+            "--isolated",
+            "--disable-pip-version-check",
+            "--no-cache-dir",
+            "wheel",
+            "--quiet",
+            "--no-index",
+            "--no-deps",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            "--find-links".into(),
+            wheelhouse.display().to_string(),
+            "--wheel-dir".into(),
+            scratch.join("built").display().to_string(),
+            wheelhouse.join(sdist).display().to_string(),
+        ])
+        .collect();
+        let output = run_offline(python, &args)?;
+        if !output.status.success() {
+            findings.push(Finding::new(
+                "RH004",
+                Severity::Error,
+                lock_uri,
+                None,
+                format!(
+                    "{target}: pip cannot build {sdist} from the wheelhouse alone (offline, in a network namespace): {}",
+                    tail(&output, 6)
+                ),
+            ));
+        }
+    }
+    Ok(findings)
+}
+
 /// Runs pip for one lock target inside `unshare -n`.
 pub fn rehearse_target(
     python: &str,
@@ -199,8 +340,29 @@ pub fn rehearse_target(
     };
     let same_python = version == (target.python_version.major, target.python_version.minor);
     let caveat = !same_python || host_differs(target);
-    let mut args = pip_arguments(target, wheelhouse, requirements, scratch.path());
+    let sdists = built_sdists(locked);
     let mut findings = Vec::new();
+    if !sdists.is_empty() && caveat {
+        // pip takes --platform only with --only-binary=:all:, so for a target this machine
+        // cannot run it can neither build these nor resolve without them: say so.
+        return Ok(vec![Finding::new(
+            "RH003",
+            Severity::Note,
+            lock_uri,
+            None,
+            format!(
+                "{target}: the lock builds {} from source, which pip can only rehearse on a machine that runs the target (python{}.{} on its platform); not rehearsed here",
+                sdists.join(", "),
+                target.python_version.major,
+                target.python_version.minor
+            ),
+        )]);
+    }
+    let mut args = if sdists.is_empty() {
+        pip_arguments(target, wheelhouse, requirements, scratch.path())
+    } else {
+        native_pip_arguments(wheelhouse, requirements, scratch.path())
+    };
     if !same_python {
         // pip checks Requires-Python against the interpreter it runs on even with
         // --python-version; the wheelhouse holds only locked, tag-filtered versions, so skipping
@@ -217,36 +379,8 @@ pub fn rehearse_target(
             ),
         ));
     }
-    let output = Command::new("unshare")
-        .arg("-n")
-        .arg(python)
-        .arg("-m")
-        .args(&args)
-        .output()
-        .map_err(|e| RehearseError::NoNamespace(e.to_string()))?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let no_pip = |message: &str| RehearseError::NoPip {
-        python: python.to_string(),
-        message: message.trim().to_string(),
-    };
-    if stderr.starts_with("unshare: failed to execute") {
-        return Err(no_pip(&stderr));
-    }
-    if stderr.starts_with("unshare:") {
-        return Err(RehearseError::NoNamespace(stderr.trim().to_string()));
-    }
-    if stderr.contains("No module named pip") {
-        return Err(no_pip(&stderr));
-    }
+    let output = run_offline(python, &args)?;
     if !output.status.success() {
-        let tail: Vec<&str> = stderr
-            .lines()
-            .rev()
-            .take(6)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
         return Ok(vec![Finding::new(
             "RH001",
             Severity::Error,
@@ -254,10 +388,18 @@ pub fn rehearse_target(
             None,
             format!(
                 "{target}: pip cannot install from the wheelhouse alone (offline, in a network namespace): {}",
-                tail.join(" | ")
+                tail(&output, 6)
             ),
         )]);
     }
+    findings.extend(rehearse_builds(
+        python,
+        target,
+        &sdists,
+        wheelhouse,
+        scratch.path(),
+        lock_uri,
+    )?);
     let report = std::fs::read_to_string(scratch.path().join("report.json")).unwrap_or_default();
     let Some(installs) = report_installs(&report) else {
         return Ok(vec![Finding::new(

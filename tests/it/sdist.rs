@@ -531,3 +531,67 @@ fn a_setup_py_sdist_without_pyproject_gets_setuptools_legacy_metadata() {
         .collect();
     assert_eq!(build_pins, ["setuptools", "wheel"]);
 }
+
+/// `--python-version` and `--python-platform` of this machine, when it can build.
+fn host_target() -> Option<(String, String)> {
+    let output = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, platform; print('%d.%d' % sys.version_info[:2], platform.machine() + '-manylinux_' + platform.libc_ver()[1].replace('.', '_'))",
+        ])
+        .output()
+        .ok()?;
+    let text = text(&output.stdout);
+    let (version, platform) = text.trim().split_once(' ')?;
+    Some((version.to_string(), platform.to_string()))
+}
+
+#[test]
+fn rehearse_builds_the_locked_sdists_offline_for_the_host_target() {
+    if skip_without_host_python() || !can_unshare_network() {
+        eprintln!("skipped: needs python3 with pip and unshare -n");
+        return;
+    }
+    let Some((version, platform)) = host_target() else {
+        eprintln!("skipped: cannot tell this machine's target");
+        return;
+    };
+    let index = FakeIndex::start(INDEX);
+    index.publish(
+        "dynamo",
+        "dynamo-1.0.tar.gz",
+        tiny_sdist(
+            "dynamo",
+            "1.0",
+            "Metadata-Version: 2.1\nName: dynamo\nVersion: 1.0\n",
+            &json!({"name": "dynamo", "version": "1.0", "requires": ["helper>=1"], "requires_dist": ["corelib>=1"]}),
+        ),
+    );
+    let project = Project::new();
+    project.write("requirements/app.in", "dynamo\n");
+    project.write(
+        "airlock.toml",
+        &format!(
+            "[python]\nrequirements = [\"requirements/app.in\"]\nindex-url = \"{}\"\ntargets = [\n  {{ python-version = \"{version}\", python-platform = \"{platform}\" }},\n  {{ python-version = \"3.12\", python-platform = \"aarch64-manylinux_2_28\" }},\n]\n",
+            index.url
+        ),
+    );
+    project.airlock().arg("sync").assert().success();
+    let stderr = project.stderr_of(&["verify", "--rehearse"], 0);
+    assert_mentions(
+        &stderr,
+        &[
+            "RH003",
+            "cp3.12 on aarch64-manylinux_2_28: the lock builds dynamo-1.0.tar.gz from source",
+        ],
+    );
+    // Without the build requirement pip can neither prepare nor build the sdist offline.
+    std::fs::remove_file(
+        project
+            .path()
+            .join("wheelhouse/helper-1.0-py3-none-any.whl"),
+    )
+    .unwrap();
+    let stderr = project.stderr_of(&["verify", "--rehearse"], 1);
+    assert_mentions(&stderr, &["RH001", "helper"]);
+}
