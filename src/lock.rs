@@ -61,37 +61,33 @@ fn warn_host_metadata(
     builds: &[std::collections::BTreeMap<String, BuildResolution>],
     reporter: &dyn Reporter,
 ) {
-    let any_built = builds
-        .iter()
-        .flat_map(|b| b.values())
-        .any(|b| b.origin == MetadataOrigin::Built);
-    if !any_built {
-        return;
-    }
-    let host = crate::python::build::HostPython::detect().ok();
-    let mut affected: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    // (sdist, machine it was built on) -> the targets that machine does not stand for.
+    let mut affected: std::collections::BTreeMap<(&str, String), Vec<String>> = Default::default();
     for (target, target_builds) in targets.iter().zip(builds) {
-        let same_as_host = host.as_ref().is_some_and(|h| {
-            h.target.python_version == target.python_version
-                && h.target.platform.arch == target.platform.arch
-        });
-        if same_as_host {
-            continue;
-        }
         for build in target_builds.values() {
-            if build.origin == MetadataOrigin::Built {
+            if build.origin != MetadataOrigin::Built {
+                continue;
+            }
+            let same_as_host = build.built_on.as_ref().is_some_and(|host| {
+                host.python_version == target.python_version
+                    && host.platform.arch == target.platform.arch
+            });
+            if !same_as_host {
+                let host = build
+                    .built_on
+                    .as_ref()
+                    .map_or("an unknown machine".to_string(), ToString::to_string);
                 affected
-                    .entry(build.sdist.filename.as_str())
+                    .entry((build.sdist.filename.as_str(), host))
                     .or_default()
                     .push(target.to_string());
             }
         }
     }
-    let host = host.map_or("unknown".to_string(), |h| h.target.to_string());
-    for (sdist, targets) in affected {
+    for ((sdist, host), targets) in affected {
         reporter.event(Event::Warning {
             message: format!(
-                "{sdist}: its dependencies come from running its build on this machine ({host}); markers its setup code evaluated are this machine's, not those of {}",
+                "{sdist}: its dependencies come from running its build on {host}; markers its setup code evaluated are that machine's, not those of {}",
                 targets.join(", ")
             ),
         });

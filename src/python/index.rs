@@ -788,6 +788,8 @@ struct CachedSdistInfo {
     metadata: String,
     build_requires: Vec<String>,
     origin: MetadataOrigin,
+    /// The Python version and platform of the machine that ran the hooks.
+    built_on: (String, String),
 }
 
 impl CachedSdistInfo {
@@ -810,10 +812,12 @@ impl CachedSdistInfo {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let (python, platform) = &self.built_on;
         Ok(SdistInfo {
             metadata: Arc::new(metadata),
             build_requires,
             origin: self.origin,
+            built_on: super::target::Target::new(python, platform).ok(),
         })
     }
 }
@@ -866,7 +870,7 @@ impl RemoteIndex {
         }
         let cached_path = self
             .cache_root()
-            .join("sdist-info-v1")
+            .join("sdist-info-v2")
             .join(format!("{sha256}.json"));
         if let Ok(bytes) = std::fs::read(&cached_path)
             && let Ok(cached) = serde_json::from_slice::<CachedSdistInfo>(&bytes)
@@ -1004,12 +1008,17 @@ impl RemoteIndex {
             metadata: metadata_text,
             build_requires: build_requires.iter().map(ToString::to_string).collect(),
             origin,
+            built_on: (
+                host.target.python_version.to_string(),
+                host.target.platform.to_string(),
+            ),
         };
         Ok((
             SdistInfo {
                 metadata: Arc::new(metadata),
                 build_requires,
                 origin,
+                built_on: Some(host.target.clone()),
             },
             cached,
         ))

@@ -89,6 +89,8 @@ pub struct SdistInfo {
     pub metadata: Arc<CoreMetadata>,
     pub build_requires: Vec<Requirement>,
     pub origin: MetadataOrigin,
+    /// The machine whose Python ran the hooks, as a target (for built metadata).
+    pub built_on: Option<Target>,
 }
 
 /// Which packages may be installed from wheels and which built from sdists: pip's
@@ -1013,6 +1015,7 @@ pub fn resolve(
 pub struct BuildResolution {
     pub sdist: DistFile,
     pub origin: MetadataOrigin,
+    pub built_on: Option<Target>,
     pub metadata: Arc<CoreMetadata>,
     /// `[build-system] requires` plus what the backend asked for.
     pub requires: Vec<Requirement>,
@@ -1075,6 +1078,7 @@ pub fn resolve_builds(
             BuildResolution {
                 sdist,
                 origin: info.origin,
+                built_on: info.built_on.clone(),
                 metadata: info.metadata.clone(),
                 requires: info.build_requires.clone(),
                 resolution: build,
@@ -1188,6 +1192,7 @@ pub(crate) mod tests {
                     .map(|r| Requirement::from_str(r).unwrap())
                     .collect(),
                 origin: MetadataOrigin::Static,
+                built_on: None,
             }))
         }
     }

@@ -108,6 +108,7 @@ impl PackageSource for LockedWheelhouse<'_> {
             metadata: Arc::new(metadata),
             build_requires,
             origin: record.metadata,
+            built_on: None,
         }))
     }
 
