@@ -1226,8 +1226,12 @@ pub(crate) mod tests {
         }
     }
 
-    fn pins_with(source: &MemorySource, requirements: &[&str], args: &[BinaryArg]) -> Vec<String> {
-        let resolution = resolve(
+    fn resolution_of(
+        source: &MemorySource,
+        requirements: &[&str],
+        args: &[BinaryArg],
+    ) -> Resolution {
+        resolve(
             source,
             "requirements.in",
             &lines(requirements),
@@ -1235,7 +1239,11 @@ pub(crate) mod tests {
             &target(),
             &policy(args),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    fn pins_with(source: &MemorySource, requirements: &[&str], args: &[BinaryArg]) -> Vec<String> {
+        let resolution = resolution_of(source, requirements, args);
         resolution
             .packages
             .values()
@@ -1295,15 +1303,7 @@ pub(crate) mod tests {
             .add("dep-1.0-py3-none-any.whl", &[])
             .add("wheelonly-1.0-py3-none-any.whl", &[]);
         let resolve_lib = |args: &[BinaryArg]| {
-            let resolution = resolve(
-                &source,
-                "r",
-                &lines(&["lib"]),
-                &[],
-                &target(),
-                &policy(args),
-            )
-            .unwrap();
+            let resolution = resolution_of(&source, &["lib"], args);
             let lib = &resolution.packages[&PackageName::from_str("lib").unwrap()];
             format!("{} {}", lib.version, lib.dist.filename)
         };
@@ -1362,15 +1362,7 @@ pub(crate) mod tests {
                 &["backend>=2", "winonly ; sys_platform == 'win32'"],
             )
             .builds_with("helper-1.0.tar.gz", &["flit-core"]);
-        let resolution = resolve(
-            &source,
-            "r",
-            &lines(&["app"]),
-            &[],
-            &target(),
-            &ResolveOptions::default(),
-        )
-        .unwrap();
+        let resolution = resolution_of(&source, &["app"], &[]);
         let builds =
             resolve_builds(&source, &resolution, &target(), &ResolveOptions::default()).unwrap();
         let summary: Vec<String> = builds
@@ -1411,15 +1403,7 @@ pub(crate) mod tests {
             ["core==1.0", "fast==0.5", "web==2.0"]
         );
         assert_eq!(pins(&source, &["web"]), ["core==1.0", "web==2.0"]);
-        let resolution = resolve(
-            &source,
-            "r",
-            &lines(&["web[speed]"]),
-            &[],
-            &target(),
-            &ResolveOptions::default(),
-        )
-        .unwrap();
+        let resolution = resolution_of(&source, &["web[speed]"], &[]);
         let web = &resolution.packages[&PackageName::from_str("web").unwrap()];
         assert_eq!(web.extras.len(), 1);
         assert_eq!(web.dependencies.len(), 2);

@@ -134,6 +134,15 @@ fn link_stays_inside(link: &Path, target: &Path) -> bool {
     true
 }
 
+/// A symbolic link entry, if its target stays inside the tree.
+fn checked_symlink(link: &Path, target: PathBuf) -> Result<EntryKind, &'static str> {
+    if link_stays_inside(link, &target) {
+        Ok(EntryKind::Symlink(target))
+    } else {
+        Err("is a symbolic link out of the tree")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
     TarGz,
@@ -219,10 +228,7 @@ fn walk(
                             .map_err(|e| bad(e.to_string()))?
                             .ok_or_else(|| hostile(&name, "is a link without a target"))?
                             .into_owned();
-                        if !link_stays_inside(&path, &target) {
-                            return Err(hostile(&name, "is a symbolic link out of the tree"));
-                        }
-                        EntryKind::Symlink(target)
+                        checked_symlink(&path, target).map_err(|why| hostile(&name, why))?
                     }
                     tar::EntryType::Link => {
                         let target = entry
@@ -262,11 +268,8 @@ fn walk(
                         .take(4096)
                         .read_to_string(&mut target)
                         .map_err(|e| bad(e.to_string()))?;
-                    let target = PathBuf::from(target);
-                    if !link_stays_inside(&path, &target) {
-                        return Err(hostile(&name, "is a symbolic link out of the tree"));
-                    }
-                    EntryKind::Symlink(target)
+                    checked_symlink(&path, PathBuf::from(target))
+                        .map_err(|why| hostile(&name, why))?
                 } else if wanted(&path) {
                     let mut data = Vec::new();
                     let size = entry.size();

@@ -37,7 +37,21 @@ pub fn pip_arguments(
     requirements: &Path,
     scratch: &Path,
 ) -> Vec<String> {
-    let python = &target.python_version;
+    install_arguments(Some(target), wheelhouse, requirements, scratch)
+}
+
+/// The dry-run for a target this machine runs natively: pip as the far side runs it, free to
+/// build sdists (their build requirements from `--find-links`, through pip's build isolation).
+pub fn native_pip_arguments(wheelhouse: &Path, requirements: &Path, scratch: &Path) -> Vec<String> {
+    install_arguments(None, wheelhouse, requirements, scratch)
+}
+
+fn install_arguments(
+    target: Option<&Target>,
+    wheelhouse: &Path,
+    requirements: &Path,
+    scratch: &Path,
+) -> Vec<String> {
     let mut args: Vec<String> = [
         "pip",
         "--isolated",
@@ -48,29 +62,35 @@ pub fn pip_arguments(
         "--ignore-installed",
         "--quiet",
         "--no-index",
-        "--only-binary=:all:",
-        "--implementation",
-        "cp",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
-    args.extend([
-        "--python-version".into(),
-        format!("{}.{}", python.major, python.minor),
-    ]);
-    args.extend([
-        "--abi".into(),
-        format!("cp{}{}", python.major, python.minor),
-    ]);
-    for tag in target.platform.platform_tags() {
-        args.extend(["--platform".into(), tag]);
+    if let Some(target) = target {
+        // pip takes platform options only with --only-binary=:all: and --target.
+        let python = &target.python_version;
+        args.extend([
+            "--only-binary=:all:".into(),
+            "--implementation".into(),
+            "cp".into(),
+        ]);
+        args.extend([
+            "--python-version".into(),
+            format!("{}.{}", python.major, python.minor),
+            "--abi".into(),
+            format!("cp{}{}", python.major, python.minor),
+        ]);
+        for tag in target.platform.platform_tags() {
+            args.extend(["--platform".into(), tag]);
+        }
+        args.extend([
+            "--target".into(),
+            scratch.join("target").display().to_string(),
+        ]);
     }
     args.extend([
         "--find-links".into(),
         wheelhouse.display().to_string(),
-        "--target".into(),
-        scratch.join("target").display().to_string(),
         "--report".into(),
         scratch.join("report.json").display().to_string(),
         "-r".into(),
@@ -178,34 +198,6 @@ pub fn compare(
         }
     }
     findings
-}
-
-/// The dry-run for a target this machine runs natively: pip as the far side runs it, free to
-/// build sdists (their build requirements from `--find-links`, through pip's build isolation).
-pub fn native_pip_arguments(wheelhouse: &Path, requirements: &Path, scratch: &Path) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "pip",
-        "--isolated",
-        "--disable-pip-version-check",
-        "--no-cache-dir",
-        "install",
-        "--dry-run",
-        "--ignore-installed",
-        "--quiet",
-        "--no-index",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend([
-        "--find-links".into(),
-        wheelhouse.display().to_string(),
-        "--report".into(),
-        scratch.join("report.json").display().to_string(),
-        "-r".into(),
-        requirements.display().to_string(),
-    ]);
-    args
 }
 
 /// The sdists `locked` builds: runtime pins without a wheel for the target, and build
@@ -367,7 +359,11 @@ pub fn rehearse_target(
         // pip checks Requires-Python against the interpreter it runs on even with
         // --python-version; the wheelhouse holds only locked, tag-filtered versions, so skipping
         // that check cannot let an unlocked version in.
-        args.insert(4, "--ignore-requires-python".into());
+        let after_install = args
+            .iter()
+            .position(|a| a == "install")
+            .map_or(args.len(), |i| i + 1);
+        args.insert(after_install, "--ignore-requires-python".into());
         findings.push(Finding::new(
             "RH003",
             Severity::Note,

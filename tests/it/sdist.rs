@@ -19,16 +19,31 @@ version = "1.0"
 "#;
 
 fn project(index: &FakeIndex, requirements: &str) -> Project {
-    let project = Project::new();
-    project.write("requirements/app.in", requirements);
-    project.write(
-        "airlock.toml",
-        &format!(
-            "[python]\nrequirements = [\"requirements/app.in\"]\nindex-url = \"{}\"\ntargets = [\n  {{ python-version = \"3.12\", python-platform = \"x86_64-manylinux_2_36\" }},\n  {{ python-version = \"3.11\", python-platform = \"aarch64-manylinux_2_28\" }},\n]\n",
-            index.url
-        ),
-    );
-    project
+    crate::project_with(requirements, index)
+}
+
+/// The file a lock pin installs or builds.
+fn pin_file(pin: &toml::Value) -> &str {
+    pin.get("sdist")
+        .or(pin.get("wheel"))
+        .and_then(|f| f.as_str())
+        .unwrap()
+}
+
+/// `sdist: files of its build pins` for every build of a locked target.
+fn build_summary(target: &toml::Value) -> Vec<String> {
+    target["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let pins: Vec<&str> = b["pins"]
+                .as_array()
+                .map(|pins| pins.iter().map(pin_file).collect())
+                .unwrap_or_default();
+            format!("{}: {}", b["sdist"].as_str().unwrap(), pins.join(" "))
+        })
+        .collect()
 }
 
 fn skip_without_host_python() -> bool {
@@ -134,15 +149,11 @@ fn static_and_built_metadata_are_locked_fetched_exported_and_verified() {
             .unwrap()
             .iter()
             .map(|p| {
-                let file = p
-                    .get("sdist")
-                    .or(p.get("wheel"))
-                    .and_then(|f| f.as_str())
-                    .unwrap();
                 format!(
-                    "{}=={} {file}",
+                    "{}=={} {}",
                     p["name"].as_str().unwrap(),
-                    p["version"].as_str().unwrap()
+                    p["version"].as_str().unwrap(),
+                    pin_file(p)
                 )
             })
             .collect();
@@ -154,21 +165,12 @@ fn static_and_built_metadata_are_locked_fetched_exported_and_verified() {
                 "statics==1.0 statics-1.0.tar.gz",
             ]
         );
-        let builds: Vec<String> = target["builds"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| {
-                let pins: Vec<&str> = b["pins"]
-                    .as_array()
-                    .map(|pins| pins.iter().map(|p| p["name"].as_str().unwrap()).collect())
-                    .unwrap_or_default();
-                format!("{}: {}", b["sdist"].as_str().unwrap(), pins.join(" "))
-            })
-            .collect();
         assert_eq!(
-            builds,
-            ["dynamo-1.0.tar.gz: helper", "statics-1.0.tar.gz: "]
+            build_summary(target),
+            [
+                "dynamo-1.0.tar.gz: helper-1.0-py3-none-any.whl",
+                "statics-1.0.tar.gz: "
+            ]
         );
     }
     let build_packages: Vec<&str> = lock["tool"]["airlock"]["build-packages"]
@@ -271,29 +273,7 @@ fn a_build_requirement_published_only_as_an_sdist_is_built_and_locked() {
     project.stderr_of(&["resolve"], 0);
     let lock = lock_value(&project);
     let target = &lock["tool"]["airlock"]["targets"][0];
-    let builds: Vec<String> = target["builds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| {
-            let pins: Vec<String> = b["pins"]
-                .as_array()
-                .map(|pins| {
-                    pins.iter()
-                        .map(|p| {
-                            p.get("sdist")
-                                .or(p.get("wheel"))
-                                .unwrap()
-                                .as_str()
-                                .unwrap()
-                                .to_string()
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            format!("{}: {}", b["sdist"].as_str().unwrap(), pins.join(" "))
-        })
-        .collect();
+    let builds = build_summary(target);
     assert_eq!(
         builds,
         [

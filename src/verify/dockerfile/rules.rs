@@ -1124,20 +1124,11 @@ fn check_install(
     }
 }
 
-/// Normalises a project name the way PEP 503 does.
+/// Normalises a project name the way PEP 503 does (a name that is not one stays as written).
 fn normalize_name(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.trim().chars() {
-        let c = if matches!(c, '_' | '.') {
-            '-'
-        } else {
-            c.to_ascii_lowercase()
-        };
-        if !(c == '-' && out.ends_with('-')) {
-            out.push(c);
-        }
-    }
-    out
+    use std::str::FromStr;
+    pep508_rs::PackageName::from_str(name.trim())
+        .map_or_else(|_| name.trim().to_string(), |n| n.to_string())
 }
 
 /// DF015/DF016: the install must be able to build the sdists the locks need. pip's build
