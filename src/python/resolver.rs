@@ -357,20 +357,27 @@ fn candidates_for(
     let mut rejected: BTreeMap<Version, Rejection> = BTreeMap::new();
     let mut yanked_versions: HashMap<Version, bool> = HashMap::new();
     let mut sdists: BTreeMap<Version, DistFile> = BTreeMap::new();
-    let hash_refused = |file: &DistFile| {
-        hashes.is_some_and(|allowed| !file.sha256.as_ref().is_some_and(|h| allowed.contains(h)))
+    // What rules out a wheel or an sdist alike: its requires-python, or a --hash it lacks.
+    let refused = |file: &DistFile| {
+        if let Some(requires) = &file.requires_python
+            && !requires.contains(python)
+        {
+            Some(Rejection::RequiresPython(requires.to_string()))
+        } else if hashes
+            .is_some_and(|allowed| !file.sha256.as_ref().is_some_and(|h| allowed.contains(h)))
+        {
+            Some(Rejection::HashMismatch)
+        } else {
+            None
+        }
     };
     for file in &files.files {
         let version = file.kind.version().clone();
         let rejection = match &file.kind {
             DistFilename::Sdist(_) if !allow_sdist => Some(Rejection::OnlySdist),
             DistFilename::Sdist(_) => {
-                if let Some(requires) = &file.requires_python
-                    && !requires.contains(python)
-                {
-                    Some(Rejection::RequiresPython(requires.to_string()))
-                } else if hash_refused(file) {
-                    Some(Rejection::HashMismatch)
+                if let Some(rejection) = refused(file) {
+                    Some(rejection)
                 } else {
                     // One sdist per version: a non-yanked one, then .tar.gz (PEP 625), then
                     // by name, for determinism.
@@ -394,12 +401,8 @@ fn candidates_for(
             DistFilename::Wheel(wheel) => match tags.rank(wheel) {
                 None => Some(Rejection::NoCompatibleWheel),
                 Some(rank) => {
-                    if let Some(requires) = &file.requires_python
-                        && !requires.contains(python)
-                    {
-                        Some(Rejection::RequiresPython(requires.to_string()))
-                    } else if hash_refused(file) {
-                        Some(Rejection::HashMismatch)
+                    if let Some(rejection) = refused(file) {
+                        Some(rejection)
                     } else {
                         // Lower rank wins; ties go to the file name for determinism, and a
                         // non-yanked file beats a yanked one.

@@ -134,6 +134,17 @@ fn link_stays_inside(link: &Path, target: &Path) -> bool {
     true
 }
 
+/// A regular file entry: its bytes when `wanted` (at most its declared size), else nothing
+/// read.
+fn file_entry(reader: &mut dyn Read, size: u64, wanted: bool) -> std::io::Result<EntryKind> {
+    let mut data = Vec::new();
+    if wanted {
+        data.reserve(size.min(1 << 20) as usize);
+        reader.take(size).read_to_end(&mut data)?;
+    }
+    Ok(EntryKind::File(data))
+}
+
 /// A symbolic link entry, if its target stays inside the tree.
 fn checked_symlink(link: &Path, target: PathBuf) -> Result<EntryKind, &'static str> {
     if link_stays_inside(link, &target) {
@@ -210,16 +221,8 @@ fn walk(
                 let path = checked_path(&name).map_err(|why| hostile(&name, why))?;
                 let kind = match entry.header().entry_type() {
                     tar::EntryType::Regular | tar::EntryType::Continuous => {
-                        if wanted(&path) {
-                            let mut data = Vec::with_capacity(size.min(1 << 20) as usize);
-                            (&mut entry)
-                                .take(size)
-                                .read_to_end(&mut data)
-                                .map_err(|e| bad(e.to_string()))?;
-                            EntryKind::File(data)
-                        } else {
-                            EntryKind::File(Vec::new())
-                        }
+                        file_entry(&mut entry, size, wanted(&path))
+                            .map_err(|e| bad(e.to_string()))?
                     }
                     tar::EntryType::Directory => EntryKind::Dir,
                     tar::EntryType::Symlink => {
@@ -270,16 +273,9 @@ fn walk(
                         .map_err(|e| bad(e.to_string()))?;
                     checked_symlink(&path, PathBuf::from(target))
                         .map_err(|why| hostile(&name, why))?
-                } else if wanted(&path) {
-                    let mut data = Vec::new();
-                    let size = entry.size();
-                    (&mut entry)
-                        .take(size)
-                        .read_to_end(&mut data)
-                        .map_err(|e| bad(e.to_string()))?;
-                    EntryKind::File(data)
                 } else {
-                    EntryKind::File(Vec::new())
+                    let size = entry.size();
+                    file_entry(&mut entry, size, wanted(&path)).map_err(|e| bad(e.to_string()))?
                 };
                 visit(path, kind)?;
             }
