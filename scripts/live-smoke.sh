@@ -90,5 +90,20 @@ cp "$stack" "$project/requirements.txt"
   python3 -m venv venv
   unshare -n venv/bin/pip install -q --no-index --find-links wheelhouse --require-hashes -r requirements.lock.txt
   echo "offline: $(ls wheelhouse/*.tar.gz | wc -l) sdists built and $(venv/bin/pip list --format freeze | wc -l) distributions installed by pip in unshare -n (cp$host_version $host_platform, $(basename "$stack"))"
+  # uv reads the PEP 751 lock and selects exactly the runtime pins: the build packages under
+  # [tool.airlock] are not installed.
+  python3 -m venv uv-venv
+  "$UV" pip install --dry-run --python uv-venv/bin/python -r lockfiles/pylock.requirements.toml 2>&1 \
+    | sed -n 's/^ + //p' | sort > uv-selected.txt
+  python3 - lockfiles/pylock.requirements.toml uv-selected.txt <<'PY'
+import re, sys, tomllib
+lock = tomllib.load(open(sys.argv[1], "rb"))
+pins = sorted(f"{p['name']}=={p['version']}" for p in lock["tool"]["airlock"]["targets"][0]["pins"])
+norm = lambda line: re.sub(r"[-_.]+", "-", line.split("==")[0]).lower() + "==" + line.split("==")[1]
+selected = sorted(norm(l.strip()) for l in open(sys.argv[2]) if "==" in l)
+if pins != selected:
+    sys.exit(f"uv selects other packages from the lock: only in the lock {sorted(set(pins) - set(selected))}, only in uv's plan {sorted(set(selected) - set(pins))}")
+print(f"uv reads the lock: it would install exactly the {len(pins)} runtime pins, no build package")
+PY
 ) || status=1
 exit $status

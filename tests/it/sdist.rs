@@ -573,3 +573,64 @@ fn rehearse_builds_the_locked_sdists_offline_for_the_host_target() {
     let stderr = project.stderr_of(&["verify", "--rehearse"], 1);
     assert_mentions(&stderr, &["RH001", "helper"]);
 }
+
+#[test]
+fn a_failing_or_hanging_build_is_an_error_naming_the_sdist() {
+    if skip_without_host_python() {
+        return;
+    }
+    let index = FakeIndex::start(INDEX);
+    index.publish(
+        "broken",
+        "broken-1.0.tar.gz",
+        tiny_sdist(
+            "broken",
+            "1.0",
+            "Metadata-Version: 2.1\nName: broken\nVersion: 1.0\n",
+            &json!({"name": "broken", "version": "1.0", "fail": "this backend cannot read its config"}),
+        ),
+    );
+    index.publish(
+        "sleepy",
+        "sleepy-1.0.tar.gz",
+        tiny_sdist(
+            "sleepy",
+            "1.0",
+            "Metadata-Version: 2.2\nName: sleepy\nVersion: 1.0\n",
+            &json!({"name": "sleepy", "version": "1.0", "sleep": 30}),
+        ),
+    );
+    let broken = project(&index, "broken\n");
+    let stderr = broken.stderr_of(&["resolve"], 2);
+    assert_mentions(
+        &stderr,
+        &[
+            "broken-1.0.tar.gz",
+            "prepare_metadata_for_build_wheel",
+            "this backend cannot read its config",
+        ],
+    );
+    assert!(!broken.path().join("lockfiles/pylock.app.toml").exists());
+
+    let sleepy = project(&index, "sleepy\n");
+    let started = std::time::Instant::now();
+    let output = sleepy
+        .airlock()
+        .arg("resolve")
+        .env("AIRLOCK_BUILD_TIMEOUT", "2")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert_mentions(
+        &text(&output.stderr),
+        &[
+            "sleepy-1.0.tar.gz",
+            "did not finish within 2 s and was stopped",
+        ],
+    );
+    assert!(
+        started.elapsed().as_secs() < 25,
+        "the time limit stopped the build"
+    );
+}

@@ -759,6 +759,8 @@ CONF = json.load(open("build.json"))
 DIST = CONF["name"].replace("-", "_")
 
 def get_requires_for_build_wheel(config_settings=None):
+    import time
+    time.sleep(CONF.get("sleep", 0))
     return CONF.get("requires", [])
 
 def _metadata():
@@ -777,6 +779,8 @@ def _dist_info():
     return "%s-%s.dist-info" % (DIST, CONF["version"])
 
 def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    if CONF.get("fail"):
+        raise RuntimeError(CONF["fail"])
     path = os.path.join(metadata_directory, _dist_info())
     os.makedirs(path)
     with open(os.path.join(path, "METADATA"), "w") as out:
