@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark: what source distributions cost. One stack with five sdist-only packages and the
 # same stack without them, each resolved by `airlock resolve` and by `uv pip compile` (default
-# mode, which builds sdists for their metadata), cold (empty caches, every run) and warm (caches
-# primed). Runs alternate between the tools. Prints each run, then medians and ratios:
-#   warm airlock with sdists / warm airlock without (the issue asks for at most 1.2), and
-#   airlock / uv for each stack, cold and warm.
+# mode, which builds sdists for their metadata), cold (empty caches, every run), warm (caches
+# primed; pages past their max-age are revalidated with the index) and offline (caches primed,
+# `--offline` for both tools: only local work). Runs alternate between the tools. Prints each
+# run, then medians and ratios: airlock with sdists / without, warm and offline (the stack with
+# sdists also has more project pages to revalidate), and airlock / uv per stack and mode.
 # Usage: scripts/bench-sdist.sh [RUNS]   (default 5; UV=/path/to/uv to skip installing uv)
 set -euo pipefail
 runs=${1:-5}
@@ -22,14 +23,14 @@ echo "airlock $("$AIRLOCK" --version | cut -d' ' -f2) vs $("$UV" --version); cp$
 echo "stack without: $base"
 echo "stack with:    the same + $sdists (sdist-only)"
 
-run() { # tool stack cache
+run() { # tool stack cache [--offline]
   if [ "$1" = airlock ]; then
     /usr/bin/time -f "%e %M" -o "$work/time" env AIRLOCK_CACHE_DIR="$3" \
-      "$AIRLOCK" resolve -q -r "$work/$2.in" --lockfiles "$work/locks-$2" \
+      "$AIRLOCK" resolve -q ${4:-} -r "$work/$2.in" --lockfiles "$work/locks-$2" \
       --python-version "$version" --python-platform "$platform" 2> /dev/null
   else
     /usr/bin/time -f "%e %M" -o "$work/time" env UV_CACHE_DIR="$3" \
-      "$UV" pip compile -q --python-version "$version" --python-platform "$platform" \
+      "$UV" pip compile -q ${4:-} --python-version "$version" --python-platform "$platform" \
       "$work/$2.in" > /dev/null
   fi
   cat "$work/time"
@@ -39,13 +40,14 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 for stack in without with; do
   for tool in airlock uv; do run "$tool" "$stack" "$work/warm-$tool-$stack" > /dev/null; done
 done
-for mode in cold warm; do
+for mode in cold warm offline; do
   for stack in without with; do
     for i in $(seq "$runs"); do
       order="airlock uv"; [ $((i % 2)) -eq 0 ] && order="uv airlock"
       for tool in $order; do
         if [ "$mode" = cold ]; then cache="$work/cold-$tool-$stack-$i"; else cache="$work/warm-$tool-$stack"; fi
-        result=$(run "$tool" "$stack" "$cache")
+        flag=""; [ "$mode" = offline ] && flag=--offline
+        result=$(run "$tool" "$stack" "$cache" $flag)
         echo "$mode $stack $tool run $i: ${result% *} s, peak ${result#* } KB"
         echo "$result" >> "$work/$mode-$stack-$tool"
       done
@@ -53,20 +55,23 @@ for mode in cold warm; do
   done
 done
 echo
-printf '%-5s %-8s %-8s %10s %12s\n' mode stack tool median_s peak_MB
-for mode in cold warm; do
+printf '%-7s %-8s %-8s %10s %12s\n' mode stack tool median_s peak_MB
+for mode in cold warm offline; do
   for stack in without with; do
     for tool in airlock uv; do
       t=$(cut -d' ' -f1 "$work/$mode-$stack-$tool" | median)
       m=$(cut -d' ' -f2 "$work/$mode-$stack-$tool" | sort -n | tail -1)
-      printf '%-5s %-8s %-8s %10s %12s\n' "$mode" "$stack" "$tool" "$t" "$((m / 1024))"
+      printf '%-7s %-8s %-8s %10s %12s\n' "$mode" "$stack" "$tool" "$t" "$((m / 1024))"
       eval "${mode}_${stack}_${tool}=$t"
     done
   done
 done
-awk -v w="$warm_with_airlock" -v wo="$warm_without_airlock" \
-  'BEGIN { printf "warm airlock: with sdists / without = %.2f\n", w / wo }'
-for mode in cold warm; do
+for mode in warm offline; do
+  w=$(eval echo "\$${mode}_with_airlock"); wo=$(eval echo "\$${mode}_without_airlock")
+  awk -v w="$w" -v wo="$wo" -v m="$mode" \
+    'BEGIN { printf "%s airlock: with sdists / without = %.2f\n", m, w / wo }'
+done
+for mode in cold warm offline; do
   for stack in without with; do
     a=$(eval echo "\$${mode}_${stack}_airlock"); u=$(eval echo "\$${mode}_${stack}_uv")
     awk -v a="$a" -v u="$u" -v m="$mode" -v s="$stack" \

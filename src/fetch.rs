@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,6 +43,8 @@ pub enum FetchError {
     UnsafeName { lock: String, name: String },
     #[error("{lock}: wheel {name} has an invalid url or sha256")]
     InvalidEntry { lock: String, name: String },
+    #[error("{lock}: {problem}")]
+    InvalidAptLock { lock: String, problem: String },
     #[error(
         "{name} is locked with two different sha256 digests ({first} in {first_lock}, {second} in {second_lock}); re-resolve both locks"
     )]
@@ -52,6 +55,8 @@ pub enum FetchError {
         second: String,
         second_lock: String,
     },
+    #[error("{} is a symbolic link; airlock does not write through links in the wheelhouse; remove it", .path.display())]
+    LinkedLockFile { path: PathBuf },
     #[error("the wheelhouse {} is in use by another airlock run ({holder}); wait for it to finish", .path.display())]
     Busy { path: PathBuf, holder: String },
     #[error("cannot build the HTTP client")]
@@ -113,6 +118,11 @@ pub struct FetchReport {
     pub seconds: f64,
 }
 
+/// A lock's sha256 must be 64 hex digits before it names a cache path or a partial file.
+fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// A lock's wheel name must be a plain file name: the lock may come from anywhere.
 fn safe_file_name(name: &str) -> bool {
     !name.is_empty()
@@ -171,10 +181,7 @@ pub fn locked_wheels(dir: &Path) -> Result<(usize, Vec<LockedWheel>), FetchError
                 let url = Url::parse(&wheel.url)
                     .ok()
                     .filter(|u| matches!(u.scheme(), "http" | "https"));
-                let (Some(url), true) = (
-                    url,
-                    sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit()),
-                ) else {
+                let (Some(url), true) = (url, is_sha256_hex(&sha256)) else {
                     return Err(FetchError::InvalidEntry {
                         lock: label,
                         name: wheel.name.clone(),
@@ -282,13 +289,21 @@ pub fn lock_wheelhouse(wheelhouse: &Path) -> Result<WheelhouseLock, FetchError> 
         source,
     };
     std::fs::create_dir_all(wheelhouse).map_err(io)?;
+    // O_NOFOLLOW: a symlink planted at the lock file must not make airlock write elsewhere.
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&path)
-        .map_err(io)?;
+        .map_err(|source| {
+            if source.raw_os_error() == Some(libc::ELOOP) {
+                FetchError::LinkedLockFile { path: path.clone() }
+            } else {
+                io(source)
+            }
+        })?;
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -314,14 +329,17 @@ pub fn apt_items(
     lockfiles: &Path,
 ) -> Result<Option<(crate::debian::aptlock::AptLock, Vec<DownloadItem>)>, FetchError> {
     let path = lockfiles.join(crate::debian::aptlock::APT_LOCK_FILE);
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(None);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        // No apt lock: the project locks no Debian packages.
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(FetchError::Read { path, source }),
     };
     let label = path.display().to_string();
     let lock =
-        crate::debian::aptlock::AptLock::parse(&text).map_err(|e| FetchError::InvalidEntry {
+        crate::debian::aptlock::AptLock::parse(&text).map_err(|e| FetchError::InvalidAptLock {
             lock: label.clone(),
-            name: e.to_string(),
+            problem: e.to_string(),
         })?;
     let mut items = Vec::new();
     for deb in &lock.packages {
@@ -339,14 +357,21 @@ pub fn apt_items(
         }
         let url = Url::parse(&deb.uri)
             .and_then(|uri| uri.join(&deb.filename))
-            .map_err(|_| FetchError::InvalidEntry {
-                lock: label.clone(),
-                name: deb.name.clone(),
-            })?;
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https"));
+        let (Some(url), true) = (url, is_sha256_hex(&deb.sha256)) else {
+            return Err(FetchError::InvalidAptLock {
+                lock: label,
+                problem: format!(
+                    "{} {} has an invalid uri or sha256 (sha256 must be 64 hex digits)",
+                    deb.name, deb.version
+                ),
+            });
+        };
         items.push(DownloadItem {
             url,
             size: Some(deb.size),
-            sha256: deb.sha256.clone(),
+            sha256: deb.sha256.to_ascii_lowercase(),
             file_name,
             label: format!("{} {} (deb)", deb.name, deb.version),
         });

@@ -10,6 +10,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -399,7 +400,20 @@ impl Downloader {
             let _ = fs::remove_file(partial);
             error
         };
-        let mut offset = fs::metadata(partial).map_or(0, |m| m.len());
+        // Only a regular file is resumed; anything else planted at the partial path (a link, a
+        // directory) is removed, never written through.
+        let mut offset = match fs::symlink_metadata(partial) {
+            Ok(meta) if meta.file_type().is_file() => meta.len(),
+            Ok(meta) if meta.is_dir() => {
+                fs::remove_dir_all(partial).map_err(io)?;
+                0
+            }
+            Ok(_) => {
+                fs::remove_file(partial).map_err(io)?;
+                0
+            }
+            Err(_) => 0,
+        };
         if item.size.is_some_and(|size| offset > size) {
             offset = 0;
         }
@@ -458,6 +472,7 @@ impl Downloader {
             let mut file = OpenOptions::new()
                 .read(true)
                 .append(true)
+                .custom_flags(libc::O_NOFOLLOW)
                 .open(partial)
                 .map_err(io)?;
             file.seek(SeekFrom::Start(0)).map_err(io)?;
@@ -474,7 +489,18 @@ impl Downloader {
             file
         } else {
             offset = 0;
-            File::create(partial).map_err(io)?
+            match fs::remove_file(partial) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io(error));
+                }
+                _ => {}
+            }
+            // create_new (O_EXCL) never follows a link planted meanwhile.
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(partial)
+                .map_err(io)?
         };
         if !resumed
             && let (Some(expected), Some(announced)) = (item.size, response.content_length())

@@ -7,6 +7,17 @@ use std::path::Path;
 use std::process::Command;
 
 use super::{Finding, Severity};
+
+/// An error and its causes on one line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
 use crate::config::{AptBase, AptConfig};
 use crate::debian::aptlock::AptLock;
 use crate::debian::closure::{AptIndex, Base, ClosureOptions, Request, closure};
@@ -14,7 +25,8 @@ use crate::debian::publish::{APT_DIRECTORY, is_index_file, packages_index, publi
 use crate::debian::signature::Keyring;
 use crate::debian::signing::public_armour_of;
 
-/// Every apt finding; `None` when the project locks no Debian packages.
+/// Every apt finding; `None` when the project locks no Debian packages (no apt lock file).
+/// Anything else that keeps a check from running is a finding, never a silent skip.
 pub fn verify_apt(
     lockfiles: &Path,
     wheelhouse: &Path,
@@ -23,7 +35,23 @@ pub fn verify_apt(
     rehearse: bool,
 ) -> Option<Vec<Finding>> {
     let base = &apt.base;
-    let (lock, items) = crate::fetch::apt_items(lockfiles).ok()??;
+    let lock_uri = "lockfiles/apt.lock.toml";
+    let (lock, items) = match crate::fetch::apt_items(lockfiles) {
+        Ok(Some(found)) => found,
+        Ok(None) => return None,
+        Err(error) => {
+            return Some(vec![Finding::new(
+                "AP108",
+                Severity::Error,
+                lock_uri,
+                None,
+                format!(
+                    "the apt lock cannot be used: {}; nothing of the Debian side was checked; re-create it with `airlock resolve`",
+                    error_chain(&error)
+                ),
+            )]);
+        }
+    };
     let dir = wheelhouse.join(APT_DIRECTORY);
     let uri = |name: &str| format!("{wheelhouse_uri}/{APT_DIRECTORY}/{name}");
     let plan = crate::fetch::plan(&items, &dir);
@@ -45,16 +73,31 @@ pub fn verify_apt(
     // The indexes must be exactly what the lock publishes; that Release is also what the
     // signature files must sign.
     let mut expected_release = None;
-    if let Ok(expected) = tempfile::tempdir()
-        && publish(&lock, expected.path(), None).is_ok()
-    {
-        expected_release = std::fs::read_to_string(expected.path().join("Release")).ok();
-        for name in ["Packages", "Packages.gz", "Release"] {
-            let want = std::fs::read(expected.path().join(name)).unwrap_or_default();
-            if std::fs::read(dir.join(name)).ok().as_deref() != Some(want.as_slice()) {
-                findings.push(Finding::new("AP104", Severity::Error, uri(name), None, format!("the local repository's {name} is missing or differs from what apt.lock.toml publishes; run `airlock fetch` to republish")));
+    let republished = tempfile::tempdir()
+        .map_err(|e| e.to_string())
+        .and_then(|expected| {
+            publish(&lock, expected.path(), None).map_err(|e| e.to_string())?;
+            let read = |name: &str| {
+                std::fs::read(expected.path().join(name)).map_err(|e| format!("{name}: {e}"))
+            };
+            Ok([read("Packages")?, read("Packages.gz")?, read("Release")?])
+        });
+    match republished {
+        Ok(wanted) => {
+            expected_release = Some(String::from_utf8_lossy(&wanted[2]).into_owned());
+            for (name, want) in ["Packages", "Packages.gz", "Release"].iter().zip(&wanted) {
+                if std::fs::read(dir.join(name)).ok().as_deref() != Some(want.as_slice()) {
+                    findings.push(Finding::new("AP104", Severity::Error, uri(name), None, format!("the local repository's {name} is missing or differs from what apt.lock.toml publishes; run `airlock fetch` to republish")));
+                }
             }
         }
+        Err(error) => findings.push(Finding::new(
+            "AP104",
+            Severity::Error,
+            lock_uri,
+            None,
+            format!("cannot republish the lock's repository to compare its indexes: {error}"),
+        )),
     }
     // The signature files: checked against the key's public half (no secret needed).
     let public_key = match &apt.signing_key {
@@ -84,17 +127,35 @@ pub fn verify_apt(
     }
     // The closure over the local repository alone.
     let base_set = match base {
-        AptBase::None => Some(Base::default()),
+        AptBase::None => Ok(Some(Base::default())),
         AptBase::Status(path) => std::fs::read_to_string(path)
-            .ok()
-            .and_then(|t| Base::from_dpkg_status(&t).ok()),
-        AptBase::Minbase => None,
+            .map_err(|e| e.to_string())
+            .and_then(|t| Base::from_dpkg_status(&t).map_err(|e| e.to_string()))
+            .map(Some)
+            .map_err(|error| format!("the base {} cannot be read: {error}", path.display())),
+        AptBase::Minbase => Ok(None),
     };
-    match base_set {
-        Some(base_set) => {
-            let packages = crate::debian::packages::parse_packages(&packages_index(&lock), "apt.lock.toml").unwrap_or_default();
+    let packages = crate::debian::packages::parse_packages(&packages_index(&lock), "apt.lock.toml")
+        .map_err(|error| format!("its control stanzas do not parse: {error}"));
+    let requests: Result<Vec<Request>, String> = lock
+        .requested
+        .iter()
+        .map(|r| {
+            r.parse()
+                .map_err(|_| format!("its request `{r}` is not a package request"))
+        })
+        .collect();
+    let inputs = base_set.and_then(|base| Ok((base, packages?, requests?)));
+    match inputs {
+        Err(error) => findings.push(Finding::new(
+            "AP105",
+            Severity::Error,
+            lock_uri,
+            None,
+            format!("the closure cannot be re-checked: {error}"),
+        )),
+        Ok((Some(base_set), packages, requests)) => {
             let index = AptIndex::new(packages, &lock.architectures());
-            let requests: Vec<Request> = lock.requested.iter().filter_map(|r| r.parse().ok()).collect();
             match closure(&index, &base_set, &requests, ClosureOptions { recommends: lock.recommends }) {
                 Ok(chosen) => {
                     let resolved: BTreeSet<String> = chosen.iter().map(|(name, c)| format!("{name}={}", c.package.version)).collect();
@@ -108,7 +169,7 @@ pub fn verify_apt(
                 Err(error) => findings.push(Finding::new("AP105", Severity::Error, "lockfiles/apt.lock.toml", None, format!("the local repository alone cannot satisfy the requested packages: {error}"))),
             }
         }
-        None => findings.push(Finding::new("AP106", Severity::Note, "lockfiles/apt.lock.toml", None, "the closure re-check is skipped for base = \"minbase\" (the base set is not recorded); use a dpkg status file as base to check it")),
+        Ok((None, _, _)) => findings.push(Finding::new("AP106", Severity::Note, "lockfiles/apt.lock.toml", None, "the closure re-check is skipped for base = \"minbase\" (the base set is not recorded); use a dpkg status file as base to check it")),
     }
     if rehearse {
         findings.extend(rehearse_apt(&lock, &dir, base, public_key.as_deref()));
@@ -130,11 +191,20 @@ fn check_signatures(
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
     match (key_path, public_key) {
         (Some(key_path), Some(armour)) => {
-            let Ok(keyring) =
-                Keyring::from_bytes(armour.as_bytes(), &key_path.display().to_string())
-            else {
-                return findings;
-            };
+            let keyring =
+                match Keyring::from_bytes(armour.as_bytes(), &key_path.display().to_string()) {
+                    Ok(keyring) => keyring,
+                    Err(error) => {
+                        findings.push(Finding::new(
+                            "AP107",
+                            Severity::Error,
+                            uri("InRelease"),
+                            None,
+                            format!("the signatures cannot be checked: {error}"),
+                        ));
+                        return findings;
+                    }
+                };
             let in_release_ok = read("InRelease").is_some_and(|text| {
                 keyring
                     .verify_clearsigned(&text, "InRelease")

@@ -151,6 +151,10 @@ pub const RULES: &[(&str, &str)] = &[
         "The local apt repository's signature files are missing, wrong or stale",
     ),
     (
+        "AP108",
+        "The apt lock cannot be read or holds unsafe entries",
+    ),
+    (
         "RH101",
         "apt-get cannot install the requested packages from the local repository, offline",
     ),

@@ -508,6 +508,45 @@ fn verify_checks_the_debs_and_the_local_repository_offline() {
 }
 
 #[test]
+fn an_unreadable_or_unsafe_apt_lock_fails_verify_and_fetch_closed() {
+    let repository = repository(PACKAGES, FUTURE, None);
+    let project = apt_project(&repository, "\"curl\"");
+    project.stderr_of(&["resolve"], 0);
+    let lock_path = "lockfiles/apt.lock.toml";
+    let good = project.read(lock_path);
+    // A digest that is not 64 hex digits: refused by name, never sliced into a cache path.
+    let short = good.replacen(
+        &format!("sha256 = \"{}\"", field_value(&good, "sha256")),
+        "sha256 = \"a\"",
+        1,
+    );
+    assert_ne!(short, good, "the lock has a package sha256 to replace");
+    project.write(lock_path, &short);
+    let stderr = project.stderr_of(&["fetch"], 2);
+    assert_mentions(&stderr, &["sha256 must be 64 hex digits"]);
+    let stderr = project.stderr_of(&["verify"], 1);
+    assert_mentions(&stderr, &["error AP108", "sha256 must be 64 hex digits"]);
+    // Garbage: verify used to read it as "no Debian side" and pass.
+    project.write(lock_path, "this is { not toml\n");
+    let stderr = project.stderr_of(&["verify"], 1);
+    assert_mentions(
+        &stderr,
+        &["error AP108", "nothing of the Debian side was checked"],
+    );
+}
+
+/// The value of the first `key = "…"` line after the first `[[packages]]`.
+fn field_value(lock: &str, key: &str) -> String {
+    let packages = lock.find("[[packages]]").expect("a package");
+    lock[packages..]
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{key} = \"")))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .expect("the key")
+        .to_string()
+}
+
+#[test]
 fn release_and_release_gpg_are_used_when_there_is_no_in_release() {
     let debs = [
         deb("curl", "7.88.1-10", "amd64", "Depends: libcurl4\n"),

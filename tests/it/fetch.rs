@@ -530,3 +530,28 @@ fn sync_resolves_only_when_inputs_change_then_fetches() {
         "an up-to-date lock is not re-resolved"
     );
 }
+
+#[test]
+fn fetch_never_writes_through_links_planted_in_the_wheelhouse() {
+    let index = FakeIndex::start(BASIC);
+    let project = resolved(&index, "webapp\n");
+    let outside = project.write("outside.txt", "precious\n");
+    let wheelhouse = project.path().join("wheelhouse");
+    std::fs::create_dir_all(&wheelhouse).unwrap();
+    // The advisory lock file as a link: refused, and its target keeps its bytes.
+    std::os::unix::fs::symlink(&outside, wheelhouse.join(".airlock.lock")).unwrap();
+    let stderr = project.stderr_of(&["fetch"], 2);
+    assert_mentions(&stderr, &[".airlock.lock is a symbolic link"]);
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious\n");
+    std::fs::remove_file(wheelhouse.join(".airlock.lock")).unwrap();
+    // A partial file as a link to a file outside: replaced, never appended to.
+    let partial = wheelhouse.join(format!(
+        ".airlock-partial-{}",
+        index.wheel_sha256(CORELIB_X86)
+    ));
+    std::os::unix::fs::symlink(&outside, &partial).unwrap();
+    project.stderr_of(&["fetch"], 0);
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious\n");
+    let bytes = std::fs::read(wheelhouse.join(CORELIB_X86)).unwrap();
+    assert_eq!(sha256_hex(&bytes), index.wheel_sha256(CORELIB_X86));
+}
