@@ -177,6 +177,29 @@ impl LockedSdist {
     }
 }
 
+impl AirlockTable {
+    /// The requirements file the lock was made from, under `root`. The lock may come from
+    /// anywhere, so only a relative path inside the project is accepted.
+    pub fn requirements_path(&self, root: &std::path::Path) -> Result<std::path::PathBuf, String> {
+        let path = std::path::Path::new(&self.requirements);
+        let inside = !self.requirements.is_empty()
+            && path.components().all(|c| {
+                matches!(
+                    c,
+                    std::path::Component::Normal(_) | std::path::Component::CurDir
+                )
+            });
+        if inside {
+            Ok(root.join(path))
+        } else {
+            Err(format!(
+                "[tool.airlock] requirements = {:?} is not a relative path inside the project; the lock was edited or made elsewhere; re-create it with `airlock resolve`",
+                self.requirements
+            ))
+        }
+    }
+}
+
 /// What building one sdist needs on one target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -654,6 +677,33 @@ mod tests {
             text,
             "deterministic"
         );
+    }
+
+    #[test]
+    fn the_recorded_requirements_path_must_stay_in_the_project() {
+        let table = |requirements: &str| AirlockTable {
+            schema: TOOL_SCHEMA,
+            inputs_fingerprint: String::new(),
+            requirements: requirements.into(),
+            indexes: vec![],
+            targets: vec![],
+            sdists: vec![],
+            build_packages: vec![],
+        };
+        let root = Path::new("/project");
+        assert_eq!(
+            table("requirements/app.in")
+                .requirements_path(root)
+                .unwrap(),
+            Path::new("/project/requirements/app.in")
+        );
+        for hostile in ["/etc/passwd", "../outside.in", "requirements/../../x", ""] {
+            let error = table(hostile).requirements_path(root).unwrap_err();
+            assert!(
+                error.contains("not a relative path inside the project"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -1043,6 +1043,9 @@ pub fn resolve_builds(
         .filter(is_sdist)
         .collect();
     let mut builds = BTreeMap::new();
+    // Most sdists ask for the same backend (setuptools and wheel): one resolution serves all
+    // that ask for the same requirements.
+    let mut by_requirements: HashMap<Vec<String>, Resolution> = HashMap::new();
     while let Some(sdist) = queue.pop() {
         if builds.contains_key(&sdist.filename) {
             continue;
@@ -1068,7 +1071,19 @@ pub fn resolve_builds(
                 },
             })
             .collect();
-        let build = resolve(source, &label, &lines, &[], target, options)?;
+        let key: Vec<String> = info
+            .build_requires
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let build = match by_requirements.get(&key) {
+            Some(found) => found.clone(),
+            None => {
+                let build = resolve(source, &label, &lines, &[], target, options)?;
+                by_requirements.insert(key, build.clone());
+                build
+            }
+        };
         queue.extend(
             build
                 .packages

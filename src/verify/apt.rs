@@ -344,7 +344,8 @@ fn rehearse_apt(
             ),
         )];
     }
-    let mut args = vec!["install", "-s"];
+    // `--`: names come from the lock, and a name starting with `-` must not become an option.
+    let mut args = vec!["install", "-s", "--"];
     args.extend(lock.requested.iter().map(String::as_str));
     let install = match run(&args) {
         Ok(output) => output,

@@ -261,7 +261,10 @@ pub fn check_lock(
     let Some(tool) = lock.tool.as_ref().map(|t| &t.airlock) else {
         return vec![error("AL204", "the lock has no [tool.airlock] table, so airlock cannot re-check its closure; re-create it with `airlock resolve`".into())];
     };
-    let requirements_path = root.join(&tool.requirements);
+    let requirements_path = match tool.requirements_path(root) {
+        Ok(path) => path,
+        Err(message) => return vec![error("AL204", message)],
+    };
     let env = |name: &str| std::env::var(name).ok();
     let input = match parse_requirements(&requirements_path, &DiskLoader, &env) {
         Ok(input) => input,

@@ -302,7 +302,10 @@ pub fn verify_python(request: &PythonVerify) -> Result<Vec<Finding>, VerifyError
             &request.binary,
         ));
         if let (Some(python), Some(tool)) = (&request.rehearse_with, &lock.tool) {
-            let requirements = request.root.join(&tool.airlock.requirements);
+            // An unsafe path was reported by check_lock (AL204); nothing is rehearsed for it.
+            let Ok(requirements) = tool.airlock.requirements_path(&request.root) else {
+                continue;
+            };
             for locked in &tool.airlock.targets {
                 let Ok(target) = crate::python::target::Target::new(
                     &locked.python_version,

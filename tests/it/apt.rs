@@ -746,7 +746,7 @@ fn rehearse(project: &crate::support::Project) -> Option<(i32, String)> {
         .unwrap();
     let stderr = crate::support::text(&output.stderr);
     if stderr.contains("cannot run `unshare -n apt-get`") || stderr.contains("unshare:") {
-        eprintln!("skipped: {stderr}");
+        crate::support::skip(&stderr);
         return None;
     }
     Some((output.status.code().unwrap(), stderr))

@@ -468,7 +468,7 @@ fn disk_full_names_the_file_and_keeps_what_was_fetched() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !mounted {
-        eprintln!("skipped: cannot mount a small tmpfs here (needs root)");
+        crate::support::skip("cannot mount a small tmpfs here (needs root)");
         return;
     }
     struct Unmount<'a>(&'a Path);

@@ -50,7 +50,7 @@ fn skip_without_host_python() -> bool {
     if host_can_build() {
         return false;
     }
-    eprintln!("skipped: building sdists needs python3 with pip on glibc");
+    crate::support::skip("building sdists needs python3 with pip on glibc");
     true
 }
 
@@ -448,7 +448,7 @@ fn a_setup_py_sdist_without_pyproject_gets_setuptools_legacy_metadata() {
         return;
     }
     let Some((setuptools_name, setuptools)) = bundled_setuptools() else {
-        eprintln!("skipped: the host Python bundles no setuptools wheel to serve");
+        crate::support::skip("the host Python bundles no setuptools wheel to serve");
         return;
     };
     let index = FakeIndex::start(INDEX);
@@ -527,11 +527,11 @@ fn host_target() -> Option<(String, String)> {
 #[test]
 fn rehearse_builds_the_locked_sdists_offline_for_the_host_target() {
     if skip_without_host_python() || !can_unshare_network() {
-        eprintln!("skipped: needs python3 with pip and unshare -n");
+        crate::support::skip("needs python3 with pip and unshare -n");
         return;
     }
     let Some((version, platform)) = host_target() else {
-        eprintln!("skipped: cannot tell this machine's target");
+        crate::support::skip("cannot tell this machine's target");
         return;
     };
     let index = FakeIndex::start(INDEX);

@@ -50,7 +50,7 @@ fn a_good_wheelhouse_verifies_and_needs_no_network() {
             assert_mentions(&text(&output.stderr), &["0 finding(s)"]);
             eprintln!("verified inside a network namespace with no interfaces");
         }
-        _ => eprintln!("skipped the namespace run: unshare -n is not permitted here"),
+        _ => crate::support::skip("the namespace run: unshare -n is not permitted here"),
     }
 }
 
@@ -190,12 +190,12 @@ fn rehearse_runs_pip_offline_against_the_wheelhouse() {
         ])
         .output()
     else {
-        eprintln!("skipped: no python3 here");
+        crate::support::skip("no python3 here");
         return;
     };
     let version = text(&output.stdout).trim().to_string();
     if !output.status.success() || version.is_empty() {
-        eprintln!("skipped: python3 has no pip");
+        crate::support::skip("python3 has no pip");
         return;
     }
     let index = FakeIndex::start(BASIC);
@@ -209,7 +209,7 @@ fn rehearse_runs_pip_offline_against_the_wheelhouse() {
         ),
     );
     if std::env::consts::ARCH != "x86_64" {
-        eprintln!("skipped: the scenario's wheels are for x86_64 hosts");
+        crate::support::skip("the scenario's wheels are for x86_64 hosts");
         return;
     }
     project.airlock().arg("sync").assert().success();
@@ -220,7 +220,7 @@ fn rehearse_runs_pip_offline_against_the_wheelhouse() {
         .unwrap();
     let stderr = text(&output.stderr);
     if output.status.code() == Some(2) && stderr.contains("network namespaces") {
-        eprintln!("skipped: {stderr}");
+        crate::support::skip(&stderr);
         return;
     }
     assert_eq!(output.status.code(), Some(0), "{stderr}");

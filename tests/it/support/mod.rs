@@ -688,7 +688,12 @@ impl Project {
             .env_remove("HTTPS_PROXY")
             .env_remove("ALL_PROXY")
             .env_remove("http_proxy")
-            .env_remove("https_proxy");
+            .env_remove("https_proxy")
+            .env_remove("all_proxy")
+            // The host's own pip configuration must not reach the tests' pip and index choice.
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("PIP_FIND_LINKS")
+            .env_remove("PIP_NO_INDEX");
         command
     }
 }
@@ -705,6 +710,16 @@ impl Project {
             .clone();
         text(&output.stderr)
     }
+}
+
+/// Says why a test cannot run on this machine. With `AIRLOCK_TESTS_NO_SKIP=1` (as `.ci/run`
+/// sets it) that is a failure instead: a green CI run must have run every test.
+#[track_caller]
+pub fn skip(reason: &str) {
+    if std::env::var_os("AIRLOCK_TESTS_NO_SKIP").is_some_and(|v| v == "1") {
+        panic!("this test would be skipped ({reason}), and AIRLOCK_TESTS_NO_SKIP=1 forbids skips");
+    }
+    eprintln!("skipped: {reason}");
 }
 
 /// Asserts that `text` contains every needle, showing `text` on failure.
