@@ -53,6 +53,32 @@ pub enum LockError {
     Binary(BinaryPolicyError),
 }
 
+/// Versions the resolver ruled out because their distribution was unusable (an sdist whose
+/// build fails here): another version was chosen, and the user should know why.
+fn warn_unusable(
+    resolutions: &[crate::python::resolver::Resolution],
+    builds: &[std::collections::BTreeMap<String, BuildResolution>],
+    reporter: &dyn Reporter,
+) {
+    let mut seen = std::collections::BTreeMap::new();
+    let build_resolutions = builds
+        .iter()
+        .flat_map(|b| b.values().map(|b| &b.resolution));
+    for resolution in resolutions.iter().chain(build_resolutions) {
+        for ((name, version), reason) in &resolution.unusable {
+            seen.entry((name.to_string(), version.to_string()))
+                .or_insert_with(|| reason.clone());
+        }
+    }
+    for ((name, version), reason) in seen {
+        reporter.event(Event::Warning {
+            message: format!(
+                "{name} {version} was ruled out, another version was chosen: {reason}"
+            ),
+        });
+    }
+}
+
 /// Metadata computed by running an sdist's build on this machine reflects this machine: a
 /// `setup.py` that tests `sys.platform` or the Python version answers for the host. Say so for
 /// every target that is not the host.
@@ -352,6 +378,7 @@ pub async fn lock_all(
             builds.push(target_builds);
         }
         warn_host_metadata(&request.targets, &builds, reporter.as_ref());
+        warn_unusable(&resolutions, &builds, reporter.as_ref());
         let context = LockContext {
             fingerprint,
             requirements: label,

@@ -101,6 +101,29 @@ pub enum IndexError {
         #[source]
         source: std::io::Error,
     },
+    /// An earlier failure for the same sdist, remembered.
+    #[error(transparent)]
+    Shared(Arc<IndexError>),
+}
+
+impl IndexError {
+    /// Whether this error is about the file itself (its archive refused, its build failing,
+    /// its build requirements unresolvable), so that the resolver may rule out that version
+    /// and try another, as uv does; network and disk errors are not.
+    pub fn rules_out_the_file(&self) -> bool {
+        match self {
+            IndexError::Sdist(_)
+            | IndexError::Build { .. }
+            | IndexError::BuildCycle { .. }
+            | IndexError::BuiltMetadata { .. }
+            | IndexError::BadBuildRequirement { .. } => true,
+            IndexError::BuildRequirements { source, .. } => {
+                matches!(**source, ResolveError::NoSolution { .. })
+            }
+            IndexError::Shared(error) => error.rules_out_the_file(),
+            _ => false,
+        }
+    }
 }
 
 /// How several indexes combine (uv's names).
@@ -125,7 +148,7 @@ pub struct IndexStats {
 type Shared<T> = Arc<OnceCell<Result<Arc<T>, SourceError>>>;
 
 /// The prepared answer for one sdist, filled once.
-type SdistSlot = Arc<Mutex<Option<Arc<SdistInfo>>>>;
+type SdistSlot = Arc<Mutex<Option<Result<Arc<SdistInfo>, Arc<IndexError>>>>>;
 
 /// The cell that holds (or will hold) the answer for `key`: every caller asking for the same
 /// key, resolver or prefetch, awaits one request.
@@ -494,7 +517,13 @@ impl PackageSource for RemoteIndex {
     }
 
     fn sdist_info(&self, file: &DistFile) -> Result<Arc<SdistInfo>, SourceError> {
-        self.sdist_info_blocking(file).map_err(SourceError::new)
+        self.sdist_info_blocking(file).map_err(|error| {
+            if error.rules_out_the_file() {
+                SourceError::unusable(error)
+            } else {
+                SourceError::new(error)
+            }
+        })
     }
 
     fn prefetch(&self, name: &PackageName, picker: Picker) {
@@ -865,8 +894,11 @@ impl RemoteIndex {
             map.entry(sha256.clone()).or_default().clone()
         };
         let mut slot = slot.lock().expect("sdist slot lock");
-        if let Some(info) = slot.as_ref() {
-            return Ok(info.clone());
+        match slot.as_ref() {
+            Some(Ok(info)) => return Ok(info.clone()),
+            // The same bytes fail the same way: another target is not built again.
+            Some(Err(error)) => return Err(IndexError::Shared(error.clone())),
+            None => {}
         }
         let cached_path = self
             .cache_root()
@@ -876,7 +908,7 @@ impl RemoteIndex {
             && let Ok(cached) = serde_json::from_slice::<CachedSdistInfo>(&bytes)
         {
             let info = Arc::new(cached.into_info(&file.filename)?);
-            *slot = Some(info.clone());
+            *slot = Some(Ok(info.clone()));
             return Ok(info);
         }
         BUILDING.with(|stack| {
@@ -886,7 +918,15 @@ impl RemoteIndex {
         });
         let result = self.prepare_sdist(file, &sha256);
         BUILDING.with(|stack| stack.borrow_mut().pop());
-        let (info, cached) = result?;
+        let (info, cached) = match result {
+            Ok(found) => found,
+            Err(error) if error.rules_out_the_file() => {
+                let error = Arc::new(error);
+                *slot = Some(Err(error.clone()));
+                return Err(IndexError::Shared(error));
+            }
+            Err(error) => return Err(error),
+        };
         if let Some(dir) = cached_path.parent() {
             std::fs::create_dir_all(dir).map_err(|source| IndexError::Io {
                 path: dir.to_path_buf(),
@@ -899,7 +939,7 @@ impl RemoteIndex {
             source,
         })?;
         let info = Arc::new(info);
-        *slot = Some(info.clone());
+        *slot = Some(Ok(info.clone()));
         Ok(info)
     }
 

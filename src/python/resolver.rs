@@ -35,13 +35,41 @@ use super::target::{Tags, Target};
 use super::wheel::DistFilename;
 
 /// An error from a package source, shareable between the resolver and prefetch tasks.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error(transparent)]
-pub struct SourceError(pub Arc<dyn std::error::Error + Send + Sync>);
+#[derive(Debug, Clone)]
+pub struct SourceError {
+    error: Arc<dyn std::error::Error + Send + Sync>,
+    /// The distribution itself is unusable (its sdist does not build here, its archive is
+    /// refused): the resolver rules that version out and goes on, as uv does, rather than
+    /// giving up. Network and disk errors are never unusable: they stop the resolution.
+    pub unusable: bool,
+}
 
 impl SourceError {
     pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
-        SourceError(Arc::new(error))
+        SourceError {
+            error: Arc::new(error),
+            unusable: false,
+        }
+    }
+
+    /// An error that rules out one distribution, not the resolution.
+    pub fn unusable(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        SourceError {
+            error: Arc::new(error),
+            unusable: true,
+        }
+    }
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for SourceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
     }
 }
 
@@ -304,6 +332,9 @@ pub struct Resolution {
     pub packages: BTreeMap<PackageName, ResolvedPackage>,
     /// Names the requirements file asks for directly.
     pub roots: BTreeSet<PackageName>,
+    /// Versions ruled out because their distribution was unusable (an sdist that does not
+    /// build), with the reason: the caller says so, since another version was chosen.
+    pub unusable: BTreeMap<(PackageName, Version), String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -480,6 +511,7 @@ struct Provider<'a> {
     requirements: RefCell<HashMap<(PackageName, Version), RequirementList>>,
     discovered: RefCell<HashMap<PackageName, usize>>,
     reasons: RefCell<BTreeMap<PackageName, String>>,
+    unusable: RefCell<BTreeMap<(PackageName, Version), String>>,
 }
 
 fn specifiers_mention_prerelease(requirement: &Requirement) -> bool {
@@ -500,9 +532,38 @@ fn is_exact_pin(requirement: &Requirement) -> bool {
     }
 }
 
+/// A package's dependencies in the order its metadata (or the requirements file) lists them,
+/// each node once with its ranges intersected. The order is the discovery order the decision
+/// priority uses, as uv does: requirements-file order, then Requires-Dist order.
+#[derive(Debug, Clone, Default)]
+struct DependencyMap {
+    entries: Vec<(Node, Ranges<Version>)>,
+    index: HashMap<Node, usize>,
+}
+
+impl DependencyMap {
+    /// Adds `node` with `range`, or narrows the range it already has.
+    fn merge(&mut self, node: Node, range: Ranges<Version>) {
+        match self.index.get(&node) {
+            Some(&at) => {
+                let existing = &mut self.entries[at].1;
+                *existing = existing.intersection(&range);
+            }
+            None => {
+                self.index.insert(node.clone(), self.entries.len());
+                self.entries.push((node, range));
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(Node, Ranges<Version>)> {
+        self.entries.iter()
+    }
+}
+
 /// Adds `requirement` (already known to apply) to a dependency map, extras as extra nodes.
 fn add_dependency(
-    map: &mut BTreeMap<Node, Ranges<Version>>,
+    map: &mut DependencyMap,
     requirement: &Requirement,
     constraints: &HashMap<PackageName, Ranges<Version>>,
 ) {
@@ -518,9 +579,7 @@ fn add_dependency(
             .map(|extra| Node::Extra(requirement.name.clone(), extra.clone())),
     );
     for node in nodes {
-        map.entry(node)
-            .and_modify(|existing| *existing = existing.intersection(&range))
-            .or_insert_with(|| range.clone());
+        map.merge(node, range.clone());
     }
 }
 
@@ -710,8 +769,8 @@ impl Provider<'_> {
     }
 
     /// Starts fetching what the resolver will most likely ask for next.
-    fn prefetch(&self, dependencies: &BTreeMap<Node, Ranges<Version>>) {
-        for (node, range) in dependencies {
+    fn prefetch(&self, dependencies: &DependencyMap) {
+        for (node, range) in dependencies.iter() {
             let Node::Package(name) = node else {
                 continue;
             };
@@ -751,12 +810,12 @@ impl Provider<'_> {
         &self,
         node: &Node,
         version: &Version,
-    ) -> Result<BTreeMap<Node, Ranges<Version>>, ResolveError> {
-        let mut map = BTreeMap::new();
+    ) -> Result<DependencyMap, ResolveError> {
+        let mut map = DependencyMap::default();
         match node {
             Node::Root(_) => {
                 for (dependency, range) in &self.root_dependencies {
-                    map.insert(dependency.clone(), range.clone());
+                    map.merge(dependency.clone(), range.clone());
                 }
             }
             Node::Package(name) => {
@@ -767,7 +826,7 @@ impl Provider<'_> {
                 }
             }
             Node::Extra(name, extra) => {
-                map.insert(
+                map.merge(
                     Node::Package(name.clone()),
                     Ranges::singleton(version.clone()),
                 );
@@ -785,7 +844,7 @@ impl Provider<'_> {
                         if requirement.name == *name {
                             // `foo[a]` pulling in `foo[b]`: only the extras matter.
                             for other in &requirement.extras {
-                                map.insert(
+                                map.merge(
                                     Node::Extra(name.clone(), other.clone()),
                                     Ranges::singleton(version.clone()),
                                 );
@@ -849,11 +908,58 @@ impl DependencyProvider for Provider<'_> {
         package: &Node,
         version: &Version,
     ) -> Result<Dependencies<Node, Ranges<Version>, String>, ResolveError> {
-        let map = self.dependencies_for(package, version)?;
+        let map = match self.dependencies_for(package, version) {
+            Ok(map) => map,
+            Err(ResolveError::Source { action, source, .. }) if source.unusable => {
+                let reason = format!("{action}: {}", error_summary(&source));
+                if let Some(name) = package.name() {
+                    self.unusable
+                        .borrow_mut()
+                        .insert((name.clone(), version.clone()), reason.clone());
+                }
+                return Ok(Dependencies::Unavailable(reason));
+            }
+            Err(error) => return Err(error),
+        };
         self.prefetch(&map);
-        let constraints: DependencyConstraints<Node, Ranges<Version>> = map.into_iter().collect();
+        let constraints: DependencyConstraints<Node, Ranges<Version>> =
+            map.entries.into_iter().collect();
         Ok(Dependencies::Available(constraints))
     }
+}
+
+/// An error on one line: the first line of each message in its chain, and the last line of
+/// the innermost one (where a build log ends with the exception), enough to say why a
+/// distribution was ruled out without the whole log.
+fn error_summary(error: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(error);
+    let mut innermost = error.to_string();
+    while let Some(e) = current {
+        let text = e.to_string();
+        let first = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_end_matches(':')
+            .to_string();
+        if !first.is_empty() && parts.last() != Some(&first) {
+            parts.push(first);
+        }
+        innermost = text;
+        current = e.source();
+    }
+    let last = innermost
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if innermost.lines().count() > 1 && !last.is_empty() {
+        parts.push(last.to_string());
+    }
+    parts.join(": ")
 }
 
 /// Resolves `requirements` (with `constraints`) for one target.
@@ -875,7 +981,7 @@ pub fn resolve(
             .and_modify(|existing| *existing = existing.intersection(&range))
             .or_insert(range);
     }
-    let mut root_map = BTreeMap::new();
+    let mut root_map = DependencyMap::default();
     let mut hashes: HashMap<PackageName, HashSet<String>> = HashMap::new();
     let mut explicit_prerelease = HashSet::new();
     let mut exact_pins = HashSet::new();
@@ -907,7 +1013,7 @@ pub fn resolve(
         env,
         options,
         root: Node::Root(label.to_string()),
-        root_dependencies: root_map.clone().into_iter().collect(),
+        root_dependencies: root_map.entries.clone(),
         constraints: constraint_ranges,
         hashes,
         explicit_prerelease,
@@ -916,6 +1022,7 @@ pub fn resolve(
         requirements: RefCell::default(),
         discovered: RefCell::default(),
         reasons: RefCell::default(),
+        unusable: RefCell::default(),
     };
     provider.prefetch(&root_map);
     let selected = match pubgrub::resolve(&provider, provider.root.clone(), Version::new([0])) {
@@ -954,6 +1061,7 @@ pub fn resolve(
     };
     let mut resolution = Resolution {
         roots,
+        unusable: provider.unusable.take(),
         ..Resolution::default()
     };
     let mut extras: HashMap<PackageName, BTreeSet<ExtraName>> = HashMap::new();
@@ -978,7 +1086,7 @@ pub fn resolve(
                 .map(|extra| Node::Extra(name.clone(), extra.clone())),
         );
         for from in &nodes {
-            for dependency in provider.dependencies_for(from, version)?.keys() {
+            for (dependency, _) in provider.dependencies_for(from, version)?.iter() {
                 if let Some(dependency_name) = dependency.name()
                     && dependency_name != name
                 {
@@ -1120,9 +1228,17 @@ pub(crate) mod tests {
         projects: HashMap<PackageName, Vec<(DistFile, Vec<String>)>>,
         /// sdist file name -> its build requirements.
         build_requires: HashMap<String, Vec<String>>,
+        /// sdists whose build fails.
+        broken: HashSet<String>,
     }
 
     impl MemorySource {
+        /// Makes building `sdist` fail.
+        pub(crate) fn fails_to_build(&mut self, sdist: &str) -> &mut Self {
+            self.broken.insert(sdist.to_string());
+            self
+        }
+
         /// Sets what building `sdist` needs (default: nothing).
         pub(crate) fn builds_with(&mut self, sdist: &str, requires: &[&str]) -> &mut Self {
             self.build_requires.insert(
@@ -1200,6 +1316,11 @@ pub(crate) mod tests {
         }
 
         fn sdist_info(&self, file: &DistFile) -> Result<Arc<SdistInfo>, SourceError> {
+            if self.broken.contains(&file.filename) {
+                return Err(SourceError::unusable(std::io::Error::other(
+                    "the backend failed",
+                )));
+            }
             Ok(Arc::new(SdistInfo {
                 metadata: self.metadata(file)?,
                 build_requires: self
@@ -1364,6 +1485,29 @@ pub(crate) mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("not a name!"), "{error}");
+    }
+
+    #[test]
+    fn a_version_whose_build_fails_is_ruled_out_and_remembered() {
+        let mut source = MemorySource::default();
+        source
+            .add("lib-1.0-py3-none-any.whl", &[])
+            .add("lib-2.0.tar.gz", &[])
+            .fails_to_build("lib-2.0.tar.gz");
+        let resolution = resolution_of(&source, &["lib"], &[]);
+        let lib = &resolution.packages[&PackageName::from_str("lib").unwrap()];
+        assert_eq!(lib.version.to_string(), "1.0");
+        let reasons: Vec<String> = resolution
+            .unusable
+            .iter()
+            .map(|((name, version), reason)| format!("{name} {version}: {reason}"))
+            .collect();
+        assert_eq!(
+            reasons,
+            ["lib 2.0: reading the metadata of lib-2.0.tar.gz: the backend failed"]
+        );
+        let message = failure(&source, &["lib==2.0"]);
+        assert!(message.contains("the backend failed"), "{message}");
     }
 
     #[test]

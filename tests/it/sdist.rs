@@ -634,3 +634,47 @@ fn a_failing_or_hanging_build_is_an_error_naming_the_sdist() {
         "the time limit stopped the build"
     );
 }
+
+#[test]
+fn a_version_whose_sdist_does_not_build_is_ruled_out_with_a_warning() {
+    if skip_without_host_python() {
+        return;
+    }
+    let index = FakeIndex::start(
+        r#"
+[[package]]
+name = "flaky"
+version = "1.0"
+"#,
+    );
+    // The newest version only publishes an sdist, and its build fails (as old sdists do on
+    // new toolchains): the resolver takes the older wheel and says why.
+    index.publish(
+        "flaky",
+        "flaky-2.0.tar.gz",
+        tiny_sdist(
+            "flaky",
+            "2.0",
+            "Metadata-Version: 2.1\nName: flaky\nVersion: 2.0\n",
+            &json!({"name": "flaky", "version": "2.0", "fail": "no compiler for this old C extension"}),
+        ),
+    );
+    let project = project(&index, "flaky\n");
+    let stderr = project.stderr_of(&["resolve"], 0);
+    assert_mentions(
+        &stderr,
+        &[
+            "warning: flaky 2.0 was ruled out, another version was chosen",
+            "no compiler for this old C extension",
+        ],
+    );
+    let lock = lock_value(&project);
+    for target in lock["tool"]["airlock"]["targets"].as_array().unwrap() {
+        assert_eq!(target["pins"][0]["version"].as_str(), Some("1.0"));
+    }
+    // Pinned to the broken version, there is nothing else to choose: the resolve fails and
+    // says why.
+    project.write("requirements/app.in", "flaky==2.0\n");
+    let stderr = project.stderr_of(&["resolve"], 2);
+    assert_mentions(&stderr, &["flaky", "no compiler for this old C extension"]);
+}
