@@ -57,6 +57,15 @@ pub enum RemoteError {
     },
     #[error("{url}: cannot decompress: {message}")]
     Decompress { url: String, message: String },
+    #[error(
+        "{origin}: conflicting distribution: the signed Release is for suite {suite} (codename {codename}), not {expected}; the mirror serves another suite under this name, or an old Release is replayed"
+    )]
+    ConflictingDistribution {
+        origin: String,
+        expected: String,
+        suite: String,
+        codename: String,
+    },
     #[error("{source_origin}: suite `{suite}` does not form a URL under {uri}")]
     BadSuite {
         source_origin: String,
@@ -204,6 +213,20 @@ pub async fn load_suite(
     };
     let origin = redact(&in_release_url);
     let release = parse_release(&signed_text, &origin)?;
+    // A Release for another suite, served or replayed under this suite's path, is refused
+    // (apt calls it a conflicting distribution). A flat repository names no suite.
+    if !flat {
+        let named = [release.suite.as_deref(), release.codename.as_deref()];
+        let says_something = named.iter().any(Option::is_some);
+        if says_something && !named.contains(&Some(source.suite.as_str())) {
+            return Err(RemoteError::ConflictingDistribution {
+                origin,
+                expected: source.suite.clone(),
+                suite: release.suite.clone().unwrap_or_else(|| "(none)".into()),
+                codename: release.codename.clone().unwrap_or_else(|| "(none)".into()),
+            });
+        }
+    }
     // With the override, a stale Release still loads, but why it is stale is kept for the lock.
     let stale = match release.check_dates(now, false, &origin) {
         Ok(()) => None,

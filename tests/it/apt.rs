@@ -547,6 +547,35 @@ fn field_value(lock: &str, key: &str) -> String {
 }
 
 #[test]
+fn a_release_for_another_suite_is_a_conflicting_distribution() {
+    let repository = repository(PACKAGES, FUTURE, None);
+    // The mirror serves the signed `stable` Release under `bookworm` too.
+    repository
+        .server
+        .copy_tree("/debian/dists/stable/", "/debian/dists/bookworm/");
+    let project = apt_project(&repository, "\"curl\"");
+    let config = project
+        .read("airlock.toml")
+        .replace("suites = [\"stable\"]", "suites = [\"bookworm\"]");
+    project.write("airlock.toml", &config);
+    let stderr = project.stderr_of(&["resolve"], 2);
+    assert_mentions(
+        &stderr,
+        &[
+            "conflicting distribution",
+            "for suite stable (codename testing-airlock), not bookworm",
+        ],
+    );
+    // Its codename is accepted, as apt accepts it.
+    let config = config.replace("suites = [\"bookworm\"]", "suites = [\"testing-airlock\"]");
+    project.write("airlock.toml", &config);
+    repository
+        .server
+        .copy_tree("/debian/dists/stable/", "/debian/dists/testing-airlock/");
+    project.stderr_of(&["resolve"], 0);
+}
+
+#[test]
 fn release_and_release_gpg_are_used_when_there_is_no_in_release() {
     let debs = [
         deb("curl", "7.88.1-10", "amd64", "Depends: libcurl4\n"),

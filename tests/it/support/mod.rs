@@ -310,6 +310,29 @@ impl FakeIndex {
         );
     }
 
+    /// Serves every file under `from` under `to` as well (a mirror serving one suite under
+    /// another name).
+    pub fn copy_tree(&self, from: &str, to: &str) {
+        let mut state = self.state.lock().unwrap();
+        let copies: Vec<(String, Vec<u8>)> = state
+            .files
+            .iter()
+            .filter_map(|(path, file)| {
+                path.strip_prefix(from)
+                    .map(|rest| (format!("{to}{rest}"), file.body.clone()))
+            })
+            .collect();
+        for (path, body) in copies {
+            state.files.insert(
+                path,
+                File {
+                    body,
+                    content_type: "application/octet-stream",
+                },
+            );
+        }
+    }
+
     /// The server's root URL.
     pub fn root(&self) -> String {
         self.url.trim_end_matches("simple/").to_string()
