@@ -37,6 +37,16 @@ pub fn parse_rfc2822(value: &str) -> Option<SystemTime> {
         clock.next()?.ok()?,
         clock.next()?.ok()?,
     );
+    // The text comes from servers and archives: fields out of range are not a date, and the
+    // arithmetic below must not overflow.
+    let in_range = (0..=9999).contains(&year)
+        && (1..=31).contains(&day)
+        && (0..=23).contains(&hour)
+        && (0..=59).contains(&minute)
+        && (0..=60).contains(&second);
+    if !in_range {
+        return None;
+    }
     // Days from the civil date (Howard Hinnant's algorithm).
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
@@ -45,7 +55,7 @@ pub fn parse_rfc2822(value: &str) -> Option<SystemTime> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
-    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(seconds).ok()?))
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(u64::try_from(seconds).ok()?))
 }
 
 #[cfg(test)]
@@ -58,6 +68,19 @@ mod tests {
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap()
             .as_secs()
+    }
+
+    #[test]
+    fn hostile_dates_are_not_dates_and_do_not_panic() {
+        for text in [
+            "Fri, 31 Dec 99999999999999 23:59:59 GMT",
+            "Fri, 31 Dec -9999999999999 23:59:59 GMT",
+            "Fri, 99999999999 Dec 2024 23:59:59 GMT",
+            "Fri, 31 Dec 2024 99999999999:59:59 GMT",
+            "Fri, 31 Dec 0000 00:00:00 -9999",
+        ] {
+            assert!(parse_rfc2822(text).is_none(), "{text}");
+        }
     }
 
     #[test]

@@ -154,9 +154,10 @@ impl HttpCache {
         let key = key(url, accept);
         let cached = self.read("pages", &key);
         if let Some((meta, body)) = &cached {
+            // max-age comes from the server: a huge one must not wrap into "stale" or panic.
             let fresh = meta
                 .max_age
-                .is_some_and(|age| meta.stored_at + age > now_seconds());
+                .is_some_and(|age| meta.stored_at.saturating_add(age) > now_seconds());
             if fresh || offline {
                 return Ok(Some(CachedBody {
                     bytes: body.clone(),

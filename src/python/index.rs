@@ -407,7 +407,10 @@ impl Inner {
         let directory = match slice(location.offset, location.size) {
             Some(bytes) => bytes,
             None => {
-                let end = location.offset + location.size.max(1) - 1;
+                let end = location
+                    .offset
+                    .saturating_add(location.size.max(1))
+                    .saturating_sub(1);
                 fetched = self.range(url, location.offset, end).await?;
                 &fetched[..]
             }
@@ -424,7 +427,10 @@ impl Inner {
         let member = match slice(entry.local_header_offset, length) {
             Some(bytes) => bytes,
             None => {
-                let end = entry.local_header_offset + length - 1;
+                let end = entry
+                    .local_header_offset
+                    .saturating_add(length)
+                    .saturating_sub(1);
                 member_fetched = self.range(url, entry.local_header_offset, end).await?;
                 &member_fetched[..]
             }

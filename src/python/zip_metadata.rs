@@ -180,7 +180,8 @@ pub fn find_metadata(directory: &[u8]) -> Result<MetadataEntry, ZipMetadataError
 /// How many bytes from the local header offset to read so the member is surely included: the
 /// local header's name and extra field can differ from the central directory's, so allow slack.
 pub fn member_read_length(entry: &MetadataEntry) -> u64 {
-    30 + 1024 + 1024 + entry.compressed_size
+    // The size comes from the archive (zip64 allows up to u64::MAX): never wrap.
+    entry.compressed_size.saturating_add(30 + 1024 + 1024)
 }
 
 /// Extracts the member from bytes starting at its local header. `None` when `bytes` is too

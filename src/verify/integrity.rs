@@ -87,7 +87,8 @@ fn read_wheel(path: &Path) -> Result<(Vec<ZipEntry>, Option<Vec<u8>>), String> {
         .map_err(|e| e.to_string())?;
     file.read_exact(&mut tail).map_err(|e| e.to_string())?;
     let location = locate_directory(&tail, tail_start).map_err(|e| e.to_string())?;
-    if location.size > MAX_DIRECTORY || location.offset + location.size > length {
+    let end = location.offset.checked_add(location.size);
+    if location.size > MAX_DIRECTORY || end.is_none_or(|end| end > length) {
         return Err("the central directory is larger than the file or than 64 MiB".into());
     }
     let mut directory = vec![0; location.size as usize];
