@@ -16,8 +16,8 @@ pub fn parse_rfc2822(value: &str) -> Option<SystemTime> {
     let offset_seconds: i64 = match *zone {
         "GMT" | "UTC" | "UT" | "Z" => 0,
         numeric if numeric.len() == 5 && (numeric.starts_with('+') || numeric.starts_with('-')) => {
-            let hours: i64 = numeric[1..3].parse().ok()?;
-            let minutes: i64 = numeric[3..5].parse().ok()?;
+            let hours: i64 = numeric.get(1..3)?.parse().ok()?;
+            let minutes: i64 = numeric.get(3..5)?.parse().ok()?;
             let sign = if numeric.starts_with('-') { -1 } else { 1 };
             sign * (hours * 3600 + minutes * 60)
         }
@@ -78,6 +78,7 @@ mod tests {
             "Fri, 99999999999 Dec 2024 23:59:59 GMT",
             "Fri, 31 Dec 2024 99999999999:59:59 GMT",
             "Fri, 31 Dec 0000 00:00:00 -9999",
+            "Fri, 31 Dec 2024 00:00:00 +1\u{e9}2",
         ] {
             assert!(parse_rfc2822(text).is_none(), "{text}");
         }
