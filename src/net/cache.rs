@@ -125,6 +125,7 @@ impl HttpCache {
         key: &str,
         meta: &EntryMeta,
         body: Option<&[u8]>,
+        private: bool,
     ) -> Result<(), NetError> {
         let (meta_path, body_path) = self.paths(bucket, key);
         let dir = meta_path.parent().expect("cache paths have a parent");
@@ -135,10 +136,10 @@ impl HttpCache {
         std::fs::create_dir_all(dir).map_err(io)?;
         // Body first, then meta: a meta file always points at a complete body.
         if let Some(body) = body {
-            write_replacing(&body_path, body, false).map_err(io)?;
+            write_replacing(&body_path, body, false, private).map_err(io)?;
         }
         let meta_bytes = serde_json::to_vec(meta).expect("cache meta serialises");
-        write_replacing(&meta_path, &meta_bytes, false).map_err(io)
+        write_replacing(&meta_path, &meta_bytes, false, private).map_err(io)
     }
 
     /// A page that changes over time (a project page): fresh entries are reused, stale ones
@@ -188,7 +189,7 @@ impl HttpCache {
         {
             meta.stored_at = now_seconds();
             meta.max_age = max_age(&headers).or(meta.max_age);
-            self.write("pages", &key, &meta, None)?;
+            self.write("pages", &key, &meta, None, private(url))?;
             return Ok(Some(CachedBody {
                 bytes: body,
                 content_type: meta.content_type,
@@ -206,7 +207,7 @@ impl HttpCache {
             max_age: max_age(&headers),
             content_type: header(&headers, reqwest::header::CONTENT_TYPE),
         };
-        self.write("pages", &key, &meta, Some(&bytes))?;
+        self.write("pages", &key, &meta, Some(&bytes), private(url))?;
         Ok(Some(CachedBody {
             bytes,
             content_type: meta.content_type,
@@ -228,7 +229,13 @@ impl HttpCache {
             max_age: None,
             content_type: None,
         };
-        self.write("immutable", &key(url, what), &meta, Some(bytes))
+        self.write(
+            "immutable",
+            &key(url, what),
+            &meta,
+            Some(bytes),
+            private(url),
+        )
     }
 
     /// A file whose URL never changes content (it sits next to a hash-pinned wheel). `check`
@@ -267,7 +274,7 @@ impl HttpCache {
             max_age: None,
             content_type: content_type.clone(),
         };
-        self.write("immutable", &key, &meta, Some(&bytes))?;
+        self.write("immutable", &key, &meta, Some(&bytes), private(url))?;
         Ok(Ok(CachedBody {
             bytes,
             content_type,
@@ -279,22 +286,29 @@ impl HttpCache {
 /// Writes `bytes` to a temp file beside `path`, syncs it to disk, and renames it over `path`:
 /// readers see the old file or the new one, never a mix, even after a crash.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_replacing(path, bytes, true)
+    write_replacing(path, bytes, true, false)
 }
 
 /// Like [`write_atomic`] without the sync, for cache entries: a torn entry after a power loss
 /// fails its parse or hash check and is fetched again, and syncing hundreds of small files
 /// would cost more than the whole resolution.
-fn write_replacing(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
+/// Whether answers for `url` are someone's private data: it carries credentials (an
+/// authenticated index), so its cache entries stay readable by the owner only.
+fn private(url: &Url) -> bool {
+    !url.username().is_empty() || url.password().is_some()
+}
+
+fn write_replacing(path: &Path, bytes: &[u8], durable: bool, private: bool) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut temp = tempfile::Builder::new()
         .prefix(".airlock-tmp-")
         .tempfile_in(dir)?;
     temp.write_all(bytes)?;
     // Temp files are created private (0600); what airlock writes is meant to be read by
-    // builds and other users, like any file a tool writes.
+    // builds and other users, like any file a tool writes, unless it came from an
+    // authenticated index.
     #[cfg(unix)]
-    {
+    if !private {
         use std::os::unix::fs::PermissionsExt;
         temp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o644))?;
@@ -317,5 +331,26 @@ mod tests {
         super::write_atomic(&path, b"x").unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o644);
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn entries_from_an_authenticated_index_stay_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = super::HttpCache::new(dir.path());
+        let mode_of = |url: &str| {
+            let url = url::Url::parse(url).unwrap();
+            cache
+                .store_derived(&url, "wheel-metadata", b"Name: x\n")
+                .unwrap();
+            let (meta, body) = cache.paths("immutable", &super::key(&url, "wheel-metadata"));
+            [meta, body].map(|p| std::fs::metadata(p).unwrap().permissions().mode() & 0o777)
+        };
+        assert_eq!(mode_of("https://127.0.0.1/files/a.whl"), [0o644, 0o644]);
+        assert_eq!(
+            mode_of("https://user:secret@127.0.0.1/files/b.whl"),
+            [0o600, 0o600]
+        );
     }
 }
