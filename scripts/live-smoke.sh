@@ -89,7 +89,7 @@ cp "$stack" "$project/requirements.txt"
   "$AIRLOCK" export --format requirements-txt -o requirements.lock.txt
   python3 -m venv venv
   unshare -n venv/bin/pip install -q --no-index --find-links wheelhouse --require-hashes -r requirements.lock.txt
-  echo "offline: $(ls wheelhouse/*.tar.gz | wc -l) sdists built and $(venv/bin/pip list --format freeze | wc -l) distributions installed by pip in unshare -n (cp$host_version $host_platform, $(basename "$stack"))"
+  echo "offline: $(ls wheelhouse/*.tar.gz wheelhouse/*.zip 2>/dev/null | wc -l) sdists built and $(venv/bin/pip list --format freeze | wc -l) distributions installed by pip in unshare -n (cp$host_version $host_platform, $(basename "$stack"))"
   # uv reads the PEP 751 lock and selects exactly the runtime pins: the build packages under
   # [tool.airlock] are not installed.
   python3 -m venv uv-venv
