@@ -200,14 +200,7 @@ fn export_writes_hash_pinned_requirements() {
     let index = FakeIndex::start(BASIC);
     let project = project_with("webapp\n", &index);
     project.airlock().arg("resolve").assert().success();
-    let output = project
-        .airlock()
-        .args(["export", "--format", "requirements-txt"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let exported = text(&output.stdout);
+    let exported = project.stdout_of(&["export", "--format", "requirements-txt"], 0);
     let hash = index.wheel_sha256("corelib-2.0-cp312-cp312-manylinux_2_17_x86_64.whl");
     assert!(exported.contains("corelib==2.0 \\\n"), "{exported}");
     assert!(

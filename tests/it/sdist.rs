@@ -46,6 +46,31 @@ fn build_summary(target: &toml::Value) -> Vec<String> {
         .collect()
 }
 
+/// Publishes `name-version.tar.gz` built with the tests' backend: PKG-INFO at
+/// `metadata_version` with `requires_dist`, and `conf` for the backend (`name` and `version`
+/// are added).
+fn publish_tiny(
+    index: &FakeIndex,
+    name: &str,
+    version: &str,
+    metadata_version: &str,
+    requires_dist: &[&str],
+    mut conf: serde_json::Value,
+) {
+    let mut pkg_info =
+        format!("Metadata-Version: {metadata_version}\nName: {name}\nVersion: {version}\n");
+    for requirement in requires_dist {
+        pkg_info.push_str(&format!("Requires-Dist: {requirement}\n"));
+    }
+    conf["name"] = json!(name);
+    conf["version"] = json!(version);
+    index.publish(
+        name,
+        &format!("{name}-{version}.tar.gz"),
+        tiny_sdist(name, version, &pkg_info, &conf),
+    );
+}
+
 fn skip_without_host_python() -> bool {
     if host_can_build() {
         return false;
@@ -91,32 +116,20 @@ fn static_and_built_metadata_are_locked_fetched_exported_and_verified() {
     }
     let index = FakeIndex::start(INDEX);
     // PEP 643 static metadata: used as it is; the backend only says what a build needs.
-    index.publish(
-        "statics",
-        "statics-1.0.tar.gz",
-        tiny_sdist(
-            "statics",
-            "1.0",
-            "Metadata-Version: 2.2\nName: statics\nVersion: 1.0\nRequires-Dist: corelib\n",
-            &json!({"name": "statics", "version": "1.0"}),
-        ),
-    );
+    publish_tiny(&index, "statics", "1.0", "2.2", &["corelib"], json!({}));
     // Metadata-Version 2.1: only the backend's hook knows the dependencies, and it asks for
     // a build requirement of its own.
-    index.publish(
+    publish_tiny(
+        &index,
         "dynamo",
-        "dynamo-1.0.tar.gz",
-        tiny_sdist(
-            "dynamo",
-            "1.0",
-            "Metadata-Version: 2.1\nName: dynamo\nVersion: 1.0\n",
-            &json!({
-                "name": "dynamo", "version": "1.0",
-                "requires": ["helper>=1"],
-                "requires_dist": ["corelib>=1"],
-                "probe": index_port(&index),
-            }),
-        ),
+        "1.0",
+        "2.1",
+        &[],
+        json!({
+            "requires": ["helper>=1"],
+            "requires_dist": ["corelib>=1"],
+            "probe": index_port(&index),
+        }),
     );
     let project = project(&index, "statics\ndynamo\n");
     let stderr = project.stderr_of(&["resolve"], 0);
@@ -207,14 +220,7 @@ fn static_and_built_metadata_are_locked_fetched_exported_and_verified() {
     );
     project.airlock().arg("verify").assert().success();
 
-    let output = project
-        .airlock()
-        .args(["export", "--format", "requirements-txt"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let exported = text(&output.stdout);
+    let exported = project.stdout_of(&["export", "--format", "requirements-txt"], 0);
     assert!(
         exported.contains(&format!(
             "--hash=sha256:{}",
@@ -249,25 +255,14 @@ fn a_build_requirement_published_only_as_an_sdist_is_built_and_locked() {
     }
     let index = FakeIndex::start(INDEX);
     // flit_core's situation: the backend is itself only an sdist, built with its own tree.
-    index.publish(
-        "bootstrap",
-        "bootstrap-1.0.tar.gz",
-        tiny_sdist(
-            "bootstrap",
-            "1.0",
-            "Metadata-Version: 2.2\nName: bootstrap\nVersion: 1.0\n",
-            &json!({"name": "bootstrap", "version": "1.0"}),
-        ),
-    );
-    index.publish(
+    publish_tiny(&index, "bootstrap", "1.0", "2.2", &[], json!({}));
+    publish_tiny(
+        &index,
         "app",
-        "app-1.0.tar.gz",
-        tiny_sdist(
-            "app",
-            "1.0",
-            "Metadata-Version: 2.1\nName: app\nVersion: 1.0\n",
-            &json!({"name": "app", "version": "1.0", "requires": ["bootstrap"], "requires_dist": ["corelib"]}),
-        ),
+        "1.0",
+        "2.1",
+        &[],
+        json!({"requires": ["bootstrap"], "requires_dist": ["corelib"]}),
     );
     let project = project(&index, "app\n");
     project.stderr_of(&["resolve"], 0);
@@ -334,16 +329,7 @@ fn hostile_sdists_are_refused_and_nothing_lands_outside() {
 #[test]
 fn only_binary_and_no_build_refuse_source_builds_with_the_reason() {
     let index = FakeIndex::start(INDEX);
-    index.publish(
-        "statics",
-        "statics-1.0.tar.gz",
-        tiny_sdist(
-            "statics",
-            "1.0",
-            "Metadata-Version: 2.2\nName: statics\nVersion: 1.0\n",
-            &json!({"name": "statics", "version": "1.0"}),
-        ),
-    );
+    publish_tiny(&index, "statics", "1.0", "2.2", &[], json!({}));
     let project = project(&index, "statics\n");
     for flags in [
         &["--only-binary", ":all:"][..],
@@ -535,15 +521,13 @@ fn rehearse_builds_the_locked_sdists_offline_for_the_host_target() {
         return;
     };
     let index = FakeIndex::start(INDEX);
-    index.publish(
+    publish_tiny(
+        &index,
         "dynamo",
-        "dynamo-1.0.tar.gz",
-        tiny_sdist(
-            "dynamo",
-            "1.0",
-            "Metadata-Version: 2.1\nName: dynamo\nVersion: 1.0\n",
-            &json!({"name": "dynamo", "version": "1.0", "requires": ["helper>=1"], "requires_dist": ["corelib>=1"]}),
-        ),
+        "1.0",
+        "2.1",
+        &[],
+        json!({"requires": ["helper>=1"], "requires_dist": ["corelib>=1"]}),
     );
     let project = Project::new();
     project.write("requirements/app.in", "dynamo\n");
@@ -580,26 +564,15 @@ fn a_failing_or_hanging_build_is_an_error_naming_the_sdist() {
         return;
     }
     let index = FakeIndex::start(INDEX);
-    index.publish(
+    publish_tiny(
+        &index,
         "broken",
-        "broken-1.0.tar.gz",
-        tiny_sdist(
-            "broken",
-            "1.0",
-            "Metadata-Version: 2.1\nName: broken\nVersion: 1.0\n",
-            &json!({"name": "broken", "version": "1.0", "fail": "this backend cannot read its config"}),
-        ),
+        "1.0",
+        "2.1",
+        &[],
+        json!({"fail": "this backend cannot read its config"}),
     );
-    index.publish(
-        "sleepy",
-        "sleepy-1.0.tar.gz",
-        tiny_sdist(
-            "sleepy",
-            "1.0",
-            "Metadata-Version: 2.2\nName: sleepy\nVersion: 1.0\n",
-            &json!({"name": "sleepy", "version": "1.0", "sleep": 30}),
-        ),
-    );
+    publish_tiny(&index, "sleepy", "1.0", "2.2", &[], json!({"sleep": 30}));
     let broken = project(&index, "broken\n");
     let stderr = broken.stderr_of(&["resolve"], 2);
     assert_mentions(
@@ -649,15 +622,13 @@ version = "1.0"
     );
     // The newest version only publishes an sdist, and its build fails (as old sdists do on
     // new toolchains): the resolver takes the older wheel and says why.
-    index.publish(
+    publish_tiny(
+        &index,
         "flaky",
-        "flaky-2.0.tar.gz",
-        tiny_sdist(
-            "flaky",
-            "2.0",
-            "Metadata-Version: 2.1\nName: flaky\nVersion: 2.0\n",
-            &json!({"name": "flaky", "version": "2.0", "fail": "no compiler for this old C extension"}),
-        ),
+        "2.0",
+        "2.1",
+        &[],
+        json!({"fail": "no compiler for this old C extension"}),
     );
     let project = project(&index, "flaky\n");
     let stderr = project.stderr_of(&["resolve"], 0);

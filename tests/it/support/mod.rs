@@ -722,6 +722,18 @@ impl Project {
 }
 
 impl Project {
+    /// Runs `airlock ARGS…`, expects exit `code`, and returns stdout.
+    pub fn stdout_of(&self, args: &[&str], code: i32) -> String {
+        let output = self
+            .airlock()
+            .args(args)
+            .assert()
+            .code(code)
+            .get_output()
+            .clone();
+        text(&output.stdout)
+    }
+
     /// Runs `airlock ARGS…`, expects exit `code`, and returns stderr.
     pub fn stderr_of(&self, args: &[&str], code: i32) -> String {
         let output = self
