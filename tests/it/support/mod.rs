@@ -722,28 +722,24 @@ impl Project {
 }
 
 impl Project {
-    /// Runs `airlock ARGS…`, expects exit `code`, and returns stdout.
-    pub fn stdout_of(&self, args: &[&str], code: i32) -> String {
-        let output = self
-            .airlock()
+    /// Runs `airlock ARGS…` and expects exit `code`.
+    fn output_of(&self, args: &[&str], code: i32) -> std::process::Output {
+        self.airlock()
             .args(args)
             .assert()
             .code(code)
             .get_output()
-            .clone();
-        text(&output.stdout)
+            .clone()
+    }
+
+    /// Runs `airlock ARGS…`, expects exit `code`, and returns stdout.
+    pub fn stdout_of(&self, args: &[&str], code: i32) -> String {
+        text(&self.output_of(args, code).stdout)
     }
 
     /// Runs `airlock ARGS…`, expects exit `code`, and returns stderr.
     pub fn stderr_of(&self, args: &[&str], code: i32) -> String {
-        let output = self
-            .airlock()
-            .args(args)
-            .assert()
-            .code(code)
-            .get_output()
-            .clone();
-        text(&output.stderr)
+        text(&self.output_of(args, code).stderr)
     }
 }
 
