@@ -5,7 +5,7 @@
 //! our own bounded reader, so duplicate names (which a zip library may silently collapse),
 //! traversal and bomb ratios are all visible; member data is never inflated except METADATA.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -13,6 +13,7 @@ use std::str::FromStr;
 
 use pep440_rs::Version;
 use pep508_rs::PackageName;
+use sha2::{Digest, Sha256};
 
 use super::{Finding, Severity};
 use crate::fetch::{LockedWheel, plan};
@@ -141,6 +142,7 @@ fn check_wheel(path: &Path, uri: &str, wheel: &LockedWheel) -> Vec<Finding> {
         .into_iter()
         .map(|problem| finding("AL105", format!("{problem}; do not install this wheel")))
         .collect();
+    let sound = findings.is_empty();
     let Ok(filename) = WheelFilename::from_str(&wheel.item.file_name) else {
         findings.push(finding(
             "AL106",
@@ -156,6 +158,17 @@ fn check_wheel(path: &Path, uri: &str, wheel: &LockedWheel) -> Vec<Finding> {
     );
     match dirs.as_slice() {
         [dir] => {
+            if sound {
+                match record_problems(path, dir) {
+                    Ok(problems) => findings.extend(problems.into_iter().map(|problem| {
+                        finding(
+                            "AL107",
+                            format!("{problem}; the wheel was altered after it was built, do not install it"),
+                        )
+                    })),
+                    Err(error) => findings.push(finding("AL107", error)),
+                }
+            }
             let matches = dir
                 .strip_suffix(".dist-info")
                 .and_then(|stem| stem.rsplit_once('-'))
@@ -203,6 +216,133 @@ fn check_wheel(path: &Path, uri: &str, wheel: &LockedWheel) -> Vec<Finding> {
         )),
     }
     findings
+}
+
+/// URL-safe base64 without padding: how RECORD writes digests (PEP 376/427).
+fn urlsafe_b64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// RECORD lines as path -> (hash, size). Paths may be quoted CSV fields.
+fn parse_record(text: &str) -> Result<HashMap<String, (String, String)>, String> {
+    let mut rows = HashMap::new();
+    for (number, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut fields = Vec::new();
+        let mut field = String::new();
+        let mut quoted = false;
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' if quoted && chars.peek() == Some(&'"') => {
+                    field.push('"');
+                    chars.next();
+                }
+                '"' => quoted = !quoted,
+                ',' if !quoted => fields.push(std::mem::take(&mut field)),
+                other => field.push(other),
+            }
+        }
+        fields.push(field);
+        let [path, hash, size] = fields.as_slice() else {
+            return Err(format!(
+                "RECORD line {} does not have three fields",
+                number + 1
+            ));
+        };
+        rows.insert(path.clone(), (hash.clone(), size.clone()));
+    }
+    Ok(rows)
+}
+
+/// AL107 (PEP 376/627): every file of the wheel is listed in its RECORD with the sha256 and
+/// size its bytes really have, and RECORD lists nothing the wheel lacks. Only called on wheels
+/// whose listing passed the traversal and bomb checks, so inflating every member is bounded.
+fn record_problems(path: &Path, dist_info: &str) -> Result<Vec<String>, String> {
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| e.to_string())?;
+    let record_name = format!("{dist_info}/RECORD");
+    let record = {
+        let mut entry = archive
+            .by_name(&record_name)
+            .map_err(|_| format!("the wheel has no {record_name}"))?;
+        let mut text = String::new();
+        (&mut entry)
+            .take(MAX_DIRECTORY)
+            .read_to_string(&mut text)
+            .map_err(|e| format!("{record_name}: {e}"))?;
+        text
+    };
+    let mut listed = parse_record(&record)?;
+    let mut problems = Vec::new();
+    let unhashed = [
+        record_name.clone(),
+        format!("{dist_info}/RECORD.jws"),
+        format!("{dist_info}/RECORD.p7s"),
+    ];
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).map_err(|e| e.to_string())?;
+        if entry.is_dir() {
+            continue;
+        }
+        let name = entry.name().map_err(|e| e.to_string())?.to_string();
+        let Some((hash, size)) = listed.remove(&name) else {
+            problems.push(format!("{name} is in the wheel but not in its RECORD"));
+            continue;
+        };
+        if unhashed.contains(&name) {
+            continue;
+        }
+        let Some(expected) = hash.strip_prefix("sha256=") else {
+            problems.push(format!(
+                "RECORD gives {name} no sha256 ({:?}); airlock checks sha256",
+                hash
+            ));
+            continue;
+        };
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 64 * 1024];
+        let mut length = 0u64;
+        loop {
+            let read = entry
+                .read(&mut buffer)
+                .map_err(|e| format!("{name}: {e}"))?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+            length += read as u64;
+        }
+        let actual = urlsafe_b64(&hasher.finalize());
+        if actual != expected {
+            problems.push(format!(
+                "{name} has sha256={actual}, but RECORD says sha256={expected}"
+            ));
+        } else if !size.is_empty() && size != length.to_string() {
+            problems.push(format!("{name} has {length} bytes, but RECORD says {size}"));
+        }
+    }
+    let mut missing: Vec<String> = listed.into_keys().collect();
+    missing.sort();
+    for name in missing {
+        problems.push(format!(
+            "RECORD lists {name}, which the wheel does not have"
+        ));
+    }
+    Ok(problems)
 }
 
 /// Checks one present sdist as the build would unpack it: every entry inside the tree (no
@@ -422,7 +562,17 @@ mod tests {
             version: "1.0".into(),
         };
         let findings = check_wheel(&path, "wheelhouse/a-1.0-py3-none-any.whl", &wheel);
-        let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+        let messages: Vec<&str> = findings
+            .iter()
+            .filter(|f| f.rule == "AL106")
+            .map(|f| f.message.as_str())
+            .collect();
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.rule == "AL107" && f.message.contains("no b-2.0.dist-info/RECORD")),
+            "a wheel without RECORD is reported"
+        );
         assert_eq!(
             findings.iter().filter(|f| f.rule == "AL106").count(),
             2,
@@ -435,6 +585,60 @@ mod tests {
         assert!(
             messages[1].contains("METADATA says b 2.0, the lock says a 1.0"),
             "{messages:#?}"
+        );
+    }
+
+    #[test]
+    fn record_digests_are_urlsafe_base64_without_padding() {
+        assert_eq!(
+            urlsafe_b64(&Sha256::digest(b"")),
+            "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+        );
+        assert_eq!(urlsafe_b64(b"\xfb\xff"), "-_8");
+        let rows = parse_record("a.py,sha256=x,3\n\"b,c.py\",sha256=y,4\nd/RECORD,,\n").unwrap();
+        assert_eq!(rows["b,c.py"], ("sha256=y".to_string(), "4".to_string()));
+        assert!(parse_record("only,two\n").is_err());
+    }
+
+    /// A wheel whose RECORD is `record` (with `{a}` replaced by a.py's true digest).
+    fn wheel_with_record(dir: &Path, record: &str) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = dir.join("a-1.0-py3-none-any.whl");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        zip.start_file("a/a.py", options).unwrap();
+        zip.write_all(b"A = 1\n").unwrap();
+        zip.start_file("a-1.0.dist-info/METADATA", options).unwrap();
+        zip.write_all(b"Name: a\nVersion: 1.0\n").unwrap();
+        zip.start_file("a-1.0.dist-info/RECORD", options).unwrap();
+        let digest = urlsafe_b64(&Sha256::digest(b"A = 1\n"));
+        zip.write_all(record.replace("{a}", &digest).as_bytes())
+            .unwrap();
+        zip.finish().unwrap();
+        path
+    }
+
+    #[test]
+    fn a_record_that_lies_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = "a/a.py,sha256={a},6\na-1.0.dist-info/METADATA,,\na-1.0.dist-info/RECORD,,\n";
+        let path = wheel_with_record(dir.path(), good);
+        // METADATA listed without a hash is refused too: airlock checks sha256.
+        let problems = record_problems(&path, "a-1.0.dist-info").unwrap();
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(problems[0].contains("no sha256"), "{problems:#?}");
+        let lying = "a/a.py,sha256=AAAA,6\na-1.0.dist-info/RECORD,,\nghost.py,sha256=x,1\n";
+        let path = wheel_with_record(dir.path(), lying);
+        let problems = record_problems(&path, "a-1.0.dist-info").unwrap();
+        let text = problems.join("\n");
+        assert!(text.contains("a/a.py has sha256="), "{text}");
+        assert!(
+            text.contains("METADATA is in the wheel but not in its RECORD"),
+            "{text}"
+        );
+        assert!(
+            text.contains("RECORD lists ghost.py, which the wheel does not have"),
+            "{text}"
         );
     }
 

@@ -102,6 +102,10 @@ pub const RULES: &[(&str, &str)] = &[
         "A wheel's .dist-info does not match its filename or the lock",
     ),
     (
+        "AL107",
+        "A wheel's RECORD does not match its files (altered after it was built)",
+    ),
+    (
         "AL201",
         "The wheelhouse alone cannot resolve a requirements file for a target",
     ),

@@ -132,6 +132,26 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// URL-safe base64 without padding, as RECORD writes digests.
+pub fn urlsafe_b64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = String::new();
+    for byte in bytes {
+        bits = (bits << 8) | u32::from(*byte);
+        count += 8;
+        while count >= 6 {
+            count -= 6;
+            out.push(ALPHABET[((bits >> count) & 63) as usize] as char);
+        }
+    }
+    if count > 0 {
+        out.push(ALPHABET[((bits << (6 - count)) & 63) as usize] as char);
+    }
+    out
+}
+
 /// A small but real wheel.
 pub fn build_wheel(package: &ScenarioPackage, tag: &str) -> (String, Vec<u8>, Vec<u8>) {
     let dist_name = normalize(&package.name).replace('-', "_");
@@ -166,30 +186,28 @@ pub fn build_wheel(package: &ScenarioPackage, tag: &str) -> (String, Vec<u8>, Ve
         .compression_method(zip::CompressionMethod::Deflated)
         .last_modified_time(zip::DateTime::default());
     let module = format!("{dist_name}/__init__.py");
-    let entries = [
-        (module.clone(), format!("VERSION = {:?}\n", package.version)),
-        (format!("{dist_info}/METADATA"), metadata.clone()),
+    let mut files: Vec<(String, Vec<u8>, bool)> =
+        vec![
+        (
+            module.clone(),
+            format!("VERSION = {:?}\n", package.version).into_bytes(),
+            false,
+        ),
+        (format!("{dist_info}/METADATA"), metadata.clone().into_bytes(), false),
         (
             format!("{dist_info}/WHEEL"),
             format!(
                 "Wheel-Version: 1.0\nGenerator: airlock-tests\nRoot-Is-Purelib: true\nTag: {tag}\n"
-            ),
+            )
+            .into_bytes(),
+            false,
         ),
-        (format!("{dist_info}/RECORD"), String::new()),
     ];
-    for (name, content) in &entries {
-        zip.start_file(name.as_str(), options).unwrap();
-        zip.write_all(content.as_bytes()).unwrap();
-    }
     for name in &package.extra_entries {
-        zip.start_file(name.as_str(), options).unwrap();
-        zip.write_all(b"planted").unwrap();
+        files.push((name.clone(), b"planted".to_vec(), false));
     }
     if package.padding > 0 {
-        let stored = options.compression_method(zip::CompressionMethod::Stored);
-        zip.start_file(format!("{dist_name}/data.bin"), stored)
-            .unwrap();
-        // A cheap pseudo-random sequence, so the bytes are not all alike.
+        // A cheap pseudo-random sequence, so the bytes are not all alike; stored, not deflated.
         let mut state: u32 = 0x9e37_79b9;
         let data: Vec<u8> = (0..package.padding)
             .map(|_| {
@@ -199,7 +217,27 @@ pub fn build_wheel(package: &ScenarioPackage, tag: &str) -> (String, Vec<u8>, Ve
                 state as u8
             })
             .collect();
-        zip.write_all(&data).unwrap();
+        files.push((format!("{dist_name}/data.bin"), data, true));
+    }
+    // A true RECORD (PEP 376): every file with its sha256 and size, RECORD itself unhashed.
+    let mut record = String::new();
+    for (name, content, _) in &files {
+        record.push_str(&format!(
+            "{name},sha256={},{}\n",
+            urlsafe_b64(&Sha256::digest(content)),
+            content.len()
+        ));
+    }
+    record.push_str(&format!("{dist_info}/RECORD,,\n"));
+    files.push((format!("{dist_info}/RECORD"), record.into_bytes(), false));
+    for (name, content, stored) in &files {
+        let options = if *stored {
+            options.compression_method(zip::CompressionMethod::Stored)
+        } else {
+            options
+        };
+        zip.start_file(name.as_str(), options).unwrap();
+        zip.write_all(content).unwrap();
     }
     let bytes = zip.finish().unwrap().into_inner();
     (filename, bytes, metadata.into_bytes())
