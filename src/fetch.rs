@@ -63,13 +63,14 @@ pub enum FetchError {
     Client(#[from] crate::net::NetError),
     #[error(transparent)]
     Signing(#[from] crate::debian::signing::SigningError),
-    #[error("{} of {} downloads failed:\n  {}", .0.len(), .1, .0.iter().map(error_chain).collect::<Vec<_>>().join("\n  "))]
+    #[error("{} of {} downloads failed:\n  {}", .0.len(), .1, .0.iter().map(|e| error_chain(e)).collect::<Vec<_>>().join("\n  "))]
     Downloads(Vec<DownloadError>, usize),
 }
 
-fn error_chain(error: &DownloadError) -> String {
+/// An error and its causes on one line.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
+    let mut source = error.source();
     while let Some(cause) = source {
         text.push_str(&format!(": {cause}"));
         source = cause.source();
@@ -116,11 +117,6 @@ pub struct FetchReport {
     /// The fingerprint of the key that signed it, if one did.
     pub apt_signed_by: Option<String>,
     pub seconds: f64,
-}
-
-/// A lock's sha256 must be 64 hex digits before it names a cache path or a partial file.
-fn is_sha256_hex(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A lock's wheel name must be a plain file name: the lock may come from anywhere.
@@ -181,7 +177,7 @@ pub fn locked_wheels(dir: &Path) -> Result<(usize, Vec<LockedWheel>), FetchError
                 let url = Url::parse(&wheel.url)
                     .ok()
                     .filter(|u| matches!(u.scheme(), "http" | "https"));
-                let (Some(url), true) = (url, is_sha256_hex(&sha256)) else {
+                let (Some(url), true) = (url, crate::net::download::is_sha256_hex(&sha256)) else {
                     return Err(FetchError::InvalidEntry {
                         lock: label,
                         name: wheel.name.clone(),
@@ -359,7 +355,7 @@ pub fn apt_items(
             .and_then(|uri| uri.join(&deb.filename))
             .ok()
             .filter(|url| matches!(url.scheme(), "http" | "https"));
-        let (Some(url), true) = (url, is_sha256_hex(&deb.sha256)) else {
+        let (Some(url), true) = (url, crate::net::download::is_sha256_hex(&deb.sha256)) else {
             return Err(FetchError::InvalidAptLock {
                 lock: label,
                 problem: format!(

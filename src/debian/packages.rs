@@ -309,7 +309,7 @@ fn package_from(
     let size_text = required("Size")?;
     let size = size_text.parse().map_err(|_| invalid("Size", size_text))?;
     let sha256 = required("SHA256")?.to_ascii_lowercase();
-    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !crate::net::download::is_sha256_hex(&sha256) {
         return Err(invalid("SHA256", &sha256));
     }
     let mut provides = Vec::new();

@@ -87,7 +87,7 @@ pub fn parse_release(text: &str, origin: &str) -> Result<Release, ReleaseError> 
         let [hash, size, path] = parts.as_slice() else {
             return Err(bad());
         };
-        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !crate::net::download::is_sha256_hex(hash) {
             return Err(bad());
         }
         sha256.insert(

@@ -138,7 +138,7 @@ impl ContentCache {
 
     /// The cached file with this digest, re-hashed before it is trusted.
     pub fn verified(&self, sha256: &str) -> Option<PathBuf> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !is_sha256_hex(sha256) {
             return None;
         }
         let path = self.path(sha256);
@@ -178,6 +178,12 @@ impl ContentCache {
             let _ = fs::remove_file(&temp);
         }
     }
+}
+
+/// A digest from a lock or an index must be 64 hex digits before it names a cache path or a
+/// partial file.
+pub fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The sha256 and length of a file, read in blocks.

@@ -7,23 +7,13 @@ use std::path::Path;
 use std::process::Command;
 
 use super::{Finding, Severity};
-
-/// An error and its causes on one line.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
-}
 use crate::config::{AptBase, AptConfig};
 use crate::debian::aptlock::AptLock;
 use crate::debian::closure::{AptIndex, Base, ClosureOptions, Request, closure};
 use crate::debian::publish::{APT_DIRECTORY, is_index_file, packages_index, publish};
 use crate::debian::signature::Keyring;
 use crate::debian::signing::public_armour_of;
+use crate::fetch::error_chain;
 
 /// Every apt finding; `None` when the project locks no Debian packages (no apt lock file).
 /// Anything else that keeps a check from running is a finding, never a silent skip.
