@@ -1,6 +1,7 @@
 //! `verify --rehearse`: prove the wheelhouse with the installer itself. For every lock and
 //! target, pip's own resolver runs inside a network namespace without interfaces
-//! (`unshare -n`), against the wheelhouse alone, and its `--report` is compared with the lock.
+//! (`unshare -n`), against the wheelhouse alone and constrained to the target's pins, and its
+//! `--report` is compared with the lock.
 //!
 //! pip needs `--target` to accept platform options; with `--dry-run` nothing is written there.
 //! pip evaluates environment markers (`platform_machine`, `sys_platform`) for the host, not for
@@ -355,6 +356,17 @@ pub fn rehearse_target(
     } else {
         native_pip_arguments(wheelhouse, requirements, scratch.path())
     };
+    // The wheelhouse holds every target's files, so pip left free may take a version another
+    // target locked. Constrained to this target's pins, pip proves that exactly the lock
+    // installs offline; a pin it cannot honour is RH001, anything extra it needs RH002.
+    let constraints = scratch.path().join("constraints.txt");
+    let pins: String = locked
+        .pins
+        .iter()
+        .map(|pin| format!("{}=={}\n", pin.name, pin.version))
+        .collect();
+    std::fs::write(&constraints, pins).map_err(RehearseError::Scratch)?;
+    args.extend(["-c".into(), constraints.display().to_string()]);
     if !same_python {
         // pip checks Requires-Python against the interpreter it runs on even with
         // --python-version; the wheelhouse holds only locked, tag-filtered versions, so skipping
