@@ -70,6 +70,8 @@ struct RawAptSource {
     signed_by: Option<String>,
     #[serde(default)]
     trusted: bool,
+    /// apt's `Architectures:` (`arch=`): the only architectures read from this source.
+    architectures: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -370,6 +372,9 @@ impl Config {
                 }
                 if source.trusted {
                     text.push_str("Trusted: yes\n");
+                }
+                if let Some(architectures) = &source.architectures {
+                    text.push_str(&format!("Architectures: {}\n", architectures.join(" ")));
                 }
                 match crate::debian::sources::parse_sources(&text, &format!("apt.sources[{index}]"))
                 {

@@ -464,6 +464,9 @@ pub struct AptLockReport {
     /// Releases accepted by `allow_expired_release` despite their dates, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub accepted_stale: Vec<String>,
+    /// Recommends left out because they cannot be installed, as apt leaves them out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped_recommends: Vec<String>,
 }
 
 /// The host's dpkg architectures: native first, then those `dpkg --add-architecture` added.
@@ -509,7 +512,7 @@ pub fn host_architecture() -> String {
 pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLockError> {
     use crate::config::AptBase;
     use crate::debian::aptlock::{APT_LOCK_FILE, AptLock};
-    use crate::debian::closure::{AptIndex, Base, ClosureOptions, Request, closure};
+    use crate::debian::closure::{AptIndex, Base, ClosureOptions, Request, closure_report};
     let config = &request.config;
     let sources = match &config.sources {
         Some(sources) => sources.clone(),
@@ -546,10 +549,17 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
         add("package", package);
     }
     for source in &sources {
+        // A source's own architectures join the fingerprint only when given, so that locks
+        // made before they were read stay current.
+        let architectures = source
+            .architectures
+            .as_ref()
+            .map(|list| format!("|arch={}", list.join(",")))
+            .unwrap_or_default();
         add(
             "source",
             &format!(
-                "{}|{}|{}|{:?}|{}",
+                "{}|{}|{}|{:?}|{}{architectures}",
                 redact(&source.uri),
                 source.suite,
                 source.components.join(" "),
@@ -577,6 +587,7 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
         packages,
         architecture: architecture.clone(),
         accepted_stale: Vec::new(),
+        dropped_recommends: Vec::new(),
     };
     let locked_count = existing_lock.as_ref().map_or(0, |l| l.packages.len());
     match request.mode {
@@ -653,7 +664,7 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
             })?
         }
     };
-    let chosen = closure(
+    let closure = closure_report(
         &index,
         &base,
         &requests,
@@ -661,6 +672,7 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
             recommends: config.recommends,
         },
     )?;
+    let chosen = closure.chosen;
     let lock = AptLock::build(
         fingerprint,
         &architectures,
@@ -675,5 +687,6 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
         .map_err(|(path, source)| AptLockError::Write { path, source })?;
     let mut report = report(status, lock.packages.len());
     report.accepted_stale = suites.iter().filter_map(|s| s.stale.clone()).collect();
+    report.dropped_recommends = closure.dropped_recommends;
     Ok(report)
 }

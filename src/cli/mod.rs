@@ -462,6 +462,9 @@ fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8, mode: LockMode) -> R
                         "warning: accepted because of --allow-expired-release (recorded in {lock}): {stale}"
                     );
                 }
+                for dropped in &apt.dropped_recommends {
+                    eprintln!("note: a recommended package is left out, as apt would: {dropped}");
+                }
             }
             if !args.check && python_wanted {
                 let requests: u64 = reports.iter().map(|r| r.index_requests).sum();

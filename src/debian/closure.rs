@@ -578,6 +578,15 @@ struct Pending {
     /// Who needs it, requested package first; empty for a request.
     chain: Vec<String>,
     root: String,
+    /// A Recommends: left out, not an error, when it cannot be installed.
+    soft: bool,
+}
+
+/// The closure, and the Recommends it had to leave out (each with apt-style reasons).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closure {
+    pub chosen: BTreeMap<String, Chosen>,
+    pub dropped_recommends: Vec<String>,
 }
 
 /// Computes the closure of `requests` over `index`, on top of `base`. The keys are apt's
@@ -588,9 +597,18 @@ pub fn closure(
     requests: &[Request],
     options: ClosureOptions,
 ) -> Result<BTreeMap<String, Chosen>, ClosureError> {
+    closure_report(index, base, requests, options).map(|closure| closure.chosen)
+}
+
+/// [`closure`], with the Recommends that were left out.
+pub fn closure_report(
+    index: &AptIndex,
+    base: &Base,
+    requests: &[Request],
+    options: ClosureOptions,
+) -> Result<Closure, ClosureError> {
     let archs = &index.architectures;
     let native = archs.native().to_string();
-    let mut chosen: BTreeMap<String, Chosen> = BTreeMap::new();
     let mut queue: VecDeque<Pending> = VecDeque::new();
     for request in requests {
         if let Some(arch) = &request.arch
@@ -635,15 +653,76 @@ pub fn closure(
             depender: native.clone(),
             chain: Vec::new(),
             root,
+            soft: false,
         });
     }
-    while let Some(Pending {
-        group,
-        depender,
-        chain,
-        root,
-    }) = queue.pop_front()
-    {
+    let mut walker = Walker {
+        index,
+        base,
+        options,
+        chosen: BTreeMap::new(),
+        journal: Vec::new(),
+        dropped: Vec::new(),
+    };
+    walker.drain(queue)?;
+    Ok(Closure {
+        chosen: walker.chosen,
+        dropped_recommends: walker.dropped,
+    })
+}
+
+/// Walks relation groups breadth first, keeping a journal of what it adds so that a soft
+/// group (a Recommends) can be tried and rolled back whole when it cannot be installed.
+struct Walker<'a> {
+    index: &'a AptIndex,
+    base: &'a Base,
+    options: ClosureOptions,
+    chosen: BTreeMap<String, Chosen>,
+    journal: Vec<String>,
+    dropped: Vec<String>,
+}
+
+impl Walker<'_> {
+    fn drain(&mut self, mut queue: VecDeque<Pending>) -> Result<(), ClosureError> {
+        while let Some(pending) = queue.pop_front() {
+            if !pending.soft {
+                self.step(pending, &mut queue)?;
+                continue;
+            }
+            // A Recommends is tried with everything it pulls in; if any of that fails, all
+            // of it is taken back and the reason kept for the report.
+            let (journal_mark, dropped_mark) = (self.journal.len(), self.dropped.len());
+            let trial = Pending {
+                soft: false,
+                ..pending
+            };
+            if let Err(error) = self.drain(VecDeque::from([trial])) {
+                for key in self.journal.drain(journal_mark..) {
+                    self.chosen.remove(&key);
+                }
+                self.dropped.truncate(dropped_mark);
+                self.dropped.push(error.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// Satisfies one relation group, queueing what the package it picks needs in turn.
+    fn step(
+        &mut self,
+        pending: Pending,
+        queue: &mut VecDeque<Pending>,
+    ) -> Result<(), ClosureError> {
+        let (index, base) = (self.index, self.base);
+        let archs = &index.architectures;
+        let native = archs.native().to_string();
+        let Pending {
+            group,
+            depender,
+            chain,
+            root,
+            soft: _,
+        } = pending;
         let requested = chain.is_empty();
         let fits = |relation: &Relation, p: &BinaryPackage| {
             archs.satisfies(relation, &depender, &p.architecture, p.multi_arch)
@@ -669,7 +748,7 @@ pub fn closure(
         };
         let already = group.iter().any(|relation| {
             base_ok(relation)
-                || chosen.values().any(|c| {
+                || self.chosen.values().any(|c| {
                     let p = &c.package;
                     (p.name == relation.name && relation.allows(&p.version) && fits(relation, p))
                         || p.provides.iter().any(|(name, provided)| {
@@ -680,7 +759,7 @@ pub fn closure(
                 })
         });
         if already {
-            continue;
+            return Ok(());
         }
         let mut picked: Option<usize> = None;
         let mut why: Option<String> = None;
@@ -717,7 +796,7 @@ pub fn closure(
                 candidates.sort_by_key(|i| archs.rank(&at(i).architecture));
             }
             for candidate in candidates {
-                match conflicts_with(index, at(&candidate), &chosen, base) {
+                match conflicts_with(index, at(&candidate), &self.chosen, base) {
                     None => {
                         picked = Some(candidate);
                         break 'alternatives;
@@ -767,39 +846,45 @@ pub fn closure(
         // (APT::Get::Upgrade-By-Source-Package): a new mesa-va-drivers brings the installed
         // libgbm1 up to its version.
         if !base.is_empty() {
-            for sibling in index.siblings_to_upgrade(base, &package, &chosen) {
+            for sibling in index.siblings_to_upgrade(base, &package, &self.chosen) {
                 queue.push_back(Pending {
                     group: vec![sibling],
                     depender: native.clone(),
                     chain: next_chain.clone(),
                     root: root.clone(),
+                    soft: false,
                 });
             }
         }
-        let mut fields: Vec<&Vec<Vec<Relation>>> = vec![&package.pre_depends, &package.depends];
-        if options.recommends {
-            fields.push(&package.recommends);
+        let mut fields: Vec<(&Vec<Vec<Relation>>, bool)> =
+            vec![(&package.pre_depends, false), (&package.depends, false)];
+        if self.options.recommends {
+            // Recommends are soft: apt installs one when it can and leaves it out when it
+            // cannot (nothing satisfies it, or it conflicts), without failing the install.
+            fields.push((&package.recommends, true));
         }
-        for field in fields {
+        for (field, soft) in fields {
             for group in field {
                 queue.push_back(Pending {
                     group: group.clone(),
                     depender: package_arch.clone(),
                     chain: next_chain.clone(),
                     root: root.clone(),
+                    soft,
                 });
             }
         }
-        chosen.insert(
-            key,
+        self.chosen.insert(
+            key.clone(),
             Chosen {
                 package,
                 pulled_by: root,
                 origin,
             },
         );
+        self.journal.push(key);
+        Ok(())
     }
-    Ok(chosen)
 }
 
 #[cfg(test)]
@@ -1294,5 +1379,46 @@ mod tests {
             "a version cannot carry an arch"
         );
         assert_eq!("curl:amd64".parse::<Request>().unwrap().name, "curl");
+    }
+    #[test]
+    fn recommends_are_soft_and_a_failed_one_is_taken_back_whole() {
+        let packages = [
+            "app 1 Depends: libc; Recommends: docs, missing-thing, helper | other-helper, broken-extra",
+            "libc 1",
+            "docs 1 Depends: libc",
+            // helper conflicts with app: the next alternative is taken.
+            "helper 1 Conflicts: app",
+            "other-helper 1",
+            // broken-extra pulls in a library before it finds its dependency missing: both
+            // are taken back.
+            "broken-extra 1 Depends: libextra, libgone",
+            "libextra 1",
+        ];
+        let index = AptIndex::new(index(&packages), &["amd64"]);
+        let report = closure_report(
+            &index,
+            &Base::default(),
+            &["app".parse().unwrap()],
+            ClosureOptions { recommends: true },
+        )
+        .unwrap();
+        let names: Vec<&str> = report.chosen.keys().map(String::as_str).collect();
+        assert_eq!(names, ["app", "docs", "libc", "other-helper"]);
+        assert_eq!(
+            report.dropped_recommends,
+            [
+                "app 1: nothing satisfies `missing-thing` (no such package in the index)",
+                "app 1 -> broken-extra 1: nothing satisfies `libgone` (no such package in the index)",
+            ]
+        );
+        // Without Recommends the same request is just app and libc.
+        let plain = closure(
+            &index,
+            &Base::default(),
+            &["app".parse().unwrap()],
+            ClosureOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(plain.keys().collect::<Vec<_>>(), ["app", "libc"]);
     }
 }

@@ -140,6 +140,27 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The configured architectures this source is read for, as apt chooses them: only those its
+/// `Architectures:` (`arch=`) option names, when it names any, and only those its Release says
+/// it carries, when the Release says (apt skips the others with a notice, so a single-arch
+/// third-party repository works on a multiarch host).
+fn source_architectures<'a>(
+    source: &AptSource,
+    release: &Release,
+    architectures: &'a [String],
+) -> Vec<&'a String> {
+    architectures
+        .iter()
+        .filter(|arch| {
+            source
+                .architectures
+                .as_ref()
+                .is_none_or(|only| only.contains(arch))
+        })
+        .filter(|arch| release.architectures.is_empty() || release.architectures.contains(arch))
+        .collect()
+}
+
 /// Loads `source` for each of `architectures` (plus `all`, which lives in each architecture's
 /// index).
 #[allow(clippy::too_many_arguments)]
@@ -242,14 +263,15 @@ pub async fn load_suite(
     let directories: Vec<(String, String, String)> = if flat {
         vec![(String::new(), String::new(), String::new())]
     } else {
+        let wanted = source_architectures(source, &release, architectures);
         source
             .components
             .iter()
             .flat_map(|component| {
-                architectures.iter().map(move |arch| {
+                wanted.iter().map(move |arch| {
                     (
                         component.clone(),
-                        arch.clone(),
+                        (*arch).clone(),
                         format!("{component}/binary-{arch}/"),
                     )
                 })

@@ -903,3 +903,91 @@ fn a_signing_key_signs_the_local_repository_and_verify_and_apt_check_it() {
         &["keys/repo-signing.asc: not an OpenPGP secret key"],
     );
 }
+
+#[test]
+fn a_single_arch_source_on_a_multiarch_host_and_a_source_architectures_option() {
+    // The archive carries amd64 only while the target has amd64 and i386: apt skips i386 for
+    // this source instead of failing, and so does airlock.
+    let debs = [
+        deb("curl", "7.88.1-10", "amd64", "Depends: libcurl4\n"),
+        deb("libcurl4", "7.88.1-10", "amd64", ""),
+    ];
+    let single = archive(&debs, &DEFAULTS);
+    let project = apt_project(&single, "\"curl\"");
+    write_apt_config_with(
+        &project,
+        &single,
+        "\"curl\"",
+        "architectures = [\"amd64\", \"i386\"]\n",
+    );
+    let stderr = project.stderr_of(&["resolve"], 0);
+    assert_mentions(&stderr, &["Resolved 2 Debian packages for amd64, i386"]);
+    let lock: toml::Value = toml::from_str(&project.read("lockfiles/apt.lock.toml")).unwrap();
+    let indexes = lock["sources"][0]["indexes"].as_array().unwrap();
+    assert_eq!(indexes.len(), 1, "{indexes:?}");
+    // A two-architecture archive, read only for amd64 because the source says so.
+    let multi = multiarch_archive();
+    let source_line = |architectures: &str| {
+        format!(
+            "[apt]\npackages = [\"viewer\"]\narchitectures = [\"amd64\", \"i386\"]\nsources = [{{ uris = [\"{}debian\"], suites = [\"stable\"], components = [\"main\"], signed-by = \"keys/archive.asc\"{architectures} }}]\n",
+            multi.server.root()
+        )
+    };
+    let project = apt_project(&multi, "\"viewer\"");
+    project.write(
+        "airlock.toml",
+        &source_line(", architectures = [\"amd64\"]"),
+    );
+    project.stderr_of(&["resolve"], 0);
+    let lock: toml::Value = toml::from_str(&project.read("lockfiles/apt.lock.toml")).unwrap();
+    let indexes: Vec<&str> = lock["sources"][0]["indexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(indexes, ["main/binary-amd64/Packages.gz"]);
+    // The option is an input: dropping it makes the lock stale.
+    project.write("airlock.toml", &source_line(""));
+    project.stderr_of(&["resolve", "--check"], 1);
+    project.write(
+        "airlock.toml",
+        &source_line(", architectures = [\"amd64\"]"),
+    );
+    project.stderr_of(&["resolve", "--check"], 0);
+    // i386 packages cannot come from a source read for amd64 only.
+    let config = source_line(", architectures = [\"amd64\"]").replace("\"viewer\"", "\"game\"");
+    project.write("airlock.toml", &config);
+    let stderr = project.stderr_of(&["resolve"], 2);
+    assert_mentions(&stderr, &["nothing satisfies `game`"]);
+}
+
+#[test]
+fn a_recommends_that_cannot_be_installed_is_left_out_with_a_note() {
+    let debs = [
+        deb(
+            "curl",
+            "7.88.1-10",
+            "amd64",
+            "Depends: libcurl4\nRecommends: ca-certificates, no-such-package\n",
+        ),
+        deb("libcurl4", "7.88.1-10", "amd64", ""),
+        deb("ca-certificates", "20230311", "all", ""),
+    ];
+    let repository = archive(&debs, &DEFAULTS);
+    let project = apt_project(&repository, "\"curl\"");
+    write_apt_config_with(
+        &project,
+        &repository,
+        "\"curl\"",
+        "architectures = [\"amd64\"]\nrecommends = true\n",
+    );
+    let stderr = project.stderr_of(&["resolve"], 0);
+    assert_mentions(
+        &stderr,
+        &[
+            "Resolved 3 Debian packages",
+            "note: a recommended package is left out, as apt would: curl 7.88.1-10: nothing satisfies `no-such-package`",
+        ],
+    );
+}
