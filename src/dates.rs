@@ -58,6 +58,37 @@ pub fn parse_rfc2822(value: &str) -> Option<SystemTime> {
     SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(u64::try_from(seconds).ok()?))
 }
 
+/// Formats `time` as `Sun, 06 Nov 1994 08:49:37 UTC` (the inverse of [`parse_rfc2822`]).
+pub fn format_rfc2822(time: SystemTime) -> String {
+    let seconds = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = (seconds / 86_400) as i64;
+    let rest = seconds % 86_400;
+    // The civil date from days (Howard Hinnant's algorithm, the inverse of the one above).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    // 1970-01-01 was a Thursday.
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{weekday}, {day:02} {} {year:04} {:02}:{:02}:{:02} UTC",
+        months[(month - 1) as usize],
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +121,15 @@ mod tests {
         assert_eq!(seconds("Sat, 10 Aug 2024 09:12:34 UTC"), 1_723_281_154);
         assert_eq!(seconds("10 Aug 2024 11:12:34 +0200"), 1_723_281_154);
         assert!(parse_rfc2822("yesterday").is_none());
+        for text in [
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sat, 10 Aug 2024 09:12:34 UTC",
+            "Tue, 29 Feb 2000 23:59:59 UTC",
+            "Thu, 01 Jan 1970 00:00:00 UTC",
+            "Fri, 31 Dec 2100 12:00:00 UTC",
+        ] {
+            assert_eq!(format_rfc2822(parse_rfc2822(text).unwrap()), text);
+        }
         assert!(parse_rfc2822("Sat, 10 Aug 2024 09:12:34 PST").is_none());
     }
 }

@@ -440,6 +440,16 @@ pub enum AptLockError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "{uri} {suite}: the signed Release is dated {date}, older than {locked}, the Date of the Release {lock} was made from; the mirror is behind or an old Release is replayed (to go back to an older snapshot on purpose, resolve with --allow-older-release)"
+    )]
+    OlderRelease {
+        uri: String,
+        suite: String,
+        date: String,
+        locked: String,
+        lock: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -453,6 +463,8 @@ pub struct AptLockRequest {
     /// Accept a Release whose Valid-Until has passed or whose Date is ahead (a frozen
     /// snapshot, a skewed clock); the lock records that it did.
     pub allow_expired_release: bool,
+    /// Accept a Release older than the one the existing lock was made from; the lock records it.
+    pub allow_older_release: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -467,6 +479,9 @@ pub struct AptLockReport {
     /// Recommends left out because they cannot be installed, as apt leaves them out.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dropped_recommends: Vec<String>,
+    /// Releases accepted by `allow_older_release` although older than the lock's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accepted_older: Vec<String>,
 }
 
 /// The host's dpkg architectures: native first, then those `dpkg --add-architecture` added.
@@ -588,6 +603,7 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
         architecture: architecture.clone(),
         accepted_stale: Vec::new(),
         dropped_recommends: Vec::new(),
+        accepted_older: Vec::new(),
     };
     let locked_count = existing_lock.as_ref().map_or(0, |l| l.packages.len());
     match request.mode {
@@ -632,6 +648,54 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
             )
         }))
         .await?;
+    // A signed Release older than the one the lock was made from is a rollback: Debian's main
+    // suites carry no Valid-Until, so an old, validly signed InRelease would otherwise pass.
+    if let Some(previous) = &existing_lock {
+        for suite in &mut suites {
+            let uri = redact(&suite.uri);
+            let Some(locked) = previous
+                .sources
+                .iter()
+                .find(|s| s.uri == uri && s.suite == suite.suite)
+                .and_then(|s| s.date.as_deref())
+            else {
+                continue;
+            };
+            // A Release that stops giving a Date cannot be shown to be newer: refused too.
+            let date = suite
+                .release
+                .date
+                .clone()
+                .unwrap_or_else(|| "(no Date)".to_string());
+            // The lock's date was a Release's when it was written, so an unreadable one means
+            // the lock was edited: then there is nothing to compare with. The mirror's own
+            // date must always be readable.
+            let older = match (
+                crate::dates::parse_rfc2822(&date),
+                crate::dates::parse_rfc2822(locked),
+            ) {
+                (Some(new), Some(old)) => new < old,
+                (Some(_), None) => false,
+                (None, _) => true,
+            };
+            if !older {
+                continue;
+            }
+            if !request.allow_older_release {
+                return Err(AptLockError::OlderRelease {
+                    uri,
+                    suite: suite.suite.clone(),
+                    date,
+                    locked: locked.to_string(),
+                    lock: lockfile.display().to_string(),
+                });
+            }
+            suite.older = Some(format!(
+                "{uri} {}: Release dated {date}, older than {locked}",
+                suite.suite
+            ));
+        }
+    }
     // The suites' packages move into the index (no copy); the suites keep their metadata.
     let index = AptIndex::from_lists(
         suites.iter_mut().map(|s| std::mem::take(&mut s.packages)),
@@ -688,5 +752,6 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
     let mut report = report(status, lock.packages.len());
     report.accepted_stale = suites.iter().filter_map(|s| s.stale.clone()).collect();
     report.dropped_recommends = closure.dropped_recommends;
+    report.accepted_older = suites.iter().filter_map(|s| s.older.clone()).collect();
     Ok(report)
 }

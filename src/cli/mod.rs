@@ -199,6 +199,10 @@ struct ResolveArgs {
     /// records what was accepted.
     #[arg(long)]
     allow_expired_release: bool,
+    /// Accept a signed Release older than the one the apt lock was made from (going back to
+    /// an older snapshot on purpose). The lock records what was accepted.
+    #[arg(long)]
+    allow_older_release: bool,
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value = "text")]
     format: SummaryFormat,
@@ -379,6 +383,7 @@ fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8, mode: LockMode) -> R
                 mode: request.mode,
                 cache_dir: request.cache_dir.clone(),
                 allow_expired_release: args.allow_expired_release,
+                allow_older_release: args.allow_older_release,
             };
             Some(airlock::lock::lock_apt(&apt_request).await?)
         };
@@ -460,6 +465,11 @@ fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8, mode: LockMode) -> R
                 for stale in &apt.accepted_stale {
                     eprintln!(
                         "warning: accepted because of --allow-expired-release (recorded in {lock}): {stale}"
+                    );
+                }
+                for older in &apt.accepted_older {
+                    eprintln!(
+                        "warning: accepted because of --allow-older-release (recorded in {lock}): {older}"
                     );
                 }
                 for dropped in &apt.dropped_recommends {

@@ -41,6 +41,10 @@ pub struct LockedSuite {
     /// what was wrong with them, so the lock admits it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted_stale: Option<String>,
+    /// Set when `--allow-older-release` accepted a Release older than the one the previous
+    /// lock was made from (a rollback apt cannot see, since main suites carry no Valid-Until).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_older: Option<String>,
     pub indexes: Vec<LockedIndex>,
 }
 
@@ -110,6 +114,7 @@ impl AptLock {
                 suite: s.suite.clone(),
                 date: s.release.date.clone(),
                 accepted_stale: s.stale.clone(),
+                accepted_older: s.older.clone(),
                 indexes: s
                     .indexes
                     .iter()

@@ -148,6 +148,7 @@ mod tests {
                 suite: "stable".into(),
                 date: Some("Sat, 10 Aug 2024 09:12:34 UTC".into()),
                 accepted_stale: None,
+                accepted_older: None,
                 indexes: vec![],
             }],
             packages: vec![deb("curl"), deb("libcurl4")],
@@ -221,13 +222,18 @@ mod tests {
         let in_release = std::fs::read_to_string(repo.join("InRelease")).unwrap();
         assert_eq!(
             keyring
-                .verify_clearsigned(&in_release, "InRelease")
+                .verify_clearsigned(&in_release, "InRelease", std::time::SystemTime::now())
                 .unwrap(),
             release
         );
         let detached = std::fs::read_to_string(repo.join("Release.gpg")).unwrap();
         keyring
-            .verify_detached(release.as_bytes(), &detached, "Release.gpg")
+            .verify_detached(
+                release.as_bytes(),
+                &detached,
+                "Release.gpg",
+                std::time::SystemTime::now(),
+            )
             .unwrap();
         publish(&lock(), &repo, Some(&signer)).unwrap();
         assert_eq!(

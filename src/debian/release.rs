@@ -4,8 +4,8 @@
 //!
 //! Pure parsing and policy: indexes that carry only MD5/SHA1 are refused; an expired
 //! `Valid-Until` or a `Date` in the future is refused unless the caller overrides it (and
-//! records that in the lock). `InRelease` is split into its signed text and its signature;
-//! verifying the OpenPGP signature itself is not implemented yet.
+//! records that in the lock). The signed text comes from `signature` (one clearsign parser for
+//! verified and `trusted=yes` sources alike).
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -40,8 +40,6 @@ pub enum ReleaseError {
         field: &'static str,
         value: String,
     },
-    #[error("{origin}: not a clearsigned InRelease (no PGP SIGNED MESSAGE armour)")]
-    NotClearsigned { origin: String },
 }
 
 /// One index file the Release vouches for.
@@ -173,32 +171,6 @@ impl Release {
     }
 }
 
-/// Splits a clearsigned `InRelease` into its signed text (dash-escaping removed, RFC 4880
-/// §7.1) and the armoured signature.
-pub fn split_clearsigned(text: &str, origin: &str) -> Result<(String, String), ReleaseError> {
-    let not = || ReleaseError::NotClearsigned {
-        origin: origin.to_string(),
-    };
-    let rest = text
-        .trim_start()
-        .strip_prefix("-----BEGIN PGP SIGNED MESSAGE-----")
-        .ok_or_else(not)?;
-    // Armour headers (`Hash: SHA512`) end at the first blank line.
-    let body_start = rest.find("\n\n").map(|at| at + 2).ok_or_else(not)?;
-    let body_and_signature = &rest[body_start..];
-    let signature_at = body_and_signature
-        .find("-----BEGIN PGP SIGNATURE-----")
-        .ok_or_else(not)?;
-    let body = &body_and_signature[..signature_at];
-    let signature = body_and_signature[signature_at..].to_string();
-    let signed: Vec<&str> = body
-        .lines()
-        .map(|line| line.strip_prefix("- ").unwrap_or(line))
-        .collect();
-    // The line break before the signature armour belongs to the armour, not the text.
-    Ok((signed.join("\n"), signature))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,14 +247,5 @@ mod tests {
             matches!(error, ReleaseError::FromTheFuture { .. }),
             "{error}"
         );
-    }
-
-    #[test]
-    fn splits_clearsigned_inrelease() {
-        let text = "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nOrigin: Test\n- -----not armour\nSuite: stable\n-----BEGIN PGP SIGNATURE-----\n\nwsBcBAEBCAAQ\n-----END PGP SIGNATURE-----\n";
-        let (signed, signature) = split_clearsigned(text, "InRelease").unwrap();
-        assert_eq!(signed, "Origin: Test\n-----not armour\nSuite: stable");
-        assert!(signature.starts_with("-----BEGIN PGP SIGNATURE-----"));
-        assert!(split_clearsigned("Origin: x\n", "InRelease").is_err());
     }
 }

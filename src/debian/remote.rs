@@ -90,6 +90,9 @@ pub struct LoadedSuite {
     pub packages: Vec<BinaryPackage>,
     /// Why the Release's dates would have been refused, when `allow_expired` let it through.
     pub stale: Option<String>,
+    /// Set by the caller when `--allow-older-release` let through a Release older than the
+    /// one the lock was made from: what was accepted.
+    pub older: Option<String>,
 }
 
 /// Reads the keyring a source names.
@@ -200,8 +203,10 @@ pub async fn load_suite(
         Some(bytes) => {
             let text = String::from_utf8_lossy(&bytes).into_owned();
             match keyring {
-                Some(keyring) => keyring.verify_clearsigned(&text, &redact(&in_release_url))?,
-                None => super::release::split_clearsigned(&text, &redact(&in_release_url))?.0,
+                Some(keyring) => {
+                    keyring.verify_clearsigned(&text, &redact(&in_release_url), now)?
+                }
+                None => super::signature::clearsigned_text(&text, &redact(&in_release_url))?,
             }
         }
         None => {
@@ -227,6 +232,7 @@ pub async fn load_suite(
                     &bytes,
                     &String::from_utf8_lossy(&signature),
                     &redact(&release_url),
+                    now,
                 )?;
             }
             String::from_utf8_lossy(&bytes).into_owned()
@@ -340,6 +346,7 @@ pub async fn load_suite(
     }
     Ok(LoadedSuite {
         stale,
+        older: None,
         uri: source.uri.clone(),
         suite: source.suite.clone(),
         release,

@@ -253,16 +253,30 @@ mod tests {
         let keyring = Keyring::from_bytes(signer.public_armour().as_bytes(), "pub.asc").unwrap();
         assert_eq!(
             keyring
-                .verify_clearsigned(&signed.in_release, "InRelease")
+                .verify_clearsigned(
+                    &signed.in_release,
+                    "InRelease",
+                    std::time::SystemTime::now()
+                )
                 .unwrap(),
             RELEASE
         );
         keyring
-            .verify_detached(RELEASE.as_bytes(), &signed.release_gpg, "Release.gpg")
+            .verify_detached(
+                RELEASE.as_bytes(),
+                &signed.release_gpg,
+                "Release.gpg",
+                std::time::SystemTime::now(),
+            )
             .unwrap();
         assert!(
             keyring
-                .verify_detached(b"Origin: other\n", &signed.release_gpg, "Release.gpg")
+                .verify_detached(
+                    b"Origin: other\n",
+                    &signed.release_gpg,
+                    "Release.gpg",
+                    std::time::SystemTime::now()
+                )
                 .is_err()
         );
         assert_eq!(signer.public_armour(), public_armour(&key));

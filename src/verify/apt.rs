@@ -195,21 +195,28 @@ fn check_signatures(
                         return findings;
                     }
                 };
-            let in_release_ok = read("InRelease").is_some_and(|text| {
-                keyring
-                    .verify_clearsigned(&text, "InRelease")
-                    .ok()
-                    .as_deref()
-                    == Some(release)
-            });
-            let detached_ok = read("Release.gpg").is_some_and(|signature| {
-                keyring
-                    .verify_detached(release.as_bytes(), &signature, "Release.gpg")
-                    .is_ok()
-            });
-            for (name, ok) in [("InRelease", in_release_ok), ("Release.gpg", detached_ok)] {
-                if !ok {
-                    findings.push(Finding::new("AP107", Severity::Error, uri(name), None, format!("{name} is missing, altered, or not signed by {} over the Release apt.lock.toml publishes; run `airlock fetch` to re-sign", key_path.display())));
+            // Each file's own reason goes into its finding: missing, unreadable, signed by
+            // another key, refused by the signature policy, or over other text.
+            let now = std::time::SystemTime::now();
+            let in_release = match read("InRelease") {
+                None => Err("it is missing or unreadable".to_string()),
+                Some(text) => match keyring.verify_clearsigned(&text, "InRelease", now) {
+                    Ok(signed) if signed == release => Ok(()),
+                    Ok(_) => {
+                        Err("it signs another text than the Release apt.lock.toml publishes".into())
+                    }
+                    Err(error) => Err(error.to_string()),
+                },
+            };
+            let detached = match read("Release.gpg") {
+                None => Err("it is missing or unreadable".to_string()),
+                Some(signature) => keyring
+                    .verify_detached(release.as_bytes(), &signature, "Release.gpg", now)
+                    .map_err(|error| error.to_string()),
+            };
+            for (name, outcome) in [("InRelease", in_release), ("Release.gpg", detached)] {
+                if let Err(reason) = outcome {
+                    findings.push(Finding::new("AP107", Severity::Error, uri(name), None, format!("{name} is not a valid signature by {} over the Release apt.lock.toml publishes ({reason}); run `airlock fetch` to re-sign", key_path.display())));
                 }
             }
         }

@@ -62,6 +62,8 @@ struct ArchiveOptions<'a> {
     filename_override: Option<&'a str>,
     /// `Release` + `Release.gpg` instead of `InRelease`.
     detached: bool,
+    /// The Release's `Date`.
+    date: &'a str,
 }
 
 const DEFAULTS: ArchiveOptions<'static> = ArchiveOptions {
@@ -69,6 +71,7 @@ const DEFAULTS: ArchiveOptions<'static> = ArchiveOptions {
     valid_until: FUTURE,
     filename_override: None,
     detached: false,
+    date: "Sat, 10 Aug 2024 09:12:34 UTC",
 };
 
 /// Publishes a one-suite repository whose Packages lists `stanzas` (name, version, depends).
@@ -103,8 +106,19 @@ fn repository(
 fn archive(debs: &[FakeDeb], options: &ArchiveOptions) -> Repository {
     let server = FakeIndex::start("[[package]]\nname = \"unused\"\nversion = \"1\"\n");
     let key = key(11);
+    publish(&server, &key, debs, options);
+    Repository {
+        server,
+        key,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+/// Serves `debs` from `server`, signed by `key` (a new snapshot over any earlier one).
+fn publish(server: &FakeIndex, key: &SignedSecretKey, debs: &[FakeDeb], options: &ArchiveOptions) {
     let mut release = format!(
-        "Origin: Test\nSuite: stable\nCodename: testing-airlock\nDate: Sat, 10 Aug 2024 09:12:34 UTC\nValid-Until: {}\nArchitectures: {}\nComponents: main\nAcquire-By-Hash: yes\nSHA256:\n",
+        "Origin: Test\nSuite: stable\nCodename: testing-airlock\nDate: {}\nValid-Until: {}\nArchitectures: {}\nComponents: main\nAcquire-By-Hash: yes\nSHA256:\n",
+        options.date,
         options.valid_until,
         options.architectures.join(" ")
     );
@@ -151,7 +165,7 @@ fn archive(debs: &[FakeDeb], options: &ArchiveOptions) -> Repository {
     if options.detached {
         let signature = pgp::composed::DetachedSignature::sign_binary_data(
             &mut rng,
-            &*key,
+            &**key,
             &Password::empty(),
             pgp::crypto::hash::HashAlgorithm::Sha256,
             release.as_bytes(),
@@ -163,16 +177,11 @@ fn archive(debs: &[FakeDeb], options: &ArchiveOptions) -> Repository {
         server.serve("/debian/dists/stable/Release.gpg", signature.into_bytes());
     } else {
         let in_release =
-            CleartextSignedMessage::sign(&mut rng, &release, &*key, &Password::empty())
+            CleartextSignedMessage::sign(&mut rng, &release, &**key, &Password::empty())
                 .unwrap()
                 .to_armored_string(Default::default())
                 .unwrap();
         server.serve("/debian/dists/stable/InRelease", in_release.into_bytes());
-    }
-    Repository {
-        server,
-        key,
-        dir: tempfile::tempdir().unwrap(),
     }
 }
 
@@ -337,7 +346,9 @@ fn a_packages_index_that_does_not_match_the_release_is_refused() {
             "{}debian/dists/stable/InRelease",
             repository.server.root()
         ));
-        let signed = keyring.verify_clearsigned(&text, "InRelease").unwrap();
+        let signed = keyring
+            .verify_clearsigned(&text, "InRelease", SystemTime::now())
+            .unwrap();
         signed
             .lines()
             .find(|l| l.contains("Packages.gz"))
@@ -846,7 +857,7 @@ fn a_signing_key_signs_the_local_repository_and_verify_and_apt_check_it() {
     let in_release = project.read("wheelhouse/apt/InRelease");
     assert_eq!(
         keyring
-            .verify_clearsigned(&in_release, "InRelease")
+            .verify_clearsigned(&in_release, "InRelease", SystemTime::now())
             .unwrap(),
         release
     );
@@ -855,6 +866,7 @@ fn a_signing_key_signs_the_local_repository_and_verify_and_apt_check_it() {
             release.as_bytes(),
             &project.read("wheelhouse/apt/Release.gpg"),
             "Release.gpg",
+            SystemTime::now(),
         )
         .unwrap();
     let stderr = project.stderr_of(&["verify"], 0);
@@ -990,4 +1002,66 @@ fn a_recommends_that_cannot_be_installed_is_left_out_with_a_note() {
             "note: a recommended package is left out, as apt would: curl 7.88.1-10: nothing satisfies `no-such-package`",
         ],
     );
+}
+
+#[test]
+fn a_release_older_than_the_locked_one_is_a_rollback_unless_allowed() {
+    let debs = [
+        deb("curl", "7.88.1-10", "amd64", "Depends: libcurl4\n"),
+        deb("libcurl4", "7.88.1-10", "amd64", ""),
+    ];
+    let repository = archive(&debs, &DEFAULTS);
+    let project = apt_project(&repository, "\"curl\"");
+    project.stderr_of(&["resolve"], 0);
+    let before = project.read("lockfiles/apt.lock.toml");
+    // The mirror now serves an older, validly signed snapshot (no Valid-Until has passed).
+    let older = ArchiveOptions {
+        date: "Thu, 01 Aug 2024 00:00:00 UTC",
+        ..DEFAULTS
+    };
+    publish(&repository.server, &repository.key, &debs, &older);
+    let stderr = project.stderr_of(&["resolve"], 2);
+    assert_mentions(
+        &stderr,
+        &[
+            "stable: the signed Release is dated Thu, 01 Aug 2024 00:00:00 UTC, older than Sat, 10 Aug 2024 09:12:34 UTC",
+            "an old Release is replayed",
+            "--allow-older-release",
+        ],
+    );
+    assert_eq!(
+        project.read("lockfiles/apt.lock.toml"),
+        before,
+        "the lock is untouched"
+    );
+    let stderr = project.stderr_of(&["resolve", "--allow-older-release"], 0);
+    assert_mentions(
+        &stderr,
+        &[
+            "warning: accepted because of --allow-older-release",
+            "older than Sat, 10 Aug 2024",
+        ],
+    );
+    let lock: toml::Value = toml::from_str(&project.read("lockfiles/apt.lock.toml")).unwrap();
+    let source = &lock["sources"][0];
+    assert_eq!(
+        source["date"].as_str(),
+        Some("Thu, 01 Aug 2024 00:00:00 UTC")
+    );
+    assert!(
+        source["accepted-older"]
+            .as_str()
+            .unwrap()
+            .ends_with("stable: Release dated Thu, 01 Aug 2024 00:00:00 UTC, older than Sat, 10 Aug 2024 09:12:34 UTC"),
+        "{source}"
+    );
+    // A newer snapshot is fine again, and the admission goes with the old one.
+    let newer = ArchiveOptions {
+        date: "Sun, 01 Sep 2024 00:00:00 UTC",
+        ..DEFAULTS
+    };
+    publish(&repository.server, &repository.key, &debs, &newer);
+    project.stderr_of(&["resolve"], 0);
+    let lock = project.read("lockfiles/apt.lock.toml");
+    assert!(!lock.contains("accepted-older"), "{lock}");
 }
