@@ -15,6 +15,7 @@ use std::time::Instant;
 use futures::StreamExt;
 use url::Url;
 
+use crate::digest::SafeFileName;
 use crate::net::RetryPolicy;
 use crate::net::download::{
     ContentCache, DownloadError, DownloadItem, Downloader, Fetched, hash_file,
@@ -38,11 +39,15 @@ pub enum FetchError {
     #[error(transparent)]
     Lockfile(#[from] PylockError),
     #[error(
-        "{lock}: wheel name {name:?} is not a plain file name; refusing to write outside the wheelhouse"
+        "{lock}: {name:?} is not a plain file name in the pool; refusing to write outside the wheelhouse"
     )]
     UnsafeName { lock: String, name: String },
-    #[error("{lock}: wheel {name} has an invalid url or sha256")]
-    InvalidEntry { lock: String, name: String },
+    #[error("{lock}: {name} has the url `{url}`, which is not an http(s) URL")]
+    InvalidEntry {
+        lock: String,
+        name: String,
+        url: String,
+    },
     #[error("{lock}: {problem}")]
     InvalidAptLock { lock: String, problem: String },
     #[error(
@@ -119,15 +124,6 @@ pub struct FetchReport {
     pub seconds: f64,
 }
 
-/// A lock's wheel name must be a plain file name: the lock may come from anywhere.
-fn safe_file_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && !name.contains(['/', '\\', '\0'])
-        && name != ".."
-        && Path::new(name).file_name().is_some_and(|n| n == name)
-}
-
 /// A wheel a lock lists, with the package it belongs to.
 #[derive(Debug, Clone)]
 pub struct LockedWheel {
@@ -166,37 +162,32 @@ pub fn locked_wheels(dir: &Path) -> Result<(usize, Vec<LockedWheel>), FetchError
                 .sdist
                 .as_ref()
                 .filter(|sdist| built.contains(sdist.name.as_str()));
+            // The file name and digest were validated when the lock was read.
             for wheel in package.wheels.iter().chain(sdist) {
-                if !safe_file_name(&wheel.name) {
-                    return Err(FetchError::UnsafeName {
-                        lock: label,
-                        name: wheel.name.clone(),
-                    });
-                }
-                let sha256 = wheel.hashes.sha256.to_ascii_lowercase();
                 let url = Url::parse(&wheel.url)
                     .ok()
                     .filter(|u| matches!(u.scheme(), "http" | "https"));
-                let (Some(url), true) = (url, crate::net::download::is_sha256_hex(&sha256)) else {
+                let Some(url) = url else {
                     return Err(FetchError::InvalidEntry {
                         lock: label,
-                        name: wheel.name.clone(),
+                        name: wheel.name.to_string(),
+                        url: wheel.url.clone(),
                     });
                 };
                 let item = DownloadItem {
                     url,
                     size: wheel.size,
-                    sha256,
+                    sha256: wheel.hashes.sha256.clone(),
                     file_name: wheel.name.clone(),
                     label: format!("{} {}", package.name, package.version),
                 };
-                match items.get(&wheel.name) {
+                match items.get(wheel.name.as_str()) {
                     Some((existing, first_lock)) if existing.item.sha256 != item.sha256 => {
                         return Err(FetchError::Conflict {
-                            name: wheel.name.clone(),
-                            first: existing.item.sha256.clone(),
+                            name: wheel.name.to_string(),
+                            first: existing.item.sha256.to_string(),
                             first_lock: first_lock.clone(),
-                            second: item.sha256,
+                            second: item.sha256.to_string(),
                             second_lock: label,
                         });
                     }
@@ -207,7 +198,7 @@ pub fn locked_wheels(dir: &Path) -> Result<(usize, Vec<LockedWheel>), FetchError
                             package: package.name.clone(),
                             version: package.version.clone(),
                         };
-                        items.insert(wheel.name.clone(), (locked, label.clone()));
+                        items.insert(wheel.name.to_string(), (locked, label.clone()));
                     }
                 }
             }
@@ -343,31 +334,31 @@ pub fn apt_items(
             .filename
             .rsplit('/')
             .next()
-            .unwrap_or(&deb.filename)
-            .to_string();
-        if !safe_file_name(&file_name) || !crate::debian::packages::safe_pool_path(&deb.filename) {
+            .and_then(|name| SafeFileName::parse(name).ok())
+            .filter(|_| crate::debian::packages::safe_pool_path(&deb.filename));
+        let Some(file_name) = file_name else {
             return Err(FetchError::UnsafeName {
                 lock: label,
                 name: deb.filename.clone(),
             });
-        }
+        };
         let url = Url::parse(&deb.uri)
             .and_then(|uri| uri.join(&deb.filename))
             .ok()
             .filter(|url| matches!(url.scheme(), "http" | "https"));
-        let (Some(url), true) = (url, crate::net::download::is_sha256_hex(&deb.sha256)) else {
+        let Some(url) = url else {
             return Err(FetchError::InvalidAptLock {
                 lock: label,
                 problem: format!(
-                    "{} {} has an invalid uri or sha256 (sha256 must be 64 hex digits)",
-                    deb.name, deb.version
+                    "{} {} has an invalid uri `{}` (an http(s) URL is needed)",
+                    deb.name, deb.version, deb.uri
                 ),
             });
         };
         items.push(DownloadItem {
             url,
             size: Some(deb.size),
-            sha256: deb.sha256.to_ascii_lowercase(),
+            sha256: deb.sha256.clone(),
             file_name,
             label: format!("{} {} (deb)", deb.name, deb.version),
         });
@@ -424,7 +415,7 @@ pub async fn fetch_all(
         report.already_present += plan.present.len();
         report
             .replaced
-            .extend(plan.corrupt.iter().map(|i| i.file_name.clone()));
+            .extend(plan.corrupt.iter().map(|i| i.file_name.to_string()));
         let prefix = if *dir == request.wheelhouse {
             String::new()
         } else {
@@ -475,6 +466,16 @@ pub async fn fetch_all(
             Err(error) => errors.push(error),
         }
     }
+    // Each file was synced before its rename; one sync per directory makes the renames
+    // durable too, so a crash right after fetch cannot lose files it reported as fetched.
+    if !work.is_empty() {
+        for (dir, _) in &groups {
+            crate::net::download::sync_dir(dir).map_err(|source| FetchError::Read {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+    }
     if !errors.is_empty() {
         return Err(FetchError::Downloads(errors, work.len()));
     }
@@ -496,27 +497,7 @@ pub async fn fetch_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_plain_file_names_are_written() {
-        for good in [
-            "six-1.16.0-py2.py3-none-any.whl",
-            "a_b-1.0-cp312-abi3-manylinux_2_17_x86_64.whl",
-        ] {
-            assert!(safe_file_name(good), "{good}");
-        }
-        for bad in [
-            "../evil.whl",
-            "/etc/passwd",
-            "sub/dir.whl",
-            "..",
-            ".hidden.whl",
-            "a\\b.whl",
-            "",
-        ] {
-            assert!(!safe_file_name(bad), "{bad:?}");
-        }
-    }
+    use crate::digest::Sha256Hex;
 
     #[test]
     fn plan_sorts_present_missing_corrupt_and_extraneous() {
@@ -526,8 +507,8 @@ mod tests {
             DownloadItem {
                 url: Url::parse("http://127.0.0.1:9/x").unwrap(),
                 size: Some(content.len() as u64),
-                sha256: hex::encode(sha2::Sha256::digest(content)),
-                file_name: name.into(),
+                sha256: Sha256Hex::from_digest(&sha2::Sha256::digest(content)),
+                file_name: SafeFileName::parse(name).unwrap(),
                 label: name.into(),
             }
         };
@@ -543,8 +524,11 @@ mod tests {
             .unwrap();
         std::fs::write(dir.path().join("stray.whl"), b"?").unwrap();
         let plan = plan(&items, dir.path());
-        let names =
-            |list: &[DownloadItem]| list.iter().map(|i| i.file_name.clone()).collect::<Vec<_>>();
+        let names = |list: &[DownloadItem]| {
+            list.iter()
+                .map(|i| i.file_name.to_string())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(names(&plan.present), ["good.whl"]);
         assert_eq!(names(&plan.corrupt), ["bad.whl", "link.whl"]);
         assert_eq!(names(&plan.missing), ["gone.whl"]);

@@ -12,6 +12,7 @@
 pub mod config;
 pub mod dates;
 pub mod debian;
+pub mod digest;
 pub mod fetch;
 pub mod lock;
 pub mod net;

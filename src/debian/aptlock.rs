@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::digest::Sha256Hex;
+
 use super::closure::Chosen;
 use super::remote::LoadedSuite;
 use crate::net::redact;
@@ -51,7 +53,7 @@ pub struct LockedSuite {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockedIndex {
     pub path: String,
-    pub sha256: String,
+    pub sha256: Sha256Hex,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,7 +65,7 @@ pub struct LockedDeb {
     /// The pool path under the source URI.
     pub filename: String,
     pub size: u64,
-    pub sha256: String,
+    pub sha256: Sha256Hex,
     /// The source URI it is fetched from (credentials removed).
     pub uri: String,
     pub suite: String,

@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use super::deb822::{self, Stanza};
 use super::version::DebVersion;
+use crate::digest::Sha256Hex;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PackagesError {
@@ -205,7 +206,7 @@ pub struct BinaryPackage {
     pub provides: Vec<(String, Option<DebVersion>)>,
     pub filename: String,
     pub size: u64,
-    pub sha256: String,
+    pub sha256: Sha256Hex,
     /// The stanza as the index wrote it (a local repository republishes it).
     pub control: ControlText,
 }
@@ -308,10 +309,8 @@ fn package_from(
     }
     let size_text = required("Size")?;
     let size = size_text.parse().map_err(|_| invalid("Size", size_text))?;
-    let sha256 = required("SHA256")?.to_ascii_lowercase();
-    if !crate::net::download::is_sha256_hex(&sha256) {
-        return Err(invalid("SHA256", &sha256));
-    }
+    let sha256_text = required("SHA256")?;
+    let sha256 = Sha256Hex::parse(sha256_text).map_err(|_| invalid("SHA256", sha256_text))?;
     let mut provides = Vec::new();
     for group in relations("Provides")? {
         for relation in group {

@@ -126,7 +126,7 @@ mod tests {
             architecture: "amd64".into(),
             filename: format!("pool/main/{name}_1.0_amd64.deb"),
             size: 3,
-            sha256: "0".repeat(64),
+            sha256: crate::digest::Sha256Hex::parse(&"0".repeat(64)).unwrap(),
             uri: "http://127.0.0.1:9/debian/".into(),
             suite: "stable".into(),
             pulled_by: name.into(),

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use super::deb822;
+use crate::digest::Sha256Hex;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ReleaseError {
@@ -46,7 +47,7 @@ pub enum ReleaseError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexFile {
     pub size: u64,
-    pub sha256: String,
+    pub sha256: Sha256Hex,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,14 +86,11 @@ pub fn parse_release(text: &str, origin: &str) -> Result<Release, ReleaseError> 
         let [hash, size, path] = parts.as_slice() else {
             return Err(bad());
         };
-        if !crate::net::download::is_sha256_hex(hash) {
-            return Err(bad());
-        }
         sha256.insert(
             path.to_string(),
             IndexFile {
                 size: size.parse().map_err(|_| bad())?,
-                sha256: hash.to_ascii_lowercase(),
+                sha256: Sha256Hex::parse(hash).map_err(|_| bad())?,
             },
         );
     }

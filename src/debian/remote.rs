@@ -8,13 +8,13 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::packages::{BinaryPackage, PackagesError, parse_packages_shared};
 use super::release::{Release, ReleaseError, parse_release};
 use super::signature::{Keyring, SignatureError};
 use super::sources::{AptSource, SignedBy};
+use crate::digest::Sha256Hex;
 use crate::net::cache::HttpCache;
 use crate::net::{NetError, RetryPolicy, redact};
 
@@ -86,7 +86,7 @@ pub struct LoadedSuite {
     pub suite: String,
     pub release: Release,
     /// (index path, sha256) of every index read: the lock records them.
-    pub indexes: Vec<(String, String)>,
+    pub indexes: Vec<(String, Sha256Hex)>,
     pub packages: Vec<BinaryPackage>,
     /// Why the Release's dates would have been refused, when `allow_expired` let it through.
     pub stale: Option<String>,
@@ -137,10 +137,6 @@ pub fn keyring_for(source: &AptSource, root: &Path) -> Result<Keyring, RemoteErr
             ))
         }
     }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// The configured architectures this source is read for, as apt chooses them: only those its
@@ -322,12 +318,12 @@ pub async fn load_suite(
             }
             .into());
         };
-        let actual = sha256_hex(&bytes);
+        let actual = Sha256Hex::of(&bytes);
         if actual != entry.sha256 || bytes.len() as u64 != entry.size {
             return Err(RemoteError::IndexMismatch {
                 url: redact(&url),
-                expected: entry.sha256.clone(),
-                actual,
+                expected: entry.sha256.to_string(),
+                actual: actual.to_string(),
                 expected_size: entry.size,
                 actual_size: bytes.len() as u64,
             });

@@ -289,15 +289,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_replacing(path, bytes, true, false)
 }
 
-/// Like [`write_atomic`] without the sync, for cache entries: a torn entry after a power loss
-/// fails its parse or hash check and is fetched again, and syncing hundreds of small files
-/// would cost more than the whole resolution.
 /// Whether answers for `url` are someone's private data: it carries credentials (an
 /// authenticated index), so its cache entries stay readable by the owner only.
 fn private(url: &Url) -> bool {
     !url.username().is_empty() || url.password().is_some()
 }
 
+/// Writes through a temp file created `O_EXCL` beside `path` (never through a link), then
+/// renames it over `path`. `durable` syncs the bytes and then the directory entry; cache
+/// entries skip that: a torn entry after a power loss fails its parse or hash check and is
+/// fetched again, and syncing hundreds of small files would cost more than the resolution.
 fn write_replacing(path: &Path, bytes: &[u8], durable: bool, private: bool) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut temp = tempfile::Builder::new()
@@ -317,6 +318,9 @@ fn write_replacing(path: &Path, bytes: &[u8], durable: bool, private: bool) -> s
         temp.as_file().sync_data()?;
     }
     temp.persist(path).map_err(|e| e.error)?;
+    if durable {
+        crate::net::download::sync_dir(dir)?;
+    }
     Ok(())
 }
 

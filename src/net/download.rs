@@ -18,6 +18,8 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use crate::digest::{SafeFileName, Sha256Hex};
+
 use super::retry::Outcome;
 use super::{RetryDecision, RetryPolicy, redact};
 use crate::reporter::{Event, Reporter};
@@ -27,10 +29,9 @@ use crate::reporter::{Event, Reporter};
 pub struct DownloadItem {
     pub url: Url,
     pub size: Option<u64>,
-    /// Lowercase hex.
-    pub sha256: String,
-    /// A plain file name (validated by the caller): never a path.
-    pub file_name: String,
+    pub sha256: Sha256Hex,
+    /// Never a path.
+    pub file_name: SafeFileName,
     /// What the user calls it in messages, e.g. `numpy 2.1.0`.
     pub label: String,
 }
@@ -132,25 +133,26 @@ impl ContentCache {
         }
     }
 
-    fn path(&self, sha256: &str) -> PathBuf {
-        self.root.join(&sha256[..2]).join(sha256)
+    fn path(&self, sha256: &Sha256Hex) -> PathBuf {
+        self.root.join(sha256.shard()).join(sha256.as_str())
     }
 
-    /// The cached file with this digest, re-hashed before it is trusted.
-    pub fn verified(&self, sha256: &str) -> Option<PathBuf> {
-        if !is_sha256_hex(sha256) {
+    /// The cached file with this digest, re-hashed before it is trusted (and never a link:
+    /// the cache may be shared, and a link could point anywhere).
+    pub fn verified(&self, sha256: &Sha256Hex) -> Option<PathBuf> {
+        let path = self.path(sha256);
+        if !is_regular_file(&path) {
             return None;
         }
-        let path = self.path(sha256);
         let (actual, _) = hash_file(&path).ok()?;
-        (actual == sha256).then_some(path)
+        (actual == *sha256).then_some(path)
     }
 
     /// Stores bytes already checked against `sha256` and returns where they are.
     pub fn store_bytes(
         &self,
         bytes: &[u8],
-        sha256: &str,
+        sha256: &Sha256Hex,
     ) -> Result<PathBuf, (PathBuf, std::io::Error)> {
         let target = self.path(sha256);
         let dir = target.parent().expect("cache paths have a directory");
@@ -161,7 +163,7 @@ impl ContentCache {
 
     /// Puts a verified file into the cache: a hard link when possible, else a copy. Failure
     /// only costs a future download, so it is not an error.
-    fn store(&self, verified: &Path, sha256: &str) {
+    fn store(&self, verified: &Path, sha256: &Sha256Hex) {
         let target = self.path(sha256);
         if target.exists() {
             return;
@@ -172,22 +174,68 @@ impl ContentCache {
         }
         let temp = dir.join(format!(".tmp-{sha256}-{}", std::process::id()));
         let _ = fs::remove_file(&temp);
-        let placed =
-            fs::hard_link(verified, &temp).or_else(|_| fs::copy(verified, &temp).map(|_| ()));
+        let placed = link_or_copy_new(verified, &temp);
         if placed.is_ok() && fs::rename(&temp, &target).is_err() {
             let _ = fs::remove_file(&temp);
         }
     }
 }
 
-/// A digest from a lock or an index must be 64 hex digits before it names a cache path or a
-/// partial file.
-pub fn is_sha256_hex(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+/// Places `from` at the new path `to`: a hard link when the file system allows, else a copy
+/// into a file created with `O_EXCL | O_NOFOLLOW`. Nothing is ever written through a link
+/// planted at `to`; an existing `to` is an error.
+pub fn link_or_copy_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    match fs::hard_link(from, to) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Err(error),
+        Err(_) => {
+            let mut source = File::open(from)?;
+            let mut target = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(to)?;
+            std::io::copy(&mut source, &mut target)?;
+            Ok(())
+        }
+    }
+}
+
+/// Makes the renames done in `dir` durable: after a crash the directory entries are there,
+/// not only the files' bytes.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// `bytes START-END/TOTAL` (TOTAL may be `*`) as (START, TOTAL); `None` when it is not that.
+fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (start, end) = range.split_once('-')?;
+    let (start, end): (u64, u64) = (start.trim().parse().ok()?, end.trim().parse().ok()?);
+    if end < start {
+        return None;
+    }
+    let total = match total.trim() {
+        "*" => None,
+        text => {
+            let total: u64 = text.parse().ok()?;
+            if end >= total {
+                return None;
+            }
+            Some(total)
+        }
+    };
+    Some((start, total))
+}
+
+/// Whether `path` is a regular file itself (not a link to one).
+fn is_regular_file(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
 }
 
 /// The sha256 and length of a file, read in blocks.
-pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
+pub fn hash_file(path: &Path) -> std::io::Result<(Sha256Hex, u64)> {
     let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 256 * 1024];
@@ -200,7 +248,7 @@ pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
         hasher.update(&buffer[..read]);
         length += read as u64;
     }
-    Ok((hex::encode(hasher.finalize()), length))
+    Ok((Sha256Hex::from_digest(&hasher.finalize()), length))
 }
 
 pub struct Downloader {
@@ -263,18 +311,17 @@ impl Downloader {
             let cached = cache.path(&item.sha256);
             // A cache entry is trusted only after it hashes right: another project may share
             // the cache, and a hard link can be edited in place.
-            if let Ok((digest, length)) = hash_file(&cached)
+            if is_regular_file(&cached)
+                && let Ok((digest, length)) = hash_file(&cached)
                 && digest == item.sha256
                 && item.size.is_none_or(|size| size == length)
             {
                 let temp = dir.join(format!(".airlock-link-{}", item.sha256));
                 let _ = fs::remove_file(&temp);
-                fs::hard_link(&cached, &temp)
-                    .or_else(|_| fs::copy(&cached, &temp).map(|_| ()))
-                    .map_err(|e| io(&temp, e))?;
+                link_or_copy_new(&cached, &temp).map_err(|e| io(&temp, e))?;
                 fs::rename(&temp, &final_path).map_err(|e| io(&final_path, e))?;
                 self.reporter.event(Event::FileFetched {
-                    name: item.file_name.clone(),
+                    name: item.file_name.to_string(),
                     bytes: length,
                     downloaded: false,
                 });
@@ -284,7 +331,7 @@ impl Downloader {
         if self.offline {
             return Err(DownloadError::NotCached {
                 label: item.label.clone(),
-                file_name: item.file_name.clone(),
+                file_name: item.file_name.to_string(),
             });
         }
         let partial = Self::partial_path(dir, item);
@@ -334,7 +381,7 @@ impl Downloader {
         .expect("the sync task does not panic")
         .map_err(|(path, error)| io(&path, error))?;
         self.reporter.event(Event::FileFetched {
-            name: item.file_name.clone(),
+            name: item.file_name.to_string(),
             bytes,
             downloaded: true,
         });
@@ -468,8 +515,26 @@ impl Downloader {
             return Err(discard(DownloadError::Html {
                 label: item.label.clone(),
                 url: redact(&item.url),
-                file_name: item.file_name.clone(),
+                file_name: item.file_name.to_string(),
             }));
+        }
+        // 206 continues the partial file only when its Content-Range starts exactly where the
+        // partial file ends (and agrees with the locked size); a range that starts elsewhere,
+        // or that cannot be read, would splice two files: the partial is dropped and the next
+        // attempt asks for the whole file.
+        if status == 206 && offset > 0 {
+            let range = response
+                .headers()
+                .get(reqwest::header::CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_content_range);
+            let fits = range.is_some_and(|(start, total)| {
+                start == offset && total.is_none_or(|t| item.size.is_none_or(|s| s == t))
+            });
+            if !fits {
+                fs::remove_file(partial).map_err(io)?;
+                return Ok(Attempt::Retry(Outcome::Transport));
+            }
         }
         // 206 continues the partial file; anything else is the whole file from the start.
         let resumed = status == 206 && offset > 0;
@@ -521,7 +586,7 @@ impl Downloader {
             }));
         }
         self.reporter.event(Event::FileStarted {
-            name: item.file_name.clone(),
+            name: item.file_name.to_string(),
             size: item.size,
         });
         let mut received = offset;
@@ -540,7 +605,7 @@ impl Downloader {
                     hasher.update(&chunk);
                     file.write_all(&chunk).map_err(io)?;
                     self.reporter.event(Event::FileBytes {
-                        name: item.file_name.clone(),
+                        name: item.file_name.to_string(),
                         bytes: chunk.len() as u64,
                     });
                 }
@@ -557,18 +622,61 @@ impl Downloader {
         if item.size.is_some_and(|size| received < size) {
             return Ok(Attempt::Retry(Outcome::Transport));
         }
-        let actual = hex::encode(hasher.finalize());
+        let actual = Sha256Hex::from_digest(&hasher.finalize());
         if actual != item.sha256 {
             return Err(discard(DownloadError::HashMismatch {
                 label: item.label.clone(),
                 url: redact(&item.url),
-                expected: item.sha256.clone(),
-                actual,
+                expected: item.sha256.to_string(),
+                actual: actual.to_string(),
             }));
         }
         Ok(Attempt::Done {
             bytes: received - offset,
             resumed,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges_are_read_strictly() {
+        assert_eq!(
+            parse_content_range("bytes 100-199/200"),
+            Some((100, Some(200)))
+        );
+        assert_eq!(parse_content_range("bytes 0-9/*"), Some((0, None)));
+        for bad in [
+            "bytes 10-5/200",
+            "bytes 100-200/200",
+            "bytes */200",
+            "items 0-9/10",
+            "bytes 0-9",
+            "bytes -1-9/10",
+            "bytes 18446744073709551616-1/2",
+        ] {
+            assert_eq!(parse_content_range(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn copies_never_go_through_a_planted_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to, victim) = (
+            dir.path().join("from"),
+            dir.path().join("to"),
+            dir.path().join("victim"),
+        );
+        fs::write(&from, b"data").unwrap();
+        fs::write(&victim, b"keep").unwrap();
+        std::os::unix::fs::symlink(&victim, &to).unwrap();
+        assert!(link_or_copy_new(&from, &to).is_err());
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+        fs::remove_file(&to).unwrap();
+        link_or_copy_new(&from, &to).unwrap();
+        assert_eq!(fs::read(&to).unwrap(), b"data");
     }
 }

@@ -54,12 +54,12 @@ mod tests {
             wheels: hashes
                 .iter()
                 .map(|h| LockedFile {
-                    name: format!("{name}-1.0-py3-none-any.whl"),
+                    name: format!("{name}-1.0-py3-none-any.whl").parse().unwrap(),
                     url: String::new(),
                     upload_time: None,
                     size: None,
                     hashes: Hashes {
-                        sha256: (*h).into(),
+                        sha256: format!("{h:0>64}").parse().unwrap(),
                     },
                 })
                 .collect(),
@@ -93,9 +93,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             text,
-            "# Exported by airlock from pylock.x.toml; every wheel and built sdist hash of the lock is listed.\n\
-a==1.0 \\\n    --hash=sha256:11 \\\n    --hash=sha256:22\n\
-b==1.0 ; python_version == '3.12' \\\n    --hash=sha256:33\n"
+            format!(
+                "# Exported by airlock from pylock.x.toml; every wheel and built sdist hash of the lock is listed.\n\
+a==1.0 \\\n    --hash=sha256:{0}11 \\\n    --hash=sha256:{0}22\n\
+b==1.0 ; python_version == '3.12' \\\n    --hash=sha256:{0}33\n",
+                "0".repeat(62)
+            )
         );
     }
 

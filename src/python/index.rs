@@ -35,6 +35,7 @@ use super::wheel::DistFilename;
 use super::zip_metadata::{
     ZipMetadataError, extract_member, find_metadata, locate_directory, member_read_length,
 };
+use crate::digest::{SafeFileName, Sha256Hex};
 use crate::net::cache::HttpCache;
 use crate::net::{NetError, RetryPolicy, get_range, get_with_retry, redact, success_body};
 use crate::reporter::{Event, Reporter};
@@ -171,7 +172,7 @@ struct Inner {
     projects: Mutex<HashMap<PackageName, Shared<ProjectFiles>>>,
     metadata: Mutex<HashMap<Url, Shared<CoreMetadata>>>,
     /// One lock per sdist (by sha256), so two targets never build the same sdist at once.
-    sdists: Mutex<HashMap<String, SdistSlot>>,
+    sdists: Mutex<HashMap<Sha256Hex, SdistSlot>>,
     host: std::sync::OnceLock<Result<HostPython, String>>,
     reporter: Arc<dyn Reporter>,
     stats: IndexStats,
@@ -346,7 +347,7 @@ impl Inner {
             CoreMetadataFile::Absent => self.metadata_from_wheel(file).await?,
         };
         CoreMetadata::parse(&bytes).map_err(|source| IndexError::Metadata {
-            file: file.filename.clone(),
+            file: file.filename.to_string(),
             source,
         })
     }
@@ -814,7 +815,7 @@ mod tests {
 thread_local! {
     /// The sdists this thread is preparing, outermost first: a build requirement that needs
     /// an sdist already on the stack is a cycle, reported rather than deadlocked on.
-    static BUILDING: std::cell::RefCell<Vec<(String, String)>> = const { std::cell::RefCell::new(Vec::new()) };
+    static BUILDING: std::cell::RefCell<Vec<(SafeFileName, Sha256Hex)>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// What is cached per sdist, by its sha256: the answer of a build is as immutable as the file.
@@ -880,7 +881,7 @@ impl RemoteIndex {
     /// and its backend's hooks, run here in an isolated build environment.
     fn sdist_info_blocking(&self, file: &DistFile) -> Result<Arc<SdistInfo>, IndexError> {
         let sha256 = file.sha256.clone().ok_or_else(|| IndexError::NoHash {
-            file: file.filename.clone(),
+            file: file.filename.to_string(),
         })?;
         let cycle = BUILDING.with(|stack| {
             let stack = stack.borrow();
@@ -891,7 +892,7 @@ impl RemoteIndex {
         });
         if let Some(chain) = cycle {
             return Err(IndexError::BuildCycle {
-                file: file.filename.clone(),
+                file: file.filename.to_string(),
                 chain: format!("{chain} -> {}", file.filename),
             });
         }
@@ -952,7 +953,7 @@ impl RemoteIndex {
     fn prepare_sdist(
         &self,
         file: &DistFile,
-        sha256: &str,
+        sha256: &Sha256Hex,
     ) -> Result<(SdistInfo, CachedSdistInfo), IndexError> {
         let name = &file.filename;
         let path = self.local_file(file, sha256)?;
@@ -965,7 +966,7 @@ impl RemoteIndex {
         let static_metadata = inspection.static_metadata(name)?;
         let host = self.host()?.clone();
         let build = |source: BuildError| IndexError::Build {
-            file: name.clone(),
+            file: name.to_string(),
             source,
         };
         let scratch_root = self.cache_root().join("builds");
@@ -1006,7 +1007,7 @@ impl RemoteIndex {
         for text in &asked {
             let requirement = pep508_rs::Requirement::from_str(text).map_err(|_| {
                 IndexError::BadBuildRequirement {
-                    file: name.clone(),
+                    file: name.to_string(),
                     requirement: text.clone(),
                 }
             })?;
@@ -1046,7 +1047,7 @@ impl RemoteIndex {
         };
         let metadata = CoreMetadata::parse(metadata_text.as_bytes()).map_err(|source| {
             IndexError::BuiltMetadata {
-                file: name.clone(),
+                file: name.to_string(),
                 source,
             }
         })?;
@@ -1071,7 +1072,7 @@ impl RemoteIndex {
     }
 
     /// A verified copy of `file` in the content cache, downloaded whole when missing.
-    fn local_file(&self, file: &DistFile, sha256: &str) -> Result<PathBuf, IndexError> {
+    fn local_file(&self, file: &DistFile, sha256: &Sha256Hex) -> Result<PathBuf, IndexError> {
         let cache = crate::net::download::ContentCache::new(self.cache_root());
         if let Some(path) = cache.verified(sha256) {
             return Ok(path);
@@ -1132,9 +1133,7 @@ impl RemoteIndex {
             let cached = self.local_file(file, sha256)?;
             let linked = links.join(&file.filename);
             if !linked.exists() {
-                std::fs::hard_link(&cached, &linked)
-                    .or_else(|_| std::fs::copy(&cached, &linked).map(|_| ()))
-                    .map_err(io(&linked))?;
+                crate::net::download::link_or_copy_new(&cached, &linked).map_err(io(&linked))?;
             }
             if files
                 .top
@@ -1208,13 +1207,13 @@ impl RemoteIndex {
                 .sha256
                 .clone()
                 .ok_or_else(|| IndexError::NoHash {
-                    file: package.dist.filename.clone(),
+                    file: package.dist.filename.to_string(),
                 })?;
             files.top.push((package.dist.clone(), sha256));
             if matches!(package.dist.kind, DistFilename::Sdist(_)) {
                 if depth > 8 {
                     return Err(IndexError::BuildCycle {
-                        file: package.dist.filename.clone(),
+                        file: package.dist.filename.to_string(),
                         chain: "more than 8 levels of sdists building sdists".into(),
                     });
                 }
@@ -1235,6 +1234,6 @@ impl RemoteIndex {
 
 #[derive(Default)]
 struct BuildFiles {
-    top: Vec<(DistFile, String)>,
-    support: Vec<(DistFile, String)>,
+    top: Vec<(DistFile, Sha256Hex)>,
+    support: Vec<(DistFile, Sha256Hex)>,
 }

@@ -20,6 +20,7 @@ use super::resolver::{BuildResolution, MetadataOrigin, Resolution, ResolvedPacka
 use super::simple::DistFile;
 use super::target::Target;
 use super::wheel::DistFilename;
+use crate::digest::{SafeFileName, Sha256Hex};
 use crate::net::redact;
 
 pub const LOCK_VERSION: &str = "1.0";
@@ -95,7 +96,7 @@ pub struct DependencyRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct LockedFile {
-    pub name: String,
+    pub name: SafeFileName,
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_time: Option<toml::value::Datetime>,
@@ -106,7 +107,7 @@ pub struct LockedFile {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hashes {
-    pub sha256: String,
+    pub sha256: Sha256Hex,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,8 +141,8 @@ pub struct AirlockTable {
 #[serde(rename_all = "kebab-case")]
 pub struct LockedSdist {
     /// The sdist's file name.
-    pub file: String,
-    pub sha256: String,
+    pub file: SafeFileName,
+    pub sha256: Sha256Hex,
     /// `static` (PKG-INFO, PEP 643) or `built` (the backend's hook, run on the locking host).
     pub metadata: MetadataOrigin,
     pub metadata_name: String,
@@ -255,9 +256,9 @@ impl TargetPin {
             wheel: if is_sdist {
                 String::new()
             } else {
-                package.dist.filename.clone()
+                package.dist.filename.to_string()
             },
-            sdist: is_sdist.then(|| package.dist.filename.clone()),
+            sdist: is_sdist.then(|| package.dist.filename.to_string()),
             extras: package.extras.iter().map(ToString::to_string).collect(),
             dependencies: package
                 .dependencies
@@ -415,10 +416,15 @@ pub fn build_lock(
     for build in builds.iter().flat_map(|map| map.values()) {
         let metadata = &build.metadata;
         sdists
-            .entry(build.sdist.filename.clone())
+            .entry(build.sdist.filename.to_string())
             .or_insert_with(|| LockedSdist {
                 file: build.sdist.filename.clone(),
-                sha256: build.sdist.sha256.clone().unwrap_or_default(),
+                // An sdist is built only when the page gave its sha256 (NoHash otherwise).
+                sha256: build
+                    .sdist
+                    .sha256
+                    .clone()
+                    .expect("a built sdist has a sha256"),
                 metadata: build.origin,
                 metadata_name: metadata.name.to_string(),
                 metadata_version: metadata.version.to_string(),
@@ -455,7 +461,7 @@ pub fn build_lock(
                 .map(|map| {
                     map.values()
                         .map(|build| LockedBuild {
-                            sdist: build.sdist.filename.clone(),
+                            sdist: build.sdist.filename.to_string(),
                             pins: build
                                 .resolution
                                 .packages

@@ -92,7 +92,7 @@ pub trait PackageSource: Send + Sync {
     /// (`[build-system] requires` plus the backend's `get_requires_for_build_wheel`) and its
     /// metadata (static PKG-INFO or the backend's `prepare_metadata_for_build_wheel`).
     fn sdist_info(&self, file: &DistFile) -> Result<Arc<SdistInfo>, SourceError> {
-        Err(SourceError::new(CannotBuild(file.filename.clone())))
+        Err(SourceError::new(CannotBuild(file.filename.to_string())))
     }
 }
 
@@ -394,9 +394,12 @@ fn candidates_for(
             && !requires.contains(python)
         {
             Some(Rejection::RequiresPython(requires.to_string()))
-        } else if hashes
-            .is_some_and(|allowed| !file.sha256.as_ref().is_some_and(|h| allowed.contains(h)))
-        {
+        } else if hashes.is_some_and(|allowed| {
+            !file
+                .sha256
+                .as_ref()
+                .is_some_and(|h| allowed.contains(h.as_str()))
+        }) {
             Some(Rejection::HashMismatch)
         } else {
             None
@@ -745,7 +748,7 @@ impl Provider<'_> {
         })?;
         if metadata.name != *name || metadata.version != *version {
             return Err(ResolveError::MetadataMismatch {
-                file: candidate.dist.filename.clone(),
+                file: candidate.dist.filename.to_string(),
                 found_name: metadata.name.to_string(),
                 found_version: metadata.version.to_string(),
             });
@@ -1155,7 +1158,7 @@ pub fn resolve_builds(
     // that ask for the same requirements.
     let mut by_requirements: HashMap<Vec<String>, Resolution> = HashMap::new();
     while let Some(sdist) = queue.pop() {
-        if builds.contains_key(&sdist.filename) {
+        if builds.contains_key(sdist.filename.as_str()) {
             continue;
         }
         let info = source
@@ -1200,7 +1203,7 @@ pub fn resolve_builds(
                 .filter(is_sdist),
         );
         builds.insert(
-            sdist.filename.clone(),
+            sdist.filename.to_string(),
             BuildResolution {
                 sdist,
                 origin: info.origin,
@@ -1261,9 +1264,9 @@ pub(crate) mod tests {
         ) -> &mut Self {
             let kind = DistFilename::parse(filename).expect("test filenames parse");
             let file = DistFile {
-                filename: filename.to_string(),
+                filename: filename.parse().unwrap(),
                 url: Url::parse(&format!("http://127.0.0.1:9/files/{filename}")).unwrap(),
-                sha256: Some(format!("{:0>64}", filename.len())),
+                sha256: Some(format!("{:0>64}", filename.len()).parse().unwrap()),
                 requires_python: requires_python.map(|r| VersionSpecifiers::from_str(r).unwrap()),
                 yanked,
                 size: Some(1),
@@ -1316,7 +1319,7 @@ pub(crate) mod tests {
         }
 
         fn sdist_info(&self, file: &DistFile) -> Result<Arc<SdistInfo>, SourceError> {
-            if self.broken.contains(&file.filename) {
+            if self.broken.contains(file.filename.as_str()) {
                 return Err(SourceError::unusable(std::io::Error::other(
                     "the backend failed",
                 )));
@@ -1325,7 +1328,7 @@ pub(crate) mod tests {
                 metadata: self.metadata(file)?,
                 build_requires: self
                     .build_requires
-                    .get(&file.filename)
+                    .get(file.filename.as_str())
                     .into_iter()
                     .flatten()
                     .map(|r| Requirement::from_str(r).unwrap())

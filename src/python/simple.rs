@@ -11,6 +11,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::wheel::DistFilename;
+use crate::digest::{SafeFileName, Sha256Hex};
 
 /// The content types we ask for, best first: JSON, then HTML (PEP 691 content negotiation).
 pub const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
@@ -38,11 +39,14 @@ pub enum CoreMetadataFile {
 /// One file listed on a project page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DistFile {
-    pub filename: String,
+    /// A plain file name: it names the file in the wheelhouse.
+    pub filename: SafeFileName,
     pub kind: DistFilename,
     /// Absolute, without the `#sha256=` fragment.
     pub url: Url,
-    pub sha256: Option<String>,
+    /// `None` when the page gives no sha256 (or not 64 hex digits): such a file cannot be
+    /// locked.
+    pub sha256: Option<Sha256Hex>,
     pub requires_python: Option<VersionSpecifiers>,
     pub yanked: bool,
     pub size: Option<u64>,
@@ -118,11 +122,11 @@ fn metadata_from_json(value: Option<&serde_json::Value>) -> CoreMetadataFile {
 }
 
 /// Splits `url#sha256=abc` into the URL and the hash; other fragments are dropped.
-fn split_hash_fragment(mut url: Url) -> (Url, Option<String>) {
+fn split_hash_fragment(mut url: Url) -> (Url, Option<Sha256Hex>) {
     let hash = url.fragment().and_then(|fragment| {
         fragment
             .strip_prefix("sha256=")
-            .map(|hex| hex.to_ascii_lowercase())
+            .and_then(|hex| Sha256Hex::parse(hex).ok())
     });
     url.set_fragment(None);
     (url, hash)
@@ -135,7 +139,10 @@ pub fn parse_json(text: &str, page_url: &Url) -> Result<ProjectFiles, SimpleErro
     })?;
     let mut files = Vec::with_capacity(page.files.len());
     for file in page.files {
-        let Some(kind) = DistFilename::parse(&file.filename) else {
+        let (Some(kind), Ok(filename)) = (
+            DistFilename::parse(&file.filename),
+            SafeFileName::parse(&file.filename),
+        ) else {
             continue;
         };
         let Ok(url) = page_url.join(&file.url) else {
@@ -160,10 +167,10 @@ pub fn parse_json(text: &str, page_url: &Url) -> Result<ProjectFiles, SimpleErro
             sha256: file
                 .hashes
                 .get("sha256")
-                .map(|h| h.to_ascii_lowercase())
+                .and_then(|h| Sha256Hex::parse(h).ok())
                 .or(fragment_hash),
             requires_python: parse_requires_python(file.requires_python.as_deref()),
-            filename: file.filename,
+            filename,
             kind,
             url,
             yanked,
@@ -215,7 +222,10 @@ pub fn parse_html(text: &str, page_url: &Url) -> ProjectFiles {
         let Ok(url) = base.join(&href) else {
             continue;
         };
-        let Some(kind) = DistFilename::parse(&filename) else {
+        let (Some(kind), Ok(filename)) = (
+            DistFilename::parse(&filename),
+            SafeFileName::parse(&filename),
+        ) else {
             continue;
         };
         let (url, sha256) = split_hash_fragment(url);
@@ -357,9 +367,9 @@ mod tests {
     fn parses_pep691_json() {
         let text = r#"{"meta":{"api-version":"1.1"},"name":"anyio","files":[
           {"filename":"anyio-4.6.0-py3-none-any.whl","url":"../../files/anyio-4.6.0-py3-none-any.whl",
-           "hashes":{"sha256":"ABCDEF"},"requires-python":">=3.9","yanked":false,"size":89000,
+           "hashes":{"sha256":"ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB"},"requires-python":">=3.9","yanked":false,"size":89000,
            "upload-time":"2024-09-21T10:33:04.123456Z","core-metadata":{"sha256":"1234"}},
-          {"filename":"anyio-4.5.0.tar.gz","url":"https://mirror.invalid/anyio-4.5.0.tar.gz#sha256=feed",
+          {"filename":"anyio-4.5.0.tar.gz","url":"https://mirror.invalid/anyio-4.5.0.tar.gz#sha256=fefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefe",
            "hashes":{},"yanked":"broken release","data-dist-info-metadata":true},
           {"filename":"anyio-1.0-py2.7.egg","url":"x.egg","hashes":{}},
           {"filename":"anyio-3.0-py3-none-any.whl","url":"a.whl","hashes":{},"requires-python":">=2.7.*"}
@@ -371,7 +381,7 @@ mod tests {
             wheel.url.as_str(),
             "http://127.0.0.1:9/files/anyio-4.6.0-py3-none-any.whl"
         );
-        assert_eq!(wheel.sha256.as_deref(), Some("abcdef"));
+        assert_eq!(wheel.sha256.as_deref(), Some("ab".repeat(32).as_str()));
         assert_eq!(wheel.requires_python.as_ref().unwrap().to_string(), ">=3.9");
         assert_eq!(
             wheel.core_metadata,
@@ -385,7 +395,7 @@ mod tests {
         );
         let sdist = &files[1];
         assert!(sdist.yanked);
-        assert_eq!(sdist.sha256.as_deref(), Some("feed"));
+        assert_eq!(sdist.sha256.as_deref(), Some("fe".repeat(32).as_str()));
         assert_eq!(sdist.url.fragment(), None);
         assert_eq!(
             sdist.core_metadata,
@@ -406,7 +416,7 @@ mod tests {
     #[test]
     fn parses_pep503_html() {
         let text = r#"<!DOCTYPE html><html><body>
-          <a href="/files/anyio-4.6.0-py3-none-any.whl#sha256=AbC" data-requires-python="&gt;=3.9"
+          <a href="/files/anyio-4.6.0-py3-none-any.whl#sha256=Abcccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc" data-requires-python="&gt;=3.9"
              data-core-metadata="sha256=99">anyio-4.6.0-py3-none-any.whl</a><br/>
           <A HREF='anyio-4.5.0.tar.gz' data-yanked>anyio-4.5.0.tar.gz</A>
           <a href="notes.txt">notes.txt</a>
@@ -417,7 +427,10 @@ mod tests {
             files[0].url.as_str(),
             "http://127.0.0.1:9/files/anyio-4.6.0-py3-none-any.whl"
         );
-        assert_eq!(files[0].sha256.as_deref(), Some("abc"));
+        assert_eq!(
+            files[0].sha256.as_deref(),
+            Some(format!("ab{}", "c".repeat(62)).as_str())
+        );
         assert_eq!(
             files[0].requires_python.as_ref().unwrap().to_string(),
             ">=3.9"

@@ -14,6 +14,7 @@ use pep508_rs::PackageName;
 use url::Url;
 
 use super::{Finding, Severity};
+use crate::digest::SafeFileName;
 use crate::lock::display_path;
 use crate::python::metadata::CoreMetadata;
 use crate::python::pylock::{LockedBuild, LockedSdist, LockedTarget, PyLock};
@@ -34,7 +35,7 @@ struct NotInWheelhouse(String);
 /// sdists (their metadata comes from the lock that recorded it, tied by sha256).
 pub struct WheelhouseSource {
     projects: HashMap<PackageName, Arc<ProjectFiles>>,
-    metadata: HashMap<String, Arc<CoreMetadata>>,
+    metadata: HashMap<SafeFileName, Arc<CoreMetadata>>,
 }
 
 /// The wheelhouse seen through one lock: sdists get the metadata and build requirements the
@@ -82,19 +83,21 @@ impl PackageSource for LockedWheelhouse<'_> {
 
     fn sdist_info(&self, file: &DistFile) -> Result<Arc<SdistInfo>, SourceError> {
         let record = self.sdists.get(file.filename.as_str()).ok_or_else(|| {
-            SourceError::new(SdistRecordError::NotRecorded(file.filename.clone()))
+            SourceError::new(SdistRecordError::NotRecorded(file.filename.to_string()))
         })?;
-        let actual = file.sha256.clone().unwrap_or_default();
-        if !actual.eq_ignore_ascii_case(&record.sha256) {
+        if file.sha256.as_ref() != Some(&record.sha256) {
             return Err(SourceError::new(SdistRecordError::Hash {
-                file: file.filename.clone(),
-                actual,
-                expected: record.sha256.clone(),
+                file: file.filename.to_string(),
+                actual: file
+                    .sha256
+                    .as_ref()
+                    .map_or_else(|| "none".to_string(), ToString::to_string),
+                expected: record.sha256.to_string(),
             }));
         }
         let invalid = |message: String| {
             SourceError::new(SdistRecordError::Invalid {
-                file: file.filename.clone(),
+                file: file.filename.to_string(),
                 message,
             })
         };
@@ -127,7 +130,10 @@ impl WheelhouseSource {
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
         let entries = std::fs::read_dir(&dir).into_iter().flatten().flatten();
         for entry in entries {
-            let name = entry.file_name().to_string_lossy().into_owned();
+            // Hidden names (the wheelhouse lock, partial downloads) are never distributions.
+            let Ok(name) = SafeFileName::parse(&entry.file_name().to_string_lossy()) else {
+                continue;
+            };
             let path = entry.path();
             let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file());
             if let Some(DistFilename::Sdist(sdist)) = DistFilename::parse(&name)
@@ -206,9 +212,9 @@ impl PackageSource for WheelhouseSource {
 
     fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, SourceError> {
         self.metadata
-            .get(&file.filename)
+            .get(file.filename.as_str())
             .cloned()
-            .ok_or_else(|| SourceError::new(NotInWheelhouse(file.filename.clone())))
+            .ok_or_else(|| SourceError::new(NotInWheelhouse(file.filename.to_string())))
     }
 
     fn describe(&self) -> &'static str {
@@ -334,7 +340,7 @@ pub fn check_lock(
             .map(|p| {
                 (
                     p.name.to_string(),
-                    (p.version.to_string(), p.dist.filename.clone()),
+                    (p.version.to_string(), p.dist.filename.to_string()),
                 )
             })
             .collect();
@@ -428,7 +434,7 @@ fn check_builds(
             .resolution
             .packages
             .values()
-            .map(|p| (p.name.to_string(), p.dist.filename.clone()))
+            .map(|p| (p.name.to_string(), p.dist.filename.to_string()))
             .collect();
         let pinned: BTreeMap<String, String> = record
             .pins

@@ -425,11 +425,14 @@ pub fn check(wheels: &[LockedWheel], wheelhouse: &Path, wheelhouse_uri: &str) ->
         let path = wheelhouse.join(&item.file_name);
         let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file());
         let (rule, message) = if regular {
-            let (digest, size) = hash_file(&path).unwrap_or_default();
+            let found = match hash_file(&path) {
+                Ok((digest, size)) => format!("has sha256 {digest} and {size} bytes"),
+                Err(error) => format!("cannot be read ({error})"),
+            };
             (
                 "AL102",
                 format!(
-                    "{} has sha256 {digest} and {size} bytes; the lock says {}{}; delete it and run `airlock fetch`",
+                    "{} {found}; the lock says {}{}; delete it and run `airlock fetch`",
                     item.file_name,
                     item.sha256,
                     item.size
@@ -554,8 +557,8 @@ mod tests {
             item: crate::net::download::DownloadItem {
                 url: url::Url::parse("http://127.0.0.1:9/a.whl").unwrap(),
                 size: None,
-                sha256: String::new(),
-                file_name: "a-1.0-py3-none-any.whl".into(),
+                sha256: crate::digest::Sha256Hex::of(b""),
+                file_name: "a-1.0-py3-none-any.whl".parse().unwrap(),
                 label: "a 1.0".into(),
             },
             package: "a".into(),

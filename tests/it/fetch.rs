@@ -252,6 +252,45 @@ fn a_server_ignoring_range_on_resume_restarts_cleanly() {
 }
 
 #[test]
+fn a_206_that_does_not_continue_the_partial_file_restarts_it_instead_of_splicing() {
+    let index = FakeIndex::start(BIG);
+    let project = resolved(&index, "zzz-big\n");
+    let name = "zzz_big-1.0-py3-none-any.whl";
+    let path = format!("/files/{name}");
+    let sha = index.wheel_sha256(name);
+    project.stderr_of(&["fetch"], 0);
+    let wheelhouse = project.path().join("wheelhouse");
+    let whole = std::fs::read(wheelhouse.join(name)).unwrap();
+    let len = whole.len();
+    // The first 5000 true bytes are kept; the server answers the resume with 206 but sends the
+    // file from its start (or a range that cannot be read).
+    for content_range in [
+        format!("bytes 0-{}/{len}", len - 1),
+        "bytes garbage".to_string(),
+        format!("bytes 5000-{}/{}", len - 1, len + 7),
+    ] {
+        let _ = std::fs::remove_file(wheelhouse.join(name));
+        // No cached copy either: the file must really be downloaded again.
+        let _ = std::fs::remove_dir_all(project.path().join(".cache/files-v1"));
+        std::fs::write(
+            wheelhouse.join(format!(".airlock-partial-{sha}")),
+            &whole[..5000],
+        )
+        .unwrap();
+        index.fault(
+            &path,
+            Fault::MisplacedRange {
+                content_range: content_range.clone(),
+            },
+        );
+        project.stderr_of(&["fetch"], 0);
+        let bytes = std::fs::read(wheelhouse.join(name)).unwrap();
+        assert_eq!(sha256_hex(&bytes), sha, "{content_range}");
+        assert!(partials(&wheelhouse).is_empty(), "{content_range}");
+    }
+}
+
+#[test]
 fn truncation_is_reported_as_truncation_and_the_partial_resumes_later() {
     let index = FakeIndex::start(BIG);
     let project = resolved(&index, "zzz-big\n");
@@ -372,7 +411,11 @@ fn lock_entries_that_would_write_outside_the_wheelhouse_are_refused() {
     let stderr = project.stderr_of(&["fetch"], 2);
     assert_mentions(
         &stderr,
-        &["wheel name \"../../escaped.whl\" is not a plain file name"],
+        &[
+            "pylock.app.toml is not a valid PEP 751 lockfile",
+            "name = \"../../escaped.whl\"",
+            "`../../escaped.whl` is not a plain file name",
+        ],
     );
     assert_eq!(file_requests(&index), 0);
 }

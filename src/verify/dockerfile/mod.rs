@@ -123,7 +123,7 @@ pub fn source_builds(
             if built.contains(sdist.file.as_str()) {
                 builds.push(rules::SourceBuild {
                     package: sdist.metadata_name.clone(),
-                    sdist: sdist.file.clone(),
+                    sdist: sdist.file.to_string(),
                     build_requires: sdist.build_requires.clone(),
                 });
             }

@@ -69,6 +69,9 @@ pub enum Fault {
     WrongMetadataHash,
     /// Answer ranged requests with the whole file (200), as some servers do.
     IgnoreRange,
+    /// Answer ranged requests with `206` but the whole file, labelled with this
+    /// Content-Range (a broken cache or proxy).
+    MisplacedRange { content_range: String },
     /// Announce the full length, send only `keep` bytes of the answer, then close; `times`
     /// answers like that, then normal ones.
     CutShort { keep: usize, times: usize },
@@ -623,7 +626,14 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
         Some(Fault::Slow { pause_ms }) => Some(std::time::Duration::from_millis(*pause_ms)),
         _ => None,
     };
-    let honour_range = !matches!(fault, Some(Fault::IgnoreRange));
+    let honour_range = !matches!(
+        fault,
+        Some(Fault::IgnoreRange | Fault::MisplacedRange { .. })
+    );
+    let misplaced = match (&fault, &range) {
+        (Some(Fault::MisplacedRange { content_range }), Some(_)) => Some(content_range.clone()),
+        _ => None,
+    };
     let (status, start, end) = match range
         .as_deref()
         .filter(|_| honour_range)
@@ -645,7 +655,13 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
         &body[start..=end]
     };
     let mut headers = vec![("Content-Type", content_type.to_string())];
-    if status == 206 {
+    let status = if let Some(content_range) = misplaced {
+        headers.push(("Content-Range", content_range));
+        206
+    } else {
+        status
+    };
+    if status == 206 && !headers.iter().any(|(name, _)| *name == "Content-Range") {
         headers.push((
             "Content-Range",
             format!("bytes {start}-{end}/{}", body.len()),
