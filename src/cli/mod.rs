@@ -665,6 +665,36 @@ fn run_verify(args: VerifyArgs) -> Result<ExitCode> {
         ))?;
         findings.extend(verify::stale_lock_findings(&reports, &config.root));
     }
+    if !config.apt.packages.is_empty() {
+        // The apt lock's freshness, the same check as `resolve --check`: it reads airlock.toml,
+        // the host's apt sources and dpkg architectures, and the base; no network.
+        let request = airlock::lock::AptLockRequest {
+            root: config.root.clone(),
+            lockfiles: lockfiles.clone(),
+            config: config.apt.clone(),
+            offline: true,
+            mode: LockMode::Check,
+            cache_dir: default_cache_dir(),
+            allow_expired_release: false,
+            allow_older_release: false,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .context("cannot start the async runtime")?;
+        match runtime.block_on(airlock::lock::lock_apt(&request)) {
+            Ok(report) => findings.extend(verify::stale_apt_lock_finding(&report, &config.root)),
+            Err(error) => findings.push(verify::Finding::new(
+                "AP109",
+                verify::Severity::Error,
+                "airlock.toml",
+                None,
+                format!(
+                    "cannot tell whether the apt lock is current: {}",
+                    airlock::fetch::error_chain(&error)
+                ),
+            )),
+        }
+    }
     let python_findings = verify::verify_python(&verify::PythonVerify {
         root: config.root.clone(),
         lockfiles,
@@ -677,8 +707,10 @@ fn run_verify(args: VerifyArgs) -> Result<ExitCode> {
     });
     match python_findings {
         Ok(found) => findings.extend(found),
-        // A project that locks only Debian packages has no pylock to check.
-        Err(verify::VerifyError::Locks(airlock::fetch::FetchError::NoLocks(_))) if apt_locked => {}
+        // A project that locks only Debian packages has no pylock to check (a missing apt
+        // lock is AP109 above).
+        Err(verify::VerifyError::Locks(airlock::fetch::FetchError::NoLocks(_)))
+            if apt_locked || !config.apt.packages.is_empty() => {}
         Err(error) => return Err(error.into()),
     }
     let wheelhouse = args_wheelhouse.unwrap_or_else(|| config.fetch.wheelhouse.clone());

@@ -198,8 +198,9 @@ pub fn extract_member(bytes: &[u8], entry: &MetadataEntry) -> Result<Vec<u8>, Zi
     let start = 30 + name_len + extra_len;
     let length =
         usize::try_from(entry.compressed_size).map_err(|_| malformed("member too large"))?;
-    let data = bytes
-        .get(start..start + length)
+    let data = start
+        .checked_add(length)
+        .and_then(|end| bytes.get(start..end))
         .ok_or(malformed("member data past the bytes read"))?;
     // Metadata is small; the bound keeps a hostile entry from inflating without limit.
     let limit = entry.uncompressed_size.min(16 * 1024 * 1024);

@@ -76,9 +76,20 @@ pub fn verify_apt(
         Ok(wanted) => {
             expected_release = Some(String::from_utf8_lossy(&wanted[2]).into_owned());
             for (name, want) in ["Packages", "Packages.gz", "Release"].iter().zip(&wanted) {
-                if std::fs::read(dir.join(name)).ok().as_deref() != Some(want.as_slice()) {
-                    findings.push(Finding::new("AP104", Severity::Error, uri(name), None, format!("the local repository's {name} is missing or differs from what apt.lock.toml publishes; run `airlock fetch` to republish")));
-                }
+                let problem = match std::fs::read(dir.join(name)) {
+                    Ok(found) if found == *want => continue,
+                    Ok(_) => "differs from what apt.lock.toml publishes".to_string(),
+                    Err(error) => format!("cannot be read ({error})"),
+                };
+                findings.push(Finding::new(
+                    "AP104",
+                    Severity::Error,
+                    uri(name),
+                    None,
+                    format!(
+                        "the local repository's {name} {problem}; run `airlock fetch` to republish"
+                    ),
+                ));
             }
         }
         Err(error) => findings.push(Finding::new(
@@ -271,11 +282,7 @@ fn rehearse_apt(
     let root = scratch.path();
     let status = match base {
         AptBase::Status(path) => path.clone(),
-        AptBase::None => {
-            let empty = root.join("status");
-            let _ = std::fs::write(&empty, "");
-            empty
-        }
+        AptBase::None => root.join("status"),
         AptBase::Minbase => {
             return vec![finding(
                 Severity::Note,
@@ -284,23 +291,37 @@ fn rehearse_apt(
             )];
         }
     };
-    for dir in ["lists/partial", "cache/archives/partial"] {
-        let _ = std::fs::create_dir_all(root.join(dir));
-    }
-    let absolute = std::fs::canonicalize(repository).unwrap_or_else(|_| repository.to_path_buf());
     // A signed repository is rehearsed as the air-gapped side uses it: apt checks the signature.
+    let key = root.join("airlock-repository.asc");
     let trust = match public_key {
-        Some(armour) => {
-            let key = root.join("airlock-repository.asc");
-            let _ = std::fs::write(&key, armour);
-            format!("signed-by={}", key.display())
-        }
+        Some(_) => format!("signed-by={}", key.display()),
         None => "trusted=yes".to_string(),
     };
-    let _ = std::fs::write(
-        root.join("sources.list"),
-        format!("deb [{trust}] file:{} ./\n", absolute.display()),
-    );
+    let prepared = (|| -> std::io::Result<()> {
+        if matches!(base, AptBase::None) {
+            std::fs::write(&status, "")?;
+        }
+        for dir in ["lists/partial", "cache/archives/partial"] {
+            std::fs::create_dir_all(root.join(dir))?;
+        }
+        if let Some(armour) = public_key {
+            std::fs::write(&key, armour)?;
+        }
+        let absolute = std::path::absolute(repository)?;
+        std::fs::write(
+            root.join("sources.list"),
+            format!("deb [{trust}] file:{} ./\n", absolute.display()),
+        )
+    })();
+    if let Err(error) = prepared {
+        return vec![finding(
+            Severity::Error,
+            format!(
+                "cannot prepare the apt rehearsal in {}: {error}",
+                root.display()
+            ),
+        )];
+    }
     let options = [
         format!(
             "Dir::Etc::SourceList={}",

@@ -121,15 +121,16 @@ impl PackageSource for LockedWheelhouse<'_> {
 }
 
 impl WheelhouseSource {
-    /// Reads every regular `*.whl` in `dir` (symlinks and unreadable wheels are left out:
-    /// integrity reports them).
-    pub fn scan(dir: &Path) -> Self {
+    /// Reads every regular `*.whl` and sdist in `dir`. Symlinks and unreadable files are left
+    /// out of the candidates: integrity reports each locked one (AL102-AL104), and the others
+    /// are extraneous. A wheelhouse that cannot be listed is an error.
+    pub fn scan(dir: &Path) -> Result<Self, std::io::Error> {
         let mut projects: HashMap<PackageName, ProjectFiles> = HashMap::new();
         let mut metadata = HashMap::new();
         // File URLs need an absolute path; a relative wheelhouse would otherwise lose every file.
-        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-        let entries = std::fs::read_dir(&dir).into_iter().flatten().flatten();
-        for entry in entries {
+        let dir = std::path::absolute(dir)?;
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
             // Hidden names (the wheelhouse lock, partial downloads) are never distributions.
             let Ok(name) = SafeFileName::parse(&entry.file_name().to_string_lossy()) else {
                 continue;
@@ -138,8 +139,9 @@ impl WheelhouseSource {
             let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file());
             if let Some(DistFilename::Sdist(sdist)) = DistFilename::parse(&name)
                 && regular
-                && let Ok(url) = Url::from_file_path(&path)
             {
+                let url = Url::from_file_path(&path)
+                    .expect("an absolute path makes a file URL (the wheelhouse was made absolute)");
                 // Integrity reports an unreadable file; here it is just not a candidate.
                 let Ok((sha256, size)) = crate::net::download::hash_file(&path) else {
                     continue;
@@ -173,9 +175,8 @@ impl WheelhouseSource {
             else {
                 continue;
             };
-            let Ok(url) = Url::from_file_path(&path) else {
-                continue;
-            };
+            let url = Url::from_file_path(&path)
+                .expect("an absolute path makes a file URL (the wheelhouse was made absolute)");
             let file = DistFile {
                 filename: name.clone(),
                 kind: DistFilename::Wheel(wheel.clone()),
@@ -195,13 +196,13 @@ impl WheelhouseSource {
                 .push(file);
             metadata.insert(name, Arc::new(parsed));
         }
-        WheelhouseSource {
+        Ok(WheelhouseSource {
             projects: projects
                 .into_iter()
                 .map(|(k, v)| (k, Arc::new(v)))
                 .collect(),
             metadata,
-        }
+        })
     }
 }
 

@@ -159,6 +159,10 @@ pub const RULES: &[(&str, &str)] = &[
         "The apt lock cannot be read or holds unsafe entries",
     ),
     (
+        "AP109",
+        "The apt lock is missing or out of date with [apt] and the apt sources",
+    ),
+    (
         "RH101",
         "apt-get cannot install the requested packages from the local repository, offline",
     ),
@@ -276,7 +280,22 @@ pub fn verify_python(request: &PythonVerify) -> Result<Vec<Finding>, VerifyError
     let (_, wheels) = crate::fetch::locked_wheels(&request.lockfiles)?;
     let wheelhouse_uri = display_path(&request.wheelhouse, &request.root);
     let mut findings = integrity::check(&wheels, &request.wheelhouse, &wheelhouse_uri);
-    let source = closure::WheelhouseSource::scan(&request.wheelhouse);
+    let source = match closure::WheelhouseSource::scan(&request.wheelhouse) {
+        Ok(source) => source,
+        Err(error) => {
+            // Integrity has reported each locked file; the closure cannot be checked at all.
+            findings.push(Finding::new(
+                "AL201",
+                Severity::Error,
+                wheelhouse_uri.clone(),
+                None,
+                format!(
+                    "cannot list the wheelhouse ({error}), so no lock's closure can be checked"
+                ),
+            ));
+            return Ok(findings);
+        }
+    };
     let locks = crate::python::pylock::lockfiles_in(&request.lockfiles).map_err(|source| {
         crate::fetch::FetchError::Read {
             path: request.lockfiles.clone(),
@@ -349,6 +368,25 @@ pub fn stale_lock_findings(
             Some(Finding::new("AL203", Severity::Error, display_path(&report.requirements, root), None, message))
         })
         .collect()
+}
+
+/// AP109 from an apt `resolve --check`-style report.
+pub fn stale_apt_lock_finding(
+    report: &crate::lock::AptLockReport,
+    root: &std::path::Path,
+) -> Option<Finding> {
+    use crate::lock::{LockStatus, display_path};
+    let lock = display_path(&report.lockfile, root);
+    let message = match report.status {
+        LockStatus::Missing => format!(
+            "{lock} is missing although [apt] packages are listed; run `airlock resolve` while online"
+        ),
+        LockStatus::Stale => format!(
+            "{lock} was made from other inputs than these ([apt] packages, sources, architectures, base or recommends, or the host's apt sources and keyrings); run `airlock resolve` and `airlock fetch`"
+        ),
+        _ => return None,
+    };
+    Some(Finding::new("AP109", Severity::Error, lock, None, message))
 }
 
 /// Errors and warnings fail verification; notes do not.

@@ -509,13 +509,33 @@ fn verify_checks_the_debs_and_the_local_repository_offline() {
     let stderr = project.stderr_of(&["verify"], 1);
     for expected in [
         "wheelhouse/apt/libcurl4_7.88.1-10_amd64.deb: error AP101: libcurl4_7.88.1-10_amd64.deb is missing",
-        "wheelhouse/apt/Packages: error AP104: the local repository's Packages is missing or differs",
+        "wheelhouse/apt/Packages: error AP104: the local repository's Packages differs from what apt.lock.toml publishes",
     ] {
         assert!(
             stderr.contains(expected),
             "expected {expected:?} in:\n{stderr}"
         );
     }
+    // A changed [apt] makes the lock stale, as `resolve --check` says: verify says so too.
+    project.stderr_of(&["fetch"], 0);
+    project.stderr_of(&["verify"], 0);
+    write_apt_config(&project, &repository, "\"curl\", \"libcurl4\"");
+    let stderr = project.stderr_of(&["verify"], 1);
+    assert_mentions(
+        &stderr,
+        &[
+            "lockfiles/apt.lock.toml: error AP109: lockfiles/apt.lock.toml was made from other inputs",
+        ],
+    );
+    std::fs::remove_file(project.path().join("lockfiles/apt.lock.toml")).unwrap();
+    let stderr = project.stderr_of(&["verify"], 1);
+    assert_mentions(
+        &stderr,
+        &[
+            "error AP109",
+            "is missing although [apt] packages are listed",
+        ],
+    );
 }
 
 #[test]
