@@ -12,12 +12,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use pep440_rs::{Operator, Version};
 use pep508_rs::{PackageName, Requirement, VersionOrUrl};
-use version_ranges::Ranges;
+use pubgrub::Ranges;
 
 /// Where a line came from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -690,16 +691,107 @@ pub fn specifier_range(requirement: &Requirement) -> Ranges<Version> {
         let part = match specifier.operator() {
             Operator::Equal if widens => local_variants(version),
             Operator::NotEqual if widens => local_variants(version).complement(),
-            _ => Ranges::from(specifier.clone()),
+            _ => operator_range(specifier),
         };
         range = range.intersection(&part);
     }
     range
 }
 
+/// One specifier as a range, by PEP 440's rules (`==`/`!=` without a local label are widened
+/// to local variants by the caller).
+fn operator_range(specifier: &pep440_rs::VersionSpecifier) -> Ranges<Version> {
+    let version = specifier.version().clone();
+    match specifier.operator() {
+        Operator::Equal | Operator::ExactEqual => Ranges::singleton(version),
+        Operator::NotEqual => Ranges::singleton(version).complement(),
+        Operator::TildeEqual => {
+            // `~=2.2.1` is `>=2.2.1, ==2.2.*`: the next release of the second-to-last segment,
+            // before any of its pre-releases, is the end.
+            let release = version.release();
+            let upper = match release {
+                [rest @ .., last, _] => Version::new(rest.iter().copied().chain([last + 1]))
+                    .with_epoch(version.epoch())
+                    .with_dev(Some(0)),
+                // PEP 440 forbids `~=` with one segment; pep440_rs refuses to parse it.
+                _ => return Ranges::higher_than(version),
+            };
+            Ranges::from_range_bounds(version..upper)
+        }
+        // `<V` excludes V's pre-releases unless V is one; `>V` excludes V's post-releases
+        // (and local variants) unless V is one.
+        Operator::LessThan if version.any_prerelease() => Ranges::strictly_lower_than(version),
+        Operator::LessThan => Ranges::strictly_lower_than(version.with_min(Some(0))),
+        Operator::LessThanEqual => Ranges::lower_than(version),
+        Operator::GreaterThan => {
+            if let Some(dev) = version.dev() {
+                Ranges::higher_than(version.with_dev(Some(dev.saturating_add(1))))
+            } else if let Some(post) = version.post() {
+                Ranges::higher_than(version.with_post(Some(post.saturating_add(1))))
+            } else {
+                Ranges::strictly_higher_than(version.with_max(Some(0)))
+            }
+        }
+        Operator::GreaterThanEqual => Ranges::higher_than(version),
+        Operator::EqualStar | Operator::NotEqualStar => {
+            // `==1.2.*` is every version whose release starts with 1.2, pre- and
+            // post-releases included: [1.2.dev0, 1.3.dev0).
+            let low = version.with_dev(Some(0));
+            let high = if let Some(post) = low.post() {
+                low.clone().with_post(Some(post.saturating_add(1)))
+            } else if let Some(pre) = low.pre() {
+                low.clone().with_pre(Some(pep440_rs::Prerelease {
+                    kind: pre.kind,
+                    number: pre.number.saturating_add(1),
+                }))
+            } else {
+                let mut release = low.release().to_vec();
+                if let Some(last) = release.last_mut() {
+                    *last = last.saturating_add(1);
+                }
+                low.clone().with_release(release)
+            };
+            let prefix = Ranges::from_range_bounds(low..high);
+            if specifier.operator() == &Operator::EqualStar {
+                prefix
+            } else {
+                prefix.complement()
+            }
+        }
+    }
+}
+
+/// The Python versions `specifiers` (a Requires-Python) admit.
+pub fn specifiers_range(specifiers: &pep440_rs::VersionSpecifiers) -> Ranges<Version> {
+    specifiers.iter().fold(Ranges::full(), |range, specifier| {
+        range.intersection(&operator_range(specifier))
+    })
+}
+
+/// Whether `range` is one version, counting `==V` with its local variants as one: uv decides
+/// such packages early, before those with real choices.
+pub fn is_singleton_constraint(range: &Ranges<Version>) -> bool {
+    if range.as_singleton().is_some() {
+        return true;
+    }
+    let mut segments = range.iter();
+    match (segments.next(), segments.next()) {
+        (Some((Bound::Included(low), Bound::Excluded(high))), None) => {
+            low.local().is_empty()
+                && low.post().is_none()
+                && low.dev().is_none()
+                && *high == local_variants_end(low)
+        }
+        _ => false,
+    }
+}
+
+fn local_variants_end(version: &Version) -> Version {
+    version.clone().with_post(Some(0)).with_dev(Some(0))
+}
+
 fn local_variants(version: &Version) -> Ranges<Version> {
-    let next = version.clone().with_post(Some(0)).with_dev(Some(0));
-    Ranges::from_range_bounds(version.clone()..next)
+    Ranges::from_range_bounds(version.clone()..local_variants_end(version))
 }
 
 fn specifier_text(requirement: &Requirement) -> String {

@@ -21,16 +21,16 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use pep440_rs::{Operator, Version, VersionSpecifiers};
-use pep508_rs::{ExtraName, MarkerEnvironment, PackageName, Requirement, VersionOrUrl};
+use pep508_rs::{ExtraName, MarkerEnvironment, MarkerTree, PackageName, Requirement, VersionOrUrl};
 use pubgrub::{
-    DefaultStringReporter, Dependencies, DependencyConstraints, DependencyProvider,
-    PackageResolutionStatistics, PubGrubError, Reporter,
+    DefaultStringReporter, Dependencies, DependencyProvider, PackageResolutionStatistics, Ranges,
+    Reporter,
 };
-use version_ranges::Ranges;
 
 use super::metadata::CoreMetadata;
 use super::requirements::{RequirementLine, specifier_range};
 use super::simple::{DistFile, ProjectFiles};
+use super::solver;
 use super::target::{Tags, Target};
 use super::wheel::DistFilename;
 
@@ -283,21 +283,52 @@ pub enum ResolveError {
     },
 }
 
-/// A node in the PubGrub graph.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A node in the PubGrub graph: uv's package model, so that decisions and conflicts line up
+/// with uv's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Node {
     /// The requirements file itself.
     Root(String),
+    /// The target's Python. Only a version whose Requires-Python excludes the target depends
+    /// on it, and it has no versions: the rejection is then a conflict, as in uv.
+    Python,
     Package(PackageName),
-    /// `name[extra]`: depends on `name` at the same version plus the extra's requirements.
-    Extra(PackageName, ExtraName),
+    /// A requirement on `name` under a marker (`foo; python_version >= '3.8'`): needs `name`
+    /// in the same range, and once decided, `name` and its marker variant at its version.
+    Marker(PackageName, MarkerTree),
+    /// `name[extra]` as a requirement names it (under a marker, or the always-true one):
+    /// needs `name` in the same range, and once decided, `name` and the extra's variant at
+    /// its own version.
+    Extra(PackageName, ExtraName, MarkerTree),
+    /// `name` with an extra active, under a marker, or both: what that variant requires.
+    Variant(PackageName, Option<ExtraName>, MarkerTree),
 }
 
 impl Node {
-    fn name(&self) -> Option<&PackageName> {
+    pub fn name(&self) -> Option<&PackageName> {
         match self {
-            Node::Root(_) => None,
-            Node::Package(name) | Node::Extra(name, _) => Some(name),
+            Node::Root(_) | Node::Python => None,
+            Node::Package(name)
+            | Node::Marker(name, _)
+            | Node::Extra(name, _, _)
+            | Node::Variant(name, _, _) => Some(name),
+        }
+    }
+
+    /// The package a proxy node stands for (`name` for `name[extra]` and marked `name`).
+    pub fn base(&self) -> Option<Node> {
+        match self {
+            Node::Marker(name, _) | Node::Extra(name, _, _) => Some(Node::Package(name.clone())),
+            _ => None,
+        }
+    }
+
+    /// `name` with `extra` under `marker`: the plain package when neither applies.
+    fn variant(name: &PackageName, extra: Option<&ExtraName>, marker: &MarkerTree) -> Node {
+        if extra.is_none() && marker.is_true() {
+            Node::Package(name.clone())
+        } else {
+            Node::Variant(name.clone(), extra.cloned(), marker.clone())
         }
     }
 }
@@ -306,8 +337,14 @@ impl fmt::Display for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Node::Root(label) => write!(f, "{label}"),
-            Node::Package(name) => write!(f, "{name}"),
-            Node::Extra(name, extra) => write!(f, "{name}[{extra}]"),
+            Node::Python => write!(f, "Python"),
+            // Markers are the target's and hold: naming them would only add noise.
+            Node::Package(name) | Node::Marker(name, _) | Node::Variant(name, None, _) => {
+                write!(f, "{name}")
+            }
+            Node::Extra(name, extra, _) | Node::Variant(name, Some(extra), _) => {
+                write!(f, "{name}[{extra}]")
+            }
         }
     }
 }
@@ -343,89 +380,120 @@ pub struct ResolveOptions {
     pub binary: BinaryPolicy,
 }
 
-/// Why a version of a project is not a candidate for the target.
+/// Why a version of a project cannot be used for the target (more telling last).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Rejection {
     /// Only an sdist, and building it is forbidden for this package.
     OnlySdist,
     /// Wheels only, and wheels are forbidden for this package (`--no-binary`).
     OnlyWheels,
+    /// Only an sdist in a legacy archive format (`.tar.bz2`, `.tgz`, ...): uv does not build
+    /// those (PEP 625 names `.tar.gz`), so neither does airlock.
+    LegacySdist,
     NoCompatibleWheel,
-    RequiresPython(String),
+    /// Yanked (PEP 592), and not pinned with `==`.
+    Yanked,
     HashMismatch,
 }
 
+impl Rejection {
+    fn describe(&self, target: &Target) -> String {
+        match self {
+            Rejection::OnlySdist => {
+                "only a source distribution, and --only-binary/--no-build forbids building it"
+                    .to_string()
+            }
+            Rejection::OnlyWheels => {
+                "only wheels, and --no-binary asks for a source build".to_string()
+            }
+            Rejection::LegacySdist => {
+                "only a legacy sdist (not .tar.gz or .zip), which installers no longer build"
+                    .to_string()
+            }
+            Rejection::NoCompatibleWheel => format!("no wheel for {target}"),
+            Rejection::Yanked => "only yanked files (pin it with == to accept them)".to_string(),
+            Rejection::HashMismatch => {
+                "no file with a --hash given in the requirements".to_string()
+            }
+        }
+    }
+}
+
+/// One version of a project, for the target.
 #[derive(Debug, Clone)]
-struct Candidate {
+enum Candidate {
     /// The wheel the target installs, or the sdist it builds.
-    dist: DistFile,
-    yanked: bool,
+    Usable(Box<DistFile>),
+    Unusable(Rejection),
 }
 
 impl Candidate {
-    fn is_sdist(&self) -> bool {
-        matches!(self.dist.kind, DistFilename::Sdist(_))
+    fn dist(&self) -> Option<&DistFile> {
+        match self {
+            Candidate::Usable(dist) => Some(dist),
+            Candidate::Unusable(_) => None,
+        }
     }
+}
+
+fn is_sdist(file: &DistFile) -> bool {
+    matches!(file.kind, DistFilename::Sdist(_))
 }
 
 #[derive(Debug, Default)]
 struct Candidates {
+    /// Every version that has a wheel or an sdist, usable or not.
     versions: BTreeMap<Version, Candidate>,
-    rejected: BTreeMap<Version, Rejection>,
+    /// The same versions, sorted: what a widened range may span.
+    known: Arc<[Version]>,
     files: Arc<ProjectFiles>,
-    any_final_release: bool,
 }
 
-/// Ranks the files of a project for a target.
+/// Sorts a project's files into versions for a target, as uv's version map does: per version
+/// the best wheel for the target (by tag rank), else its sdist (`.tar.gz` or `.zip`), else
+/// why neither can be used. Requires-Python is not checked here: the chosen file's is, when
+/// the version is chosen.
 fn candidates_for(
     files: Arc<ProjectFiles>,
     tags: &Tags,
-    python: &Version,
     hashes: Option<&HashSet<String>>,
     (allow_wheel, allow_sdist): (bool, bool),
+    allowed_yanks: Option<&HashSet<Version>>,
 ) -> Candidates {
-    let mut best: BTreeMap<Version, (u32, DistFile)> = BTreeMap::new();
-    let mut rejected: BTreeMap<Version, Rejection> = BTreeMap::new();
-    let mut yanked_versions: HashMap<Version, bool> = HashMap::new();
+    let mut wheels: BTreeMap<Version, (u32, DistFile)> = BTreeMap::new();
     let mut sdists: BTreeMap<Version, DistFile> = BTreeMap::new();
-    // What rules out a wheel or an sdist alike: its requires-python, or a --hash it lacks.
-    let refused = |file: &DistFile| {
-        if let Some(requires) = &file.requires_python
-            && !requires.contains(python)
-        {
-            Some(Rejection::RequiresPython(requires.to_string()))
-        } else if hashes.is_some_and(|allowed| {
+    let mut rejected: BTreeMap<Version, Rejection> = BTreeMap::new();
+    let mut seen: BTreeSet<Version> = BTreeSet::new();
+    let hash_refused = |file: &DistFile| {
+        hashes.is_some_and(|allowed| {
             !file
                 .sha256
                 .as_ref()
                 .is_some_and(|h| allowed.contains(h.as_str()))
-        }) {
-            Some(Rejection::HashMismatch)
-        } else {
-            None
-        }
+        })
     };
     for file in &files.files {
         let version = file.kind.version().clone();
+        seen.insert(version.clone());
+        let yanked =
+            file.yanked && !allowed_yanks.is_some_and(|allowed| allowed.contains(&version));
         let rejection = match &file.kind {
             DistFilename::Sdist(_) if !allow_sdist => Some(Rejection::OnlySdist),
             DistFilename::Sdist(_) => {
-                if let Some(rejection) = refused(file) {
-                    Some(rejection)
+                let name = file.filename.as_str();
+                if yanked {
+                    Some(Rejection::Yanked)
+                } else if !(name.ends_with(".tar.gz") || name.ends_with(".zip")) {
+                    Some(Rejection::LegacySdist)
+                } else if hash_refused(file) {
+                    Some(Rejection::HashMismatch)
                 } else {
-                    // One sdist per version: a non-yanked one, then .tar.gz (PEP 625), then
-                    // by name, for determinism.
-                    let key = |f: &DistFile| {
-                        (
-                            f.yanked,
-                            !f.filename.ends_with(".tar.gz"),
-                            f.filename.clone(),
-                        )
-                    };
-                    let replace = sdists
+                    // One sdist per version: .tar.gz (PEP 625) before .zip, then by name.
+                    let key = |f: &DistFile| (!f.filename.ends_with(".tar.gz"), f.filename.clone());
+                    if sdists
                         .get(&version)
-                        .is_none_or(|current| key(file) < key(current));
-                    if replace {
+                        .is_none_or(|current| key(file) < key(current))
+                    {
                         sdists.insert(version.clone(), file.clone());
                     }
                     None
@@ -434,23 +502,18 @@ fn candidates_for(
             DistFilename::Wheel(_) if !allow_wheel => Some(Rejection::OnlyWheels),
             DistFilename::Wheel(wheel) => match tags.rank(wheel) {
                 None => Some(Rejection::NoCompatibleWheel),
+                Some(_) if yanked => Some(Rejection::Yanked),
+                Some(_) if hash_refused(file) => Some(Rejection::HashMismatch),
                 Some(rank) => {
-                    if let Some(rejection) = refused(file) {
-                        Some(rejection)
-                    } else {
-                        // Lower rank wins; ties go to the file name for determinism, and a
-                        // non-yanked file beats a yanked one.
-                        let key = (file.yanked, rank, file.filename.clone());
-                        let replace = best.get(&version).is_none_or(|(current_rank, current)| {
-                            key < (current.yanked, *current_rank, current.filename.clone())
-                        });
-                        if replace {
-                            best.insert(version.clone(), (rank, file.clone()));
-                        }
-                        let all_yanked = yanked_versions.entry(version.clone()).or_insert(true);
-                        *all_yanked &= file.yanked;
-                        None
+                    // Lower rank wins; ties go to the file name, for determinism.
+                    let key = (rank, file.filename.clone());
+                    if wheels
+                        .get(&version)
+                        .is_none_or(|(r, current)| key < (*r, current.filename.clone()))
+                    {
+                        wheels.insert(version.clone(), (rank, file.clone()));
                     }
+                    None
                 }
             },
         };
@@ -462,40 +525,35 @@ fn candidates_for(
             }
         }
     }
-    let mut versions: BTreeMap<Version, Candidate> = best
+    let versions: BTreeMap<Version, Candidate> = seen
         .into_iter()
-        .map(|(version, (_, wheel))| {
-            let yanked = yanked_versions.get(&version).copied().unwrap_or(false);
-            (
-                version,
-                Candidate {
-                    dist: wheel,
-                    yanked,
-                },
-            )
+        .map(|version| {
+            let candidate = match (wheels.remove(&version), sdists.remove(&version)) {
+                (Some((_, wheel)), _) => Candidate::Usable(Box::new(wheel)),
+                (None, Some(sdist)) => Candidate::Usable(Box::new(sdist)),
+                (None, None) => Candidate::Unusable(
+                    rejected
+                        .remove(&version)
+                        .expect("a version without a usable file has a rejected one"),
+                ),
+            };
+            (version, candidate)
         })
         .collect();
-    // A version with no wheel for the target is built from its sdist, as pip and uv do.
-    for (version, sdist) in sdists {
-        versions.entry(version).or_insert_with(|| Candidate {
-            yanked: sdist.yanked,
-            dist: sdist,
-        });
-    }
-    for version in versions.keys() {
-        rejected.remove(version);
-    }
-    let any_final_release = versions.keys().any(|v| !v.any_prerelease());
+    let known: Arc<[Version]> = versions.keys().cloned().collect();
     Candidates {
         versions,
-        rejected,
+        known,
         files,
-        any_final_release,
     }
 }
 
-/// The `Requires-Dist` entries and declared extras of one version, shared between lookups.
-type RequirementList = Arc<(Vec<Requirement>, Vec<ExtraName>)>;
+/// The `Requires-Dist` entries, declared extras and Requires-Python of one version.
+struct VersionMetadata {
+    requires_dist: Vec<Requirement>,
+    provides_extra: Vec<ExtraName>,
+    requires_python: Option<VersionSpecifiers>,
+}
 
 struct Provider<'a> {
     source: &'a dyn PackageSource,
@@ -508,30 +566,25 @@ struct Provider<'a> {
     root_dependencies: Vec<(Node, Ranges<Version>)>,
     constraints: HashMap<PackageName, Ranges<Version>>,
     hashes: HashMap<PackageName, HashSet<String>>,
-    explicit_prerelease: HashSet<PackageName>,
-    exact_pins: HashSet<PackageName>,
+    /// Versions pinned with `==`: their yanked files are usable (PEP 592).
+    allowed_yanks: HashMap<PackageName, HashSet<Version>>,
     candidates: RefCell<HashMap<PackageName, Arc<Candidates>>>,
-    requirements: RefCell<HashMap<(PackageName, Version), RequirementList>>,
-    discovered: RefCell<HashMap<PackageName, usize>>,
+    metadata: RefCell<HashMap<(PackageName, Version), Arc<VersionMetadata>>>,
+    priorities: RefCell<solver::Priorities>,
+    prefetched: RefCell<HashSet<PackageName>>,
     reasons: RefCell<BTreeMap<PackageName, String>>,
     unusable: RefCell<BTreeMap<(PackageName, Version), String>>,
 }
 
-fn specifiers_mention_prerelease(requirement: &Requirement) -> bool {
-    match &requirement.version_or_url {
-        Some(VersionOrUrl::VersionSpecifier(specifiers)) => {
-            specifiers.iter().any(|s| s.version().any_prerelease())
-        }
-        _ => false,
-    }
-}
-
-fn is_exact_pin(requirement: &Requirement) -> bool {
+/// The versions `==` (or `===`) pins name: their yanked files are usable (PEP 592).
+fn exact_pins(requirement: &Requirement) -> Vec<Version> {
     match &requirement.version_or_url {
         Some(VersionOrUrl::VersionSpecifier(specifiers)) => specifiers
             .iter()
-            .any(|s| matches!(s.operator(), Operator::Equal | Operator::ExactEqual)),
-        _ => false,
+            .filter(|s| matches!(s.operator(), Operator::Equal | Operator::ExactEqual))
+            .map(|s| s.version().clone())
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -558,13 +611,11 @@ impl DependencyMap {
             }
         }
     }
-
-    fn iter(&self) -> impl Iterator<Item = &(Node, Ranges<Version>)> {
-        self.entries.iter()
-    }
 }
 
-/// Adds `requirement` (already known to apply) to a dependency map, extras as extra nodes.
+/// Adds `requirement` (already known to apply) to a dependency map as uv models it: one
+/// extra node per extra (each brings the package itself), a marker node for a requirement
+/// under a marker, else the package. Extra clauses are taken out of the marker first.
 fn add_dependency(
     map: &mut DependencyMap,
     requirement: &Requirement,
@@ -574,15 +625,22 @@ fn add_dependency(
     if let Some(constraint) = constraints.get(&requirement.name) {
         range = range.intersection(constraint);
     }
-    let mut nodes = vec![Node::Package(requirement.name.clone())];
-    nodes.extend(
-        requirement
-            .extras
-            .iter()
-            .map(|extra| Node::Extra(requirement.name.clone(), extra.clone())),
-    );
-    for node in nodes {
-        map.merge(node, range.clone());
+    let marker = requirement.marker.clone().simplify_extras_with(|_| true);
+    let name = &requirement.name;
+    if requirement.extras.is_empty() {
+        let node = if marker.is_true() {
+            Node::Package(name.clone())
+        } else {
+            Node::Marker(name.clone(), marker)
+        };
+        map.merge(node, range);
+        return;
+    }
+    for extra in &requirement.extras {
+        map.merge(
+            Node::Extra(name.clone(), extra.clone(), marker.clone()),
+            range.clone(),
+        );
     }
 }
 
@@ -595,9 +653,9 @@ impl Provider<'_> {
         let candidates = Arc::new(candidates_for(
             files,
             &self.tags,
-            &self.python,
             self.hashes.get(name),
             self.options.binary.allows(name),
+            self.allowed_yanks.get(name),
         ));
         self.candidates
             .borrow_mut()
@@ -605,45 +663,70 @@ impl Provider<'_> {
         Ok(candidates)
     }
 
-    fn prerelease_allowed(&self, name: &PackageName, candidates: &Candidates) -> bool {
-        match self.options.prerelease {
-            PrereleaseMode::Allow => true,
-            PrereleaseMode::Disallow => false,
-            PrereleaseMode::IfNecessaryOrExplicit => {
-                self.explicit_prerelease.contains(name) || !candidates.any_final_release
-            }
-        }
-    }
-
-    /// Picks the highest acceptable version in `range`.
-    fn pick(
+    /// The version to try for `name` in `range`, uv's way: the highest in range, stable
+    /// versions first unless pre-releases are allowed (then pre-releases only when no stable
+    /// version is left in range), whether or not it can be used (the solver then rules it
+    /// out and asks again). With pip's `--prefer-binary`, the highest version with a wheel
+    /// comes before a newer sdist.
+    fn pick<'c>(
         &self,
-        name: &PackageName,
-        candidates: &Candidates,
+        candidates: &'c Candidates,
         range: &Ranges<Version>,
-    ) -> Option<Version> {
-        let allow_pre = self.prerelease_allowed(name, candidates);
-        // The range of an `==` pin also admits local variants, so it is not a singleton; the
-        // first-party `==` is what PEP 592 asks for.
-        let allow_yanked = self.exact_pins.contains(name);
-        let acceptable = |(version, candidate): &(&Version, &Candidate)| {
-            range.contains(*version)
-                && (allow_pre || !version.any_prerelease())
-                && (allow_yanked || !candidate.yanked)
-        };
-        // pip's --prefer-binary: an older version with a wheel beats a newer sdist.
-        let preferred = self.options.binary.prefer_binary.then(|| {
+    ) -> Option<(&'c Version, &'c Candidate)> {
+        let in_range = |stable: Option<bool>, wheel_only: bool| {
             candidates
                 .versions
                 .iter()
                 .rev()
-                .filter(acceptable)
-                .find(|(_, candidate)| !candidate.is_sdist())
-        });
-        preferred
+                .find(move |(version, candidate)| {
+                    range.contains(*version)
+                        && stable.is_none_or(|stable| stable != version.any_prerelease())
+                        && (!wheel_only || candidate.dist().is_some_and(|d| !is_sdist(d)))
+                })
+        };
+        let pass = |wheel_only: bool| match self.options.prerelease {
+            PrereleaseMode::Allow => in_range(None, wheel_only),
+            PrereleaseMode::Disallow => in_range(Some(true), wheel_only),
+            PrereleaseMode::IfNecessaryOrExplicit => {
+                in_range(Some(true), wheel_only).or_else(|| in_range(Some(false), wheel_only))
+            }
+        };
+        self.options
+            .binary
+            .prefer_binary
+            .then(|| pass(true))
             .flatten()
-            .or_else(|| candidates.versions.iter().rev().find(acceptable))
-            .map(|(version, _)| version.clone())
+            .or_else(|| pass(false))
+    }
+
+    fn select_version(
+        &self,
+        name: &PackageName,
+        range: &Ranges<Version>,
+    ) -> Result<solver::Selection, ResolveError> {
+        let candidates = self
+            .candidates(name)
+            .map_err(|source| self.source_error(name, source))?;
+        let Some((version, candidate)) = self.pick(&candidates, range) else {
+            let reason = self.explain(name, &candidates, range);
+            self.reasons.borrow_mut().insert(name.clone(), reason);
+            return Ok(solver::Selection::None);
+        };
+        Ok(match candidate {
+            Candidate::Unusable(rejection) => solver::Selection::Unavailable(
+                version.clone(),
+                format!("{name} {version} has {}", rejection.describe(self.target)),
+            ),
+            Candidate::Usable(dist) => match &dist.requires_python {
+                Some(requires) if !requires.contains(&self.python) => {
+                    solver::Selection::RequiresPython(
+                        version.clone(),
+                        super::requirements::specifiers_range(requires),
+                    )
+                }
+                _ => solver::Selection::Version(version.clone()),
+            },
+        })
     }
 
     /// Explains why no version of `name` in `range` was acceptable.
@@ -657,44 +740,21 @@ impl Provider<'_> {
             return format!("{name} was not found in {}", self.source.describe());
         }
         let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (version, rejection) in &candidates.rejected {
-            if !range.contains(version) {
-                continue;
-            }
-            let reason = match rejection {
-                Rejection::OnlySdist => {
-                    "only a source distribution, and --only-binary/--no-build forbids building it"
-                        .to_string()
-                }
-                Rejection::OnlyWheels => {
-                    "only wheels, and --no-binary asks for a source build".to_string()
-                }
-                Rejection::NoCompatibleWheel => format!("no wheel for {}", self.target),
-                Rejection::RequiresPython(spec) => {
-                    format!("wheels that need Python {spec}, not {}", self.python)
-                }
-                Rejection::HashMismatch => {
-                    "no wheel with a --hash given in the requirements".to_string()
-                }
-            };
-            groups.entry(reason).or_default().push(version.to_string());
-        }
-        let allow_pre = self.prerelease_allowed(name, candidates);
         for (version, candidate) in &candidates.versions {
             if !range.contains(version) {
                 continue;
             }
-            let reason = if candidate.yanked {
-                "only yanked files (pin it with == to accept them)"
-            } else if !allow_pre && version.any_prerelease() {
-                "pre-releases (allow with --prerelease allow, or name a pre-release in a specifier)"
-            } else {
-                continue;
+            let reason = match candidate {
+                Candidate::Unusable(rejection) => rejection.describe(self.target),
+                Candidate::Usable(dist) => match &dist.requires_python {
+                    Some(requires) if !requires.contains(&self.python) => {
+                        format!("files that need Python {requires}, not {}", self.python)
+                    }
+                    _ if version.any_prerelease() => "pre-releases (allow with --prerelease allow, or name a pre-release in a specifier)".to_string(),
+                    _ => continue,
+                },
             };
-            groups
-                .entry(reason.to_string())
-                .or_default()
-                .push(version.to_string());
+            groups.entry(reason).or_default().push(version.to_string());
         }
         if groups.is_empty() {
             return format!(
@@ -718,49 +778,49 @@ impl Provider<'_> {
         format!("{name} {range}: {}", parts.join("; "))
     }
 
-    fn requirements_of(
+    fn metadata_of(
         &self,
         name: &PackageName,
         version: &Version,
-    ) -> Result<RequirementList, ResolveError> {
+    ) -> Result<Arc<VersionMetadata>, ResolveError> {
         let key = (name.clone(), version.clone());
-        if let Some(found) = self.requirements.borrow().get(&key) {
+        if let Some(found) = self.metadata.borrow().get(&key) {
             return Ok(found.clone());
         }
         let candidates = self
             .candidates(name)
             .map_err(|source| self.source_error(name, source))?;
-        let candidate = candidates
+        let dist = candidates
             .versions
             .get(version)
-            .expect("PubGrub only asks for versions choose_version returned");
-        let metadata = if candidate.is_sdist() {
+            .and_then(Candidate::dist)
+            .expect("only usable versions are decided");
+        let metadata = if is_sdist(dist) {
             self.source
-                .sdist_info(&candidate.dist)
+                .sdist_info(dist)
                 .map(|info| info.metadata.clone())
         } else {
-            self.source.metadata(&candidate.dist)
+            self.source.metadata(dist)
         }
         .map_err(|source| ResolveError::Source {
-            action: format!("reading the metadata of {}", candidate.dist.filename),
+            action: format!("reading the metadata of {}", dist.filename),
             target: self.target.to_string(),
             source,
         })?;
         if metadata.name != *name || metadata.version != *version {
             return Err(ResolveError::MetadataMismatch {
-                file: candidate.dist.filename.to_string(),
+                file: dist.filename.to_string(),
                 found_name: metadata.name.to_string(),
                 found_version: metadata.version.to_string(),
             });
         }
-        let requirements = Arc::new((
-            metadata.requires_dist.clone(),
-            metadata.provides_extra.clone(),
-        ));
-        self.requirements
-            .borrow_mut()
-            .insert(key, requirements.clone());
-        Ok(requirements)
+        let found = Arc::new(VersionMetadata {
+            requires_dist: metadata.requires_dist.clone(),
+            provides_extra: metadata.provides_extra.clone(),
+            requires_python: metadata.requires_python.clone(),
+        });
+        self.metadata.borrow_mut().insert(key, found.clone());
+        Ok(found)
     }
 
     fn source_error(&self, name: &PackageName, source: SourceError) -> ResolveError {
@@ -771,119 +831,212 @@ impl Provider<'_> {
         }
     }
 
-    /// Starts fetching what the resolver will most likely ask for next.
-    fn prefetch(&self, dependencies: &DependencyMap) {
-        for (node, range) in dependencies.iter() {
-            let Node::Package(name) = node else {
+    /// Starts fetching what the resolver will most likely ask for next: the project page of
+    /// each new name, and the metadata of the wheel it would pick.
+    fn prefetch(&self, dependencies: &[(Node, Ranges<Version>)]) {
+        for (node, range) in dependencies {
+            let Some(name) = node.name() else {
                 continue;
             };
-            {
-                let mut discovered = self.discovered.borrow_mut();
-                let next = discovered.len();
-                if discovered.contains_key(name) {
-                    continue;
-                }
-                discovered.insert(name.clone(), next);
+            if !self.prefetched.borrow_mut().insert(name.clone()) {
+                continue;
             }
             let tags = self.tags.clone();
             let python = self.python.clone();
             let range = range.clone();
             let hashes = self.hashes.get(name).cloned();
             let allows = self.options.binary.allows(name);
+            let yanks = self.allowed_yanks.get(name).cloned();
             self.source.prefetch(
                 name,
                 Box::new(move |files: &Arc<ProjectFiles>| {
-                    let candidates =
-                        candidates_for(files.clone(), &tags, &python, hashes.as_ref(), allows);
+                    let candidates = candidates_for(
+                        files.clone(),
+                        &tags,
+                        hashes.as_ref(),
+                        allows,
+                        yanks.as_ref(),
+                    );
                     // Only wheels are warmed: an sdist's metadata may need a build, which the
                     // resolver thread runs when it gets there.
                     candidates
                         .versions
                         .iter()
                         .rev()
-                        .find(|(v, c)| range.contains(*v) && !v.any_prerelease() && !c.yanked)
-                        .filter(|(_, c)| !c.is_sdist())
-                        .map(|(_, c)| c.dist.clone())
+                        .filter(|(v, _)| range.contains(*v) && !v.any_prerelease())
+                        .find_map(|(_, c)| c.dist())
+                        .filter(|dist| {
+                            !is_sdist(dist)
+                                && dist
+                                    .requires_python
+                                    .as_ref()
+                                    .is_none_or(|r| r.contains(&python))
+                        })
+                        .cloned()
                 }),
             );
         }
     }
 
-    fn dependencies_for(
+    /// The metadata's dependencies of `name` `version` that apply on the target (with
+    /// `extra` active, only those the extra adds), constraints applied.
+    fn dependencies_of(
         &self,
-        node: &Node,
+        name: &PackageName,
         version: &Version,
-    ) -> Result<DependencyMap, ResolveError> {
+        extra: Option<&ExtraName>,
+    ) -> Result<solver::NodeDependencies, ResolveError> {
+        let metadata = match self.metadata_of(name, version) {
+            Ok(metadata) => metadata,
+            Err(ResolveError::Source { action, source, .. }) if source.unusable => {
+                let reason = format!("{action}: {}", error_summary(&source));
+                self.unusable
+                    .borrow_mut()
+                    .insert((name.clone(), version.clone()), reason.clone());
+                return Ok(solver::NodeDependencies::Unavailable(reason));
+            }
+            Err(error) => return Err(error),
+        };
+        // Requires-Python from the metadata counts like the index page's, for pages that do
+        // not carry it.
+        if let Some(requires) = &metadata.requires_python
+            && !requires.contains(&self.python)
+        {
+            return Ok(solver::NodeDependencies::Unavailable(format!(
+                "{name} {version} needs Python {requires} (its metadata says), not {}",
+                self.python
+            )));
+        }
         let mut map = DependencyMap::default();
-        match node {
-            Node::Root(_) => {
-                for (dependency, range) in &self.root_dependencies {
-                    map.merge(dependency.clone(), range.clone());
+        let Some(extra) = extra else {
+            for requirement in &metadata.requires_dist {
+                if requirement.name != *name && requirement.evaluate_markers(&self.env, &[]) {
+                    add_dependency(&mut map, requirement, &self.constraints);
                 }
             }
-            Node::Package(name) => {
-                for requirement in self.requirements_of(name, version)?.0.iter() {
-                    if requirement.name != *name && requirement.evaluate_markers(&self.env, &[]) {
-                        add_dependency(&mut map, requirement, &self.constraints);
-                    }
-                }
+            return Ok(solver::NodeDependencies::Available(map.entries));
+        };
+        // pip and uv ignore an extra the metadata does not declare (with a warning);
+        // resolving its marker-gated requirements anyway would lock what they skip.
+        if !metadata.provides_extra.contains(extra) {
+            return Ok(solver::NodeDependencies::Available(Vec::new()));
+        }
+        // The extra's own requirements, and those of the extras it pulls in of the same
+        // package (`foo[all]` requiring `foo[a,b]`), flattened as uv flattens them.
+        let mut queue = vec![extra.clone()];
+        let mut seen = HashSet::new();
+        while let Some(current) = queue.pop() {
+            if !seen.insert(current.clone()) {
+                continue;
             }
-            Node::Extra(name, extra) => {
-                map.merge(
-                    Node::Package(name.clone()),
-                    Ranges::singleton(version.clone()),
-                );
-                let metadata = self.requirements_of(name, version)?;
-                // pip and uv ignore an extra the metadata does not declare (with a warning);
-                // resolving its marker-gated requirements anyway would lock what they skip.
-                if !metadata.1.contains(extra) {
-                    return Ok(map);
+            for requirement in &metadata.requires_dist {
+                let applies =
+                    requirement.evaluate_markers(&self.env, std::slice::from_ref(&current));
+                if !applies || requirement.evaluate_markers(&self.env, &[]) {
+                    continue;
                 }
-                for requirement in metadata.0.iter() {
-                    let applies =
-                        requirement.evaluate_markers(&self.env, std::slice::from_ref(extra));
-                    let base = requirement.evaluate_markers(&self.env, &[]);
-                    if applies && !base {
-                        if requirement.name == *name {
-                            // `foo[a]` pulling in `foo[b]`: only the extras matter.
-                            for other in &requirement.extras {
-                                map.merge(
-                                    Node::Extra(name.clone(), other.clone()),
-                                    Ranges::singleton(version.clone()),
-                                );
-                            }
-                        } else {
-                            add_dependency(&mut map, requirement, &self.constraints);
-                        }
+                if requirement.name == *name {
+                    queue.extend(requirement.extras.iter().cloned());
+                    let range = specifier_range(requirement);
+                    if range != Ranges::full() {
+                        map.merge(Node::Package(name.clone()), range);
                     }
+                } else {
+                    add_dependency(&mut map, requirement, &self.constraints);
                 }
             }
         }
-        Ok(map)
+        Ok(solver::NodeDependencies::Available(map.entries))
     }
 }
 
+impl solver::Oracle for Provider<'_> {
+    fn select(
+        &self,
+        node: &Node,
+        range: &Ranges<Version>,
+    ) -> Result<solver::Selection, ResolveError> {
+        match node {
+            Node::Root(_) => Ok(solver::Selection::Version(Version::new([0]))),
+            // Only versions that exclude the target depend on it: there is no version.
+            Node::Python => Ok(solver::Selection::None),
+            Node::Package(name)
+            | Node::Marker(name, _)
+            | Node::Extra(name, _, _)
+            | Node::Variant(name, _, _) => self.select_version(name, range),
+        }
+    }
+
+    fn dependencies(
+        &self,
+        node: &Node,
+        version: &Version,
+    ) -> Result<solver::NodeDependencies, ResolveError> {
+        match node {
+            Node::Root(_) => Ok(solver::NodeDependencies::Available(
+                self.root_dependencies.clone(),
+            )),
+            Node::Python => Ok(solver::NodeDependencies::Available(Vec::new())),
+            Node::Package(name) => self.dependencies_of(name, version, None),
+            Node::Variant(name, extra, _) => self.dependencies_of(name, version, extra.as_ref()),
+            // A proxy pins the package and its variant to its own version.
+            Node::Marker(name, marker) => {
+                let exact = Ranges::singleton(version.clone());
+                Ok(solver::NodeDependencies::Available(vec![
+                    (Node::Package(name.clone()), exact.clone()),
+                    (Node::variant(name, None, marker), exact),
+                ]))
+            }
+            Node::Extra(name, extra, marker) => {
+                let exact = Ranges::singleton(version.clone());
+                let mut dependencies = Vec::new();
+                for under in [MarkerTree::TRUE, marker.clone()] {
+                    for with in [None, Some(extra)] {
+                        let node = Node::variant(name, with, &under);
+                        if !dependencies.iter().any(|(n, _)| *n == node) {
+                            dependencies.push((node, exact.clone()));
+                        }
+                    }
+                }
+                Ok(solver::NodeDependencies::Available(dependencies))
+            }
+        }
+    }
+
+    fn known_versions(&self, node: &Node) -> Option<Arc<[Version]>> {
+        let name = node.name()?;
+        self.candidates
+            .borrow()
+            .get(name)
+            .map(|candidates| candidates.known.clone())
+    }
+
+    fn priorities(&self) -> &RefCell<solver::Priorities> {
+        &self.priorities
+    }
+
+    fn discovered(&self, dependencies: &[(Node, Ranges<Version>)]) {
+        self.prefetch(dependencies);
+    }
+}
+
+/// The same answers through pubgrub's own interface (its stock `resolve` loop runs on it
+/// too, though airlock drives the state itself to decide in uv's order).
 impl DependencyProvider for Provider<'_> {
     type P = Node;
     type V = Version;
     type VS = Ranges<Version>;
     type M = String;
-    type Priority = (bool, std::cmp::Reverse<usize>);
+    type Priority = solver::Priority;
     type Err = ResolveError;
 
     fn prioritize(
         &self,
         package: &Node,
-        range: &Ranges<Version>,
+        _range: &Ranges<Version>,
         _statistics: &PackageResolutionStatistics,
     ) -> Self::Priority {
-        // Exact pins first (they cannot branch), then in the order packages were discovered,
-        // which resolves the direct requirements before what they pull in.
-        let order = package
-            .name()
-            .and_then(|name| self.discovered.borrow().get(name).copied())
-            .unwrap_or(usize::MAX);
-        (range.as_singleton().is_some(), std::cmp::Reverse(order))
+        self.priorities.borrow().get(package)
     }
 
     fn choose_version(
@@ -891,19 +1044,11 @@ impl DependencyProvider for Provider<'_> {
         package: &Node,
         range: &Ranges<Version>,
     ) -> Result<Option<Version>, ResolveError> {
-        let name = match package {
-            Node::Root(_) => return Ok(Some(Version::new([0]))),
-            Node::Package(name) | Node::Extra(name, _) => name,
-        };
-        let candidates = self
-            .candidates(name)
-            .map_err(|source| self.source_error(name, source))?;
-        let chosen = self.pick(name, &candidates, range);
-        if chosen.is_none() {
-            let reason = self.explain(name, &candidates, range);
-            self.reasons.borrow_mut().insert(name.clone(), reason);
-        }
-        Ok(chosen)
+        use solver::Oracle;
+        Ok(match self.select(package, range)? {
+            solver::Selection::Version(version) => Some(version),
+            _ => None,
+        })
     }
 
     fn get_dependencies(
@@ -911,23 +1056,13 @@ impl DependencyProvider for Provider<'_> {
         package: &Node,
         version: &Version,
     ) -> Result<Dependencies<Node, Ranges<Version>, String>, ResolveError> {
-        let map = match self.dependencies_for(package, version) {
-            Ok(map) => map,
-            Err(ResolveError::Source { action, source, .. }) if source.unusable => {
-                let reason = format!("{action}: {}", error_summary(&source));
-                if let Some(name) = package.name() {
-                    self.unusable
-                        .borrow_mut()
-                        .insert((name.clone(), version.clone()), reason.clone());
-                }
-                return Ok(Dependencies::Unavailable(reason));
+        use solver::Oracle;
+        Ok(match self.dependencies(package, version)? {
+            solver::NodeDependencies::Available(dependencies) => {
+                Dependencies::Available(dependencies.into_iter().collect())
             }
-            Err(error) => return Err(error),
-        };
-        self.prefetch(&map);
-        let constraints: DependencyConstraints<Node, Ranges<Version>> =
-            map.entries.into_iter().collect();
-        Ok(Dependencies::Available(constraints))
+            solver::NodeDependencies::Unavailable(reason) => Dependencies::Unavailable(reason),
+        })
     }
 }
 
@@ -986,16 +1121,15 @@ pub fn resolve(
     }
     let mut root_map = DependencyMap::default();
     let mut hashes: HashMap<PackageName, HashSet<String>> = HashMap::new();
-    let mut explicit_prerelease = HashSet::new();
-    let mut exact_pins = HashSet::new();
+    let mut allowed_yanks: HashMap<PackageName, HashSet<Version>> = HashMap::new();
     let mut roots = BTreeSet::new();
     for line in requirements.iter().chain(constraints).filter(applies) {
         let name = &line.requirement.name;
-        if specifiers_mention_prerelease(&line.requirement) {
-            explicit_prerelease.insert(name.clone());
-        }
-        if is_exact_pin(&line.requirement) {
-            exact_pins.insert(name.clone());
+        for version in exact_pins(&line.requirement) {
+            allowed_yanks
+                .entry(name.clone())
+                .or_default()
+                .insert(version);
         }
         if !line.hashes.is_empty() {
             hashes
@@ -1019,20 +1153,23 @@ pub fn resolve(
         root_dependencies: root_map.entries.clone(),
         constraints: constraint_ranges,
         hashes,
-        explicit_prerelease,
-        exact_pins,
+        allowed_yanks,
         candidates: RefCell::default(),
-        requirements: RefCell::default(),
-        discovered: RefCell::default(),
+        metadata: RefCell::default(),
+        priorities: RefCell::default(),
+        prefetched: RefCell::default(),
         reasons: RefCell::default(),
         unusable: RefCell::default(),
     };
-    provider.prefetch(&root_map);
-    let selected = match pubgrub::resolve(&provider, provider.root.clone(), Version::new([0])) {
+    provider.prefetch(&root_map.entries);
+    let selected = match solver::solve(&provider, provider.root.clone()) {
         Ok(selected) => selected,
-        Err(PubGrubError::NoSolution(mut tree)) => {
+        Err(solver::SolveFailure::NoSolution(mut tree)) => {
             tree.collapse_no_versions();
-            let mut report = DefaultStringReporter::report(&tree);
+            let explainer = super::explain::Explainer {
+                python: target.python_version.to_string(),
+            };
+            let mut report = DefaultStringReporter::report_with_formatter(&tree, &explainer);
             let involved: BTreeSet<PackageName> = tree
                 .packages()
                 .into_iter()
@@ -1058,9 +1195,7 @@ pub fn resolve(
                 report,
             });
         }
-        Err(PubGrubError::ErrorChoosingVersion { source, .. })
-        | Err(PubGrubError::ErrorRetrievingDependencies { source, .. })
-        | Err(PubGrubError::ErrorInShouldCancel(source)) => return Err(source),
+        Err(solver::SolveFailure::Error(error)) => return Err(error),
     };
     let mut resolution = Resolution {
         roots,
@@ -1068,28 +1203,28 @@ pub fn resolve(
         ..Resolution::default()
     };
     let mut extras: HashMap<PackageName, BTreeSet<ExtraName>> = HashMap::new();
-    for (node, _) in selected.iter() {
-        if let Node::Extra(name, extra) = node {
+    for (node, _) in &selected {
+        if let Node::Extra(name, extra, _) | Node::Variant(name, Some(extra), _) = node {
             extras
                 .entry(name.clone())
                 .or_default()
                 .insert(extra.clone());
         }
     }
-    for (node, version) in selected.iter() {
+    for (node, version) in &selected {
         let Node::Package(name) = node else {
             continue;
         };
         let package_extras = extras.remove(name).unwrap_or_default();
         let mut dependencies = BTreeSet::new();
-        let mut nodes = vec![node.clone()];
-        nodes.extend(
-            package_extras
-                .iter()
-                .map(|extra| Node::Extra(name.clone(), extra.clone())),
-        );
-        for from in &nodes {
-            for (dependency, _) in provider.dependencies_for(from, version)?.iter() {
+        let active = std::iter::once(None).chain(package_extras.iter().map(Some));
+        for extra in active {
+            let solver::NodeDependencies::Available(found) =
+                provider.dependencies_of(name, version, extra)?
+            else {
+                unreachable!("a decided version's dependencies were available");
+            };
+            for (dependency, _) in &found {
                 if let Some(dependency_name) = dependency.name()
                     && dependency_name != name
                 {
@@ -1100,7 +1235,10 @@ pub fn resolve(
         let candidates = provider
             .candidates(name)
             .map_err(|source| provider.source_error(name, source))?;
-        let candidate = &candidates.versions[version];
+        let dist = candidates.versions[version]
+            .dist()
+            .expect("a decided version is usable")
+            .clone();
         let files = candidates
             .files
             .files
@@ -1115,8 +1253,8 @@ pub fn resolve(
                 version: version.clone(),
                 extras: package_extras,
                 dependencies,
-                requires_python: candidate.dist.requires_python.clone(),
-                dist: candidate.dist.clone(),
+                requires_python: dist.requires_python.clone(),
+                dist,
                 files,
             },
         );
@@ -1355,6 +1493,10 @@ pub(crate) mod tests {
 
     fn target() -> Target {
         Target::new("3.12", "x86_64-manylinux_2_36").unwrap()
+    }
+
+    fn name(text: &str) -> PackageName {
+        PackageName::from_str(text).unwrap()
     }
 
     fn pins(source: &MemorySource, requirements: &[&str]) -> Vec<String> {
@@ -1639,15 +1781,44 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn prereleases_only_when_explicit_or_necessary() {
+    fn prereleases_only_when_no_stable_version_fits_as_uv_does() {
+        // uv 0.13 (checked against it on a local index): a pre-release is chosen only when no
+        // stable version is in range, even where a specifier names a pre-release.
         let mut source = MemorySource::default();
         source
             .add("lib-1.0-py3-none-any.whl", &[])
             .add("lib-2.0b1-py3-none-any.whl", &[])
-            .add("onlypre-1.0a1-py3-none-any.whl", &[]);
+            .add("onlypre-1.0a1-py3-none-any.whl", &[])
+            .add("app-1.0-py3-none-any.whl", &["lib>=1.5"]);
         assert_eq!(pins(&source, &["lib"]), ["lib==1.0"]);
         assert_eq!(pins(&source, &["lib>=2.0b1"]), ["lib==2.0b1"]);
         assert_eq!(pins(&source, &["onlypre"]), ["onlypre==1.0a1"]);
+        assert_eq!(
+            pins(&source, &["app"]),
+            ["app==1.0", "lib==2.0b1"],
+            "a transitive requirement takes a pre-release when nothing else fits"
+        );
+        source
+            .add("lib-2.0-py3-none-any.whl", &[])
+            .add("lib-2.1b1-py3-none-any.whl", &[]);
+        assert_eq!(pins(&source, &["lib>=2.0b1"]), ["lib==2.0"]);
+        let allow = ResolveOptions {
+            prerelease: PrereleaseMode::Allow,
+            ..ResolveOptions::default()
+        };
+        let resolution = resolve(
+            &source,
+            "requirements.in",
+            &lines(&["lib"]),
+            &[],
+            &target(),
+            &allow,
+        )
+        .unwrap();
+        assert_eq!(
+            resolution.packages[&name("lib")].version.to_string(),
+            "2.1b1"
+        );
     }
 
     #[test]
@@ -1682,8 +1853,12 @@ pub(crate) mod tests {
         );
         assert!(
             message.contains(
-                "hint: native >=2: 2.0 have no wheel for cp3.12 on x86_64-manylinux_2_36"
+                "Because native 2.0 has no wheel for cp3.12 on x86_64-manylinux_2_36 and app depends on native >=2, app cannot be used."
             ),
+            "{message}"
+        );
+        assert!(
+            message.contains("requirements.in requires app, requirements.in cannot be satisfied"),
             "{message}"
         );
         assert!(message.contains("requirements.in:1: app"), "{message}");

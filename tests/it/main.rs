@@ -295,7 +295,10 @@ fn no_wheel_for_the_target_is_explained() {
     );
     assert_mentions(
         &stderr,
-        &["2.0 have no wheel for cp3.12 on aarch64-macos_13_0"],
+        &[
+            "corelib 2.0 has no wheel for cp3.12 on aarch64-macos_13_0",
+            "requirements/app.in requires corelib >=2, <3",
+        ],
     );
 }
 
