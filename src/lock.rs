@@ -404,6 +404,17 @@ pub async fn lock_all(
             .cache_hits
             .load(std::sync::atomic::Ordering::Relaxed)
             - hits_before;
+        if std::env::var_os("AIRLOCK_TRACE_SOLVER").is_some_and(|v| v == "1") {
+            let stats = source.stats();
+            eprintln!(
+                "index: the resolver waited {} times, {:.2}s in all",
+                stats.waits.load(std::sync::atomic::Ordering::Relaxed),
+                stats
+                    .waited_micros
+                    .load(std::sync::atomic::Ordering::Relaxed) as f64
+                    / 1e6
+            );
+        }
         reports.push(done);
     }
     Ok(reports)

@@ -144,6 +144,10 @@ pub enum IndexStrategy {
 pub struct IndexStats {
     pub requests: AtomicU64,
     pub cache_hits: AtomicU64,
+    /// Time the resolver spent waiting for project pages and metadata (microseconds), and
+    /// how often: what prefetching did not hide.
+    pub waited_micros: AtomicU64,
+    pub waits: AtomicU64,
 }
 
 type Shared<T> = Arc<OnceCell<Result<Arc<T>, SourceError>>>;
@@ -218,7 +222,7 @@ impl RemoteIndex {
                 strategy,
                 offline,
                 policy: RetryPolicy::default(),
-                permits: Semaphore::new(48),
+                permits: Semaphore::new(128),
                 projects: Mutex::default(),
                 metadata: Mutex::default(),
                 sdists: Mutex::default(),
@@ -232,6 +236,24 @@ impl RemoteIndex {
 
     pub fn stats(&self) -> &IndexStats {
         &self.inner.stats
+    }
+
+    /// Runs a blocking lookup, counting the time it kept the resolver waiting.
+    fn waiting<T>(&self, what: &str, lookup: impl FnOnce() -> T) -> T {
+        let started = std::time::Instant::now();
+        let found = lookup();
+        let waited = started.elapsed();
+        if waited > std::time::Duration::from_millis(1) {
+            if std::env::var_os("AIRLOCK_TRACE_SOLVER").is_some_and(|v| v == "1") {
+                eprintln!("index: waited {:.3}s for {what}", waited.as_secs_f64());
+            }
+            let stats = &self.inner.stats;
+            stats
+                .waited_micros
+                .fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
+            stats.waits.fetch_add(1, Ordering::Relaxed);
+        }
+        found
     }
 }
 
@@ -289,13 +311,15 @@ impl Inner {
                 simple::parse_json(&text, &url)?
             } else {
                 simple::parse_html(&text, &url)
-            };
+            }
+            .for_project(name);
             let index_label = redact(index);
             for file in &mut files.files {
                 file.index = Some(index_label.clone());
             }
             let found = !files.files.is_empty();
             merged.files.extend(files.files);
+            merged.rejected.extend(files.rejected);
             if found && self.strategy == IndexStrategy::FirstIndex {
                 break;
             }
@@ -516,11 +540,15 @@ pub fn read_wheel_metadata(url: &Url, bytes: &[u8]) -> Result<Vec<u8>, IndexErro
 
 impl PackageSource for RemoteIndex {
     fn project(&self, name: &PackageName) -> Result<Arc<ProjectFiles>, SourceError> {
-        self.runtime.block_on(self.inner.project(name))
+        self.waiting(name.as_ref(), || {
+            self.runtime.block_on(self.inner.project(name))
+        })
     }
 
     fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, SourceError> {
-        self.runtime.block_on(self.inner.metadata(file))
+        self.waiting(file.filename.as_str(), || {
+            self.runtime.block_on(self.inner.metadata(file))
+        })
     }
 
     fn sdist_info(&self, file: &DistFile) -> Result<Arc<SdistInfo>, SourceError> {
@@ -531,6 +559,15 @@ impl PackageSource for RemoteIndex {
                 SourceError::new(error)
             }
         })
+    }
+
+    fn prefetch_metadata(&self, files: Vec<DistFile>) {
+        for file in files {
+            let inner = self.inner.clone();
+            self.runtime.spawn(async move {
+                let _ = inner.metadata(&file).await;
+            });
+        }
     }
 
     fn prefetch(&self, name: &PackageName, picker: Picker) {

@@ -84,6 +84,8 @@ pub trait PackageSource: Send + Sync {
     fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, SourceError>;
     /// A hint that `name` will be needed soon; sources with latency start fetching now.
     fn prefetch(&self, _name: &PackageName, _picker: Picker) {}
+    /// A hint that the metadata of these files will likely be asked for soon.
+    fn prefetch_metadata(&self, _files: Vec<DistFile>) {}
     /// What the source is called in messages ("the index", "the wheelhouse").
     fn describe(&self) -> &'static str {
         "the index"
@@ -436,6 +438,27 @@ impl Candidate {
     }
 }
 
+/// The versions in `range`, highest first, found segment by segment: a range narrowed by many
+/// conflicts has hundreds of segments, and testing every version against all of them made
+/// picking the slowest part of a resolution.
+fn descending<'c, 'r>(
+    versions: &'c BTreeMap<Version, Candidate>,
+    range: &'r Ranges<Version>,
+) -> impl Iterator<Item = (&'c Version, &'c Candidate)> + use<'c, 'r> {
+    use std::ops::Bound;
+    range
+        .iter()
+        .rev()
+        .filter(|(low, high)| match (low, high) {
+            (Bound::Included(a), Bound::Included(b)) => a <= b,
+            (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
+                a < b
+            }
+            _ => true,
+        })
+        .flat_map(move |bounds| versions.range::<Version, _>(bounds).rev())
+}
+
 fn is_sdist(file: &DistFile) -> bool {
     matches!(file.kind, DistFilename::Sdist(_))
 }
@@ -572,6 +595,9 @@ struct Provider<'a> {
     metadata: RefCell<HashMap<(PackageName, Version), Arc<VersionMetadata>>>,
     priorities: RefCell<solver::Priorities>,
     prefetched: RefCell<HashSet<PackageName>>,
+    /// Per name, the versions decided so far and how many had been when metadata was last
+    /// fetched ahead in a batch.
+    tried: RefCell<HashMap<PackageName, (HashSet<Version>, usize)>>,
     reasons: RefCell<BTreeMap<PackageName, String>>,
     unusable: RefCell<BTreeMap<(PackageName, Version), String>>,
 }
@@ -673,30 +699,29 @@ impl Provider<'_> {
         candidates: &'c Candidates,
         range: &Ranges<Version>,
     ) -> Option<(&'c Version, &'c Candidate)> {
-        let in_range = |stable: Option<bool>, wheel_only: bool| {
-            candidates
-                .versions
-                .iter()
-                .rev()
-                .find(move |(version, candidate)| {
-                    range.contains(*version)
-                        && stable.is_none_or(|stable| stable != version.any_prerelease())
+        let stable_passes: &[Option<bool>] = match self.options.prerelease {
+            PrereleaseMode::Allow => &[None],
+            PrereleaseMode::Disallow => &[Some(true)],
+            PrereleaseMode::IfNecessaryOrExplicit => &[Some(true), Some(false)],
+        };
+        // With pip's --prefer-binary, versions that have a wheel come first.
+        let wheel_passes: &[bool] = if self.options.binary.prefer_binary {
+            &[true, false]
+        } else {
+            &[false]
+        };
+        for &wheel_only in wheel_passes {
+            for &stable in stable_passes {
+                let found = descending(&candidates.versions, range).find(|(version, candidate)| {
+                    stable.is_none_or(|stable| stable != version.any_prerelease())
                         && (!wheel_only || candidate.dist().is_some_and(|d| !is_sdist(d)))
-                })
-        };
-        let pass = |wheel_only: bool| match self.options.prerelease {
-            PrereleaseMode::Allow => in_range(None, wheel_only),
-            PrereleaseMode::Disallow => in_range(Some(true), wheel_only),
-            PrereleaseMode::IfNecessaryOrExplicit => {
-                in_range(Some(true), wheel_only).or_else(|| in_range(Some(false), wheel_only))
+                });
+                if found.is_some() {
+                    return found;
+                }
             }
-        };
-        self.options
-            .binary
-            .prefer_binary
-            .then(|| pass(true))
-            .flatten()
-            .or_else(|| pass(false))
+        }
+        None
     }
 
     fn select_version(
@@ -1018,6 +1043,68 @@ impl solver::Oracle for Provider<'_> {
     fn discovered(&self, dependencies: &[(Node, Ranges<Version>)]) {
         self.prefetch(dependencies);
     }
+
+    /// After 5, 10 and 20 versions of one package were decided, and every 20 more, fetch the
+    /// metadata of the next versions the solver will likely try (as many as were tried, at
+    /// most 50), as uv does: a package with hundreds of releases (botocore) otherwise waits
+    /// for one metadata file at a time.
+    fn decided(
+        &self,
+        node: &Node,
+        version: &Version,
+        range: &Ranges<Version>,
+        settled: Option<&Ranges<Version>>,
+    ) {
+        let Node::Package(name) = node else {
+            return;
+        };
+        let (tried, batch) = {
+            let mut all = self.tried.borrow_mut();
+            let (versions, last) = all.entry(name.clone()).or_default();
+            let tried = versions.len();
+            let due = (tried >= 3 && *last < 3)
+                || (tried >= 10 && *last < 10)
+                || (tried >= 10 && tried - *last >= 10);
+            versions.insert(version.clone());
+            if due {
+                *last = tried;
+            }
+            (tried, due)
+        };
+        if !batch {
+            return;
+        }
+        let Some(candidates) = self.candidates.borrow().get(name).cloned() else {
+            return;
+        };
+        // First the versions still in range below this one, then, when those run out, every
+        // lower version that the constraints that cannot change still allow.
+        let lower = {
+            let below = Ranges::strictly_lower_than(version.clone());
+            let below = match settled {
+                Some(settled) => below.intersection(settled),
+                None => below,
+            };
+            below.difference(range)
+        };
+        let wanted = (tried * 8).clamp(50, 400);
+        let files: Vec<DistFile> = descending(&candidates.versions, range)
+            .chain(descending(&candidates.versions, &lower))
+            .filter(|(v, _)| !v.any_prerelease())
+            .take(wanted)
+            // Wheels only (an sdist's metadata may need a build), and only for this Python.
+            .filter_map(|(_, candidate)| candidate.dist())
+            .filter(|dist| {
+                !is_sdist(dist)
+                    && dist
+                        .requires_python
+                        .as_ref()
+                        .is_none_or(|r| r.contains(&self.python))
+            })
+            .cloned()
+            .collect();
+        self.source.prefetch_metadata(files);
+    }
 }
 
 /// The same answers through pubgrub's own interface (its stock `resolve` loop runs on it
@@ -1158,6 +1245,7 @@ pub fn resolve(
         metadata: RefCell::default(),
         priorities: RefCell::default(),
         prefetched: RefCell::default(),
+        tried: RefCell::default(),
         reasons: RefCell::default(),
         unusable: RefCell::default(),
     };
@@ -1429,6 +1517,7 @@ pub(crate) mod tests {
                     .get(name)
                     .map(|files| files.iter().map(|(f, _)| f.clone()).collect())
                     .unwrap_or_default(),
+                ..ProjectFiles::default()
             }))
         }
 

@@ -7,6 +7,7 @@
 use std::str::FromStr;
 
 use pep440_rs::VersionSpecifiers;
+use pep508_rs::PackageName;
 use serde::Deserialize;
 use url::Url;
 
@@ -69,6 +70,39 @@ impl DistFile {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProjectFiles {
     pub files: Vec<DistFile>,
+    /// Files the page lists that are not this project's (by their names): with the reason.
+    pub rejected: Vec<(String, String)>,
+}
+
+impl ProjectFiles {
+    /// Keeps only `project`'s files: wheels named for it, and sdists whose name starts with
+    /// it (re-read knowing the name, since legacy sdist names are ambiguous).
+    pub fn for_project(self, project: &PackageName) -> ProjectFiles {
+        let mut kept = ProjectFiles {
+            files: Vec::with_capacity(self.files.len()),
+            rejected: self.rejected,
+        };
+        for mut file in self.files {
+            let verdict = match &file.kind {
+                DistFilename::Wheel(wheel) if wheel.name == *project => Ok(()),
+                DistFilename::Wheel(wheel) => Err(format!("a wheel of {}", wheel.name)),
+                DistFilename::Sdist(_) => {
+                    match super::wheel::SdistFilename::parse_for(file.filename.as_str(), project) {
+                        Ok(sdist) => {
+                            file.kind = DistFilename::Sdist(sdist);
+                            Ok(())
+                        }
+                        Err(_) => Err(format!("not an sdist of {project}")),
+                    }
+                }
+            };
+            match verdict {
+                Ok(()) => kept.files.push(file),
+                Err(reason) => kept.rejected.push((file.filename.to_string(), reason)),
+            }
+        }
+        kept
+    }
 }
 
 #[derive(Deserialize)]
@@ -180,7 +214,10 @@ pub fn parse_json(text: &str, page_url: &Url) -> Result<ProjectFiles, SimpleErro
             index: None,
         });
     }
-    Ok(ProjectFiles { files })
+    Ok(ProjectFiles {
+        files,
+        rejected: Vec::new(),
+    })
 }
 
 /// Parses the anchors of a PEP 503 page. Only `<a ...>text</a>` matters, so this is a small
@@ -253,7 +290,10 @@ pub fn parse_html(text: &str, page_url: &Url) -> ProjectFiles {
             index: None,
         });
     }
-    ProjectFiles { files }
+    ProjectFiles {
+        files,
+        rejected: Vec::new(),
+    }
 }
 
 /// The value of an attribute in a start tag, entity-decoded; `Some("")` for a bare attribute.

@@ -29,6 +29,7 @@ use pep440_rs::Version;
 use pep508_rs::PackageName;
 use pubgrub::{
     ConflictId, DependencyProvider, DerivationTree, Id, PackageResolutionStatistics, Ranges, State,
+    Term,
 };
 
 use super::requirements::is_singleton_constraint;
@@ -222,6 +223,15 @@ pub trait Oracle:
     fn priorities(&self) -> &std::cell::RefCell<Priorities>;
     /// Called with each decided version's dependencies: a chance to start fetching them.
     fn discovered(&self, dependencies: &[(Node, Ranges<Version>)]);
+    /// Called when `version` is chosen from `range`; `settled` is what the constraints that
+    /// cannot change allow. A chance to fetch ahead for the versions tried next.
+    fn decided(
+        &self,
+        node: &Node,
+        version: &Version,
+        range: &Ranges<Version>,
+        settled: Option<&Ranges<Version>>,
+    );
 }
 
 /// Why the solve stopped without a solution.
@@ -422,6 +432,16 @@ impl<O: Oracle> Solver<'_, O> {
                 }
                 Selection::Version(version) => version,
             };
+            let settled = self
+                .state
+                .partial_solution
+                .unchanging_term_for_package(id)
+                .map(|term| match term {
+                    Term::Positive(range) => range.clone(),
+                    Term::Negative(range) => range.complement(),
+                });
+            self.oracle
+                .decided(&node, &version, &range, settled.as_ref());
             if self
                 .added
                 .get(&id)

@@ -121,6 +121,31 @@ impl FromStr for SdistFilename {
     }
 }
 
+impl SdistFilename {
+    /// Parses an sdist name of a known project: the name is the prefix that normalises to
+    /// `project` (as uv reads it), so `PyMuPDF-1.14.19.post-2.tar.gz` is 1.14.19.post2 of
+    /// pymupdf, not version 2 of a project called `pymupdf-1.14.19.post`. A file of another
+    /// project is an error.
+    pub fn parse_for(filename: &str, project: &PackageName) -> Result<Self, FilenameError> {
+        let not_sdist = || FilenameError::NotAnSdist(filename.to_string());
+        let stem = SDIST_SUFFIXES
+            .iter()
+            .find_map(|suffix| filename.strip_suffix(suffix))
+            .ok_or_else(not_sdist)?;
+        for (index, _) in stem.match_indices('-') {
+            let (name, version) = (&stem[..index], &stem[index + 1..]);
+            if PackageName::from_str(name).is_ok_and(|name| name == *project) {
+                let version = Version::from_str(version).map_err(|_| not_sdist())?;
+                return Ok(SdistFilename {
+                    name: project.clone(),
+                    version,
+                });
+            }
+        }
+        Err(not_sdist())
+    }
+}
+
 /// What a file on the index is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum DistFilename {
@@ -223,6 +248,26 @@ mod tests {
         assert_eq!(sdist.name.as_ref(), "python-dateutil");
         assert_eq!(sdist.version.to_string(), "2.9.0.post0");
         assert!(SdistFilename::from_str("README.txt").is_err());
+        let pymupdf = PackageName::from_str("pymupdf").unwrap();
+        let legacy = SdistFilename::parse_for("PyMuPDF-1.14.19.post-2.tar.gz", &pymupdf).unwrap();
+        assert_eq!(legacy.version.to_string(), "1.14.19.post2");
+        assert_eq!(
+            SdistFilename::from_str("PyMuPDF-1.14.19.post-2.tar.gz")
+                .unwrap()
+                .version
+                .to_string(),
+            "2",
+            "without the project name the last dash wins"
+        );
+        let dateutil = PackageName::from_str("python-dateutil").unwrap();
+        assert_eq!(
+            SdistFilename::parse_for("python-dateutil-2.9.0.post0.tar.gz", &dateutil)
+                .unwrap()
+                .version
+                .to_string(),
+            "2.9.0.post0"
+        );
+        assert!(SdistFilename::parse_for("other-1.0.tar.gz", &pymupdf).is_err());
         assert!(DistFilename::parse("foo-1.0-py2.7.egg").is_none());
     }
 }
