@@ -315,6 +315,7 @@ pub async fn lock_all(
             None => {
                 let source = RemoteIndex::new(
                     selection.urls.clone(),
+                    request.targets.iter().map(Target::tags).collect(),
                     request.index_strategy,
                     cache.clone(),
                     request.offline,

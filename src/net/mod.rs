@@ -160,7 +160,8 @@ pub async fn success_body(response: reqwest::Response, url: &Url) -> Result<Vec<
         url: redact(url),
         source,
     })?;
-    Ok(bytes.to_vec())
+    // Bytes of a whole answer own their buffer: the Vec takes it without a copy.
+    Ok(Vec::from(bytes))
 }
 
 /// The answer to a ranged GET.

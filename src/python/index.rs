@@ -31,6 +31,7 @@ use super::resolver::{
 };
 use super::sdist::{self, SdistError};
 use super::simple::{self, CoreMetadataFile, DistFile, ProjectFiles, SimpleError};
+use super::target::Tags;
 use super::wheel::DistFilename;
 use super::zip_metadata::{
     ZipMetadataError, extract_member, find_metadata, locate_directory, member_read_length,
@@ -173,6 +174,11 @@ struct Inner {
     offline: bool,
     policy: RetryPolicy,
     permits: Semaphore,
+    /// Project pages in flight at once: each can be tens of megabytes while it is read.
+    page_permits: Semaphore,
+    /// The tags of the run's targets: wheels none of them (nor this machine, which runs the
+    /// builds) can install are dropped when a page is read.
+    keep: Vec<Tags>,
     projects: Mutex<HashMap<PackageName, Shared<ProjectFiles>>>,
     metadata: Mutex<HashMap<Url, Shared<CoreMetadata>>>,
     /// One lock per sdist (by sha256), so two targets never build the same sdist at once.
@@ -208,6 +214,7 @@ pub fn parse_index_url(text: &str) -> Result<Url, IndexError> {
 impl RemoteIndex {
     pub fn new(
         indexes: Vec<Url>,
+        keep: Vec<Tags>,
         strategy: IndexStrategy,
         cache: HttpCache,
         offline: bool,
@@ -223,6 +230,8 @@ impl RemoteIndex {
                 offline,
                 policy: RetryPolicy::default(),
                 permits: Semaphore::new(128),
+                page_permits: Semaphore::new(8),
+                keep,
                 projects: Mutex::default(),
                 metadata: Mutex::default(),
                 sdists: Mutex::default(),
@@ -284,7 +293,7 @@ impl Inner {
                 })?;
             let body = {
                 let _permit = self
-                    .permits
+                    .page_permits
                     .acquire()
                     .await
                     .expect("semaphore is never closed");
@@ -313,6 +322,11 @@ impl Inner {
                 simple::parse_html(&text, &url)
             }
             .for_project(name);
+            if !self.keep.is_empty() {
+                files.retain_wheels(|wheel| {
+                    self.keep.iter().any(|tags| tags.is_compatible(wheel)) || host_might_run(wheel)
+                });
+            }
             let index_label = redact(index);
             for file in &mut files.files {
                 file.index = Some(index_label.clone());
@@ -581,6 +595,18 @@ impl PackageSource for RemoteIndex {
             }
         });
     }
+}
+
+/// Whether this machine could install `wheel` for some Python: its builds resolve build
+/// requirements for itself, whatever the targets are.
+fn host_might_run(wheel: &super::wheel::WheelFilename) -> bool {
+    let arch = std::env::consts::ARCH;
+    wheel.platform.iter().any(|platform| {
+        platform == "any"
+            || platform == &format!("linux_{arch}")
+            || ((platform.starts_with("manylinux") || platform.starts_with("musllinux"))
+                && platform.ends_with(arch))
+    })
 }
 
 /// Where index URLs come from, highest priority first.

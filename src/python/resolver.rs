@@ -424,18 +424,10 @@ impl Rejection {
 /// One version of a project, for the target.
 #[derive(Debug, Clone)]
 enum Candidate {
-    /// The wheel the target installs, or the sdist it builds.
-    Usable(Box<DistFile>),
+    /// The wheel the target installs, or the sdist it builds: its place in the project's
+    /// files (candidates for two targets share the page, never copy it).
+    Usable(u32),
     Unusable(Rejection),
-}
-
-impl Candidate {
-    fn dist(&self) -> Option<&DistFile> {
-        match self {
-            Candidate::Usable(dist) => Some(dist),
-            Candidate::Unusable(_) => None,
-        }
-    }
 }
 
 /// The versions in `range`, highest first, found segment by segment: a range narrowed by many
@@ -472,6 +464,15 @@ struct Candidates {
     files: Arc<ProjectFiles>,
 }
 
+impl Candidates {
+    fn dist(&self, candidate: &Candidate) -> Option<&DistFile> {
+        match candidate {
+            Candidate::Usable(at) => self.files.files.get(*at as usize),
+            Candidate::Unusable(_) => None,
+        }
+    }
+}
+
 /// Sorts a project's files into versions for a target, as uv's version map does: per version
 /// the best wheel for the target (by tag rank), else its sdist (`.tar.gz` or `.zip`), else
 /// why neither can be used. Requires-Python is not checked here: the chosen file's is, when
@@ -483,8 +484,9 @@ fn candidates_for(
     (allow_wheel, allow_sdist): (bool, bool),
     allowed_yanks: Option<&HashSet<Version>>,
 ) -> Candidates {
-    let mut wheels: BTreeMap<Version, (u32, DistFile)> = BTreeMap::new();
-    let mut sdists: BTreeMap<Version, DistFile> = BTreeMap::new();
+    // Per version: the best wheel's (rank, place) and the sdist's place in `files`.
+    let mut wheels: BTreeMap<Version, (u32, usize)> = BTreeMap::new();
+    let mut sdists: BTreeMap<Version, usize> = BTreeMap::new();
     let mut rejected: BTreeMap<Version, Rejection> = BTreeMap::new();
     let mut seen: BTreeSet<Version> = BTreeSet::new();
     let hash_refused = |file: &DistFile| {
@@ -495,7 +497,8 @@ fn candidates_for(
                 .is_some_and(|h| allowed.contains(h.as_str()))
         })
     };
-    for file in &files.files {
+    let name_of = |at: usize| files.files[at].filename.as_str();
+    for (at, file) in files.files.iter().enumerate() {
         let version = file.kind.version().clone();
         seen.insert(version.clone());
         let yanked =
@@ -512,12 +515,12 @@ fn candidates_for(
                     Some(Rejection::HashMismatch)
                 } else {
                     // One sdist per version: .tar.gz (PEP 625) before .zip, then by name.
-                    let key = |f: &DistFile| (!f.filename.ends_with(".tar.gz"), f.filename.clone());
+                    let key = |name: &str| (!name.ends_with(".tar.gz"), name.to_string());
                     if sdists
                         .get(&version)
-                        .is_none_or(|current| key(file) < key(current))
+                        .is_none_or(|&current| key(name) < key(name_of(current)))
                     {
-                        sdists.insert(version.clone(), file.clone());
+                        sdists.insert(version.clone(), at);
                     }
                     None
                 }
@@ -529,12 +532,10 @@ fn candidates_for(
                 Some(_) if hash_refused(file) => Some(Rejection::HashMismatch),
                 Some(rank) => {
                     // Lower rank wins; ties go to the file name, for determinism.
-                    let key = (rank, file.filename.clone());
-                    if wheels
-                        .get(&version)
-                        .is_none_or(|(r, current)| key < (*r, current.filename.clone()))
-                    {
-                        wheels.insert(version.clone(), (rank, file.clone()));
+                    if wheels.get(&version).is_none_or(|&(r, current)| {
+                        (rank, file.filename.as_str()) < (r, name_of(current))
+                    }) {
+                        wheels.insert(version.clone(), (rank, at));
                     }
                     None
                 }
@@ -552,8 +553,8 @@ fn candidates_for(
         .into_iter()
         .map(|version| {
             let candidate = match (wheels.remove(&version), sdists.remove(&version)) {
-                (Some((_, wheel)), _) => Candidate::Usable(Box::new(wheel)),
-                (None, Some(sdist)) => Candidate::Usable(Box::new(sdist)),
+                (Some((_, wheel)), _) => Candidate::Usable(wheel as u32),
+                (None, Some(sdist)) => Candidate::Usable(sdist as u32),
                 (None, None) => Candidate::Unusable(
                     rejected
                         .remove(&version)
@@ -714,7 +715,7 @@ impl Provider<'_> {
             for &stable in stable_passes {
                 let found = descending(&candidates.versions, range).find(|(version, candidate)| {
                     stable.is_none_or(|stable| stable != version.any_prerelease())
-                        && (!wheel_only || candidate.dist().is_some_and(|d| !is_sdist(d)))
+                        && (!wheel_only || candidates.dist(candidate).is_some_and(|d| !is_sdist(d)))
                 });
                 if found.is_some() {
                     return found;
@@ -742,7 +743,11 @@ impl Provider<'_> {
                 version.clone(),
                 format!("{name} {version} has {}", rejection.describe(self.target)),
             ),
-            Candidate::Usable(dist) => match &dist.requires_python {
+            Candidate::Usable(_) => match &candidates
+                .dist(candidate)
+                .expect("a usable candidate names a file")
+                .requires_python
+            {
                 Some(requires) if !requires.contains(&self.python) => {
                     solver::Selection::RequiresPython(
                         version.clone(),
@@ -771,7 +776,10 @@ impl Provider<'_> {
             }
             let reason = match candidate {
                 Candidate::Unusable(rejection) => rejection.describe(self.target),
-                Candidate::Usable(dist) => match &dist.requires_python {
+                Candidate::Usable(_) => match candidates
+                    .dist(candidate)
+                    .and_then(|dist| dist.requires_python.as_ref())
+                {
                     Some(requires) if !requires.contains(&self.python) => {
                         format!("files that need Python {requires}, not {}", self.python)
                     }
@@ -818,7 +826,7 @@ impl Provider<'_> {
         let dist = candidates
             .versions
             .get(version)
-            .and_then(Candidate::dist)
+            .and_then(|candidate| candidates.dist(candidate))
             .expect("only usable versions are decided");
         let metadata = if is_sdist(dist) {
             self.source
@@ -889,7 +897,7 @@ impl Provider<'_> {
                         .iter()
                         .rev()
                         .filter(|(v, _)| range.contains(*v) && !v.any_prerelease())
-                        .find_map(|(_, c)| c.dist())
+                        .find_map(|(_, c)| candidates.dist(c))
                         .filter(|dist| {
                             !is_sdist(dist)
                                 && dist
@@ -1093,7 +1101,7 @@ impl solver::Oracle for Provider<'_> {
             .filter(|(v, _)| !v.any_prerelease())
             .take(wanted)
             // Wheels only (an sdist's metadata may need a build), and only for this Python.
-            .filter_map(|(_, candidate)| candidate.dist())
+            .filter_map(|(_, candidate)| candidates.dist(candidate))
             .filter(|dist| {
                 !is_sdist(dist)
                     && dist
@@ -1323,8 +1331,8 @@ pub fn resolve(
         let candidates = provider
             .candidates(name)
             .map_err(|source| provider.source_error(name, source))?;
-        let dist = candidates.versions[version]
-            .dist()
+        let dist = candidates
+            .dist(&candidates.versions[version])
             .expect("a decided version is usable")
             .clone();
         let files = candidates
@@ -1341,7 +1349,7 @@ pub fn resolve(
                 version: version.clone(),
                 extras: package_extras,
                 dependencies,
-                requires_python: dist.requires_python.clone(),
+                requires_python: dist.requires_python.as_deref().cloned(),
                 dist,
                 files,
             },
@@ -1493,7 +1501,8 @@ pub(crate) mod tests {
                 filename: filename.parse().unwrap(),
                 url: Url::parse(&format!("http://127.0.0.1:9/files/{filename}")).unwrap(),
                 sha256: Some(format!("{:0>64}", filename.len()).parse().unwrap()),
-                requires_python: requires_python.map(|r| VersionSpecifiers::from_str(r).unwrap()),
+                requires_python: requires_python
+                    .map(|r| Arc::new(VersionSpecifiers::from_str(r).unwrap())),
                 yanked,
                 size: Some(1),
                 upload_time: None,

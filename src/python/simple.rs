@@ -4,7 +4,9 @@
 //! Pure parsing: `parse_json(text, page_url)` and `parse_html(text, page_url)`; fetching lives in
 //! [`crate::python::index`].
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use pep440_rs::VersionSpecifiers;
 use pep508_rs::PackageName;
@@ -48,7 +50,8 @@ pub struct DistFile {
     /// `None` when the page gives no sha256 (or not 64 hex digits): such a file cannot be
     /// locked.
     pub sha256: Option<Sha256Hex>,
-    pub requires_python: Option<VersionSpecifiers>,
+    /// Shared between the files of a page that say the same (most of a project's do).
+    pub requires_python: Option<Arc<VersionSpecifiers>>,
     pub yanked: bool,
     pub size: Option<u64>,
     pub upload_time: Option<String>,
@@ -75,6 +78,33 @@ pub struct ProjectFiles {
 }
 
 impl ProjectFiles {
+    /// Drops the wheels `keep` refuses (the platforms no target of the run can install),
+    /// keeping every sdist and, for a version that would lose all its files, one wheel: the
+    /// version stays known (it is tried and ruled out as uv tries it), and the memory of a
+    /// project with thousands of platform wheels goes to the few that matter.
+    pub fn retain_wheels(&mut self, keep: impl Fn(&super::wheel::WheelFilename) -> bool) {
+        let mut kept_version: std::collections::HashSet<pep440_rs::Version> =
+            std::collections::HashSet::new();
+        let mut keep_flags: Vec<bool> = Vec::with_capacity(self.files.len());
+        for file in &self.files {
+            let keep_it = match &file.kind {
+                DistFilename::Wheel(wheel) => keep(wheel),
+                DistFilename::Sdist(_) => true,
+            };
+            if keep_it {
+                kept_version.insert(file.kind.version().clone());
+            }
+            keep_flags.push(keep_it);
+        }
+        let mut index = 0;
+        self.files.retain(|file| {
+            let keep_it = keep_flags[index];
+            index += 1;
+            keep_it || kept_version.insert(file.kind.version().clone())
+        });
+        self.files.shrink_to_fit();
+    }
+
     /// Keeps only `project`'s files: wheels named for it, and sdists whose name starts with
     /// it (re-read knowing the name, since legacy sdist names are ambiguous).
     pub fn for_project(self, project: &PackageName) -> ProjectFiles {
@@ -134,12 +164,24 @@ struct JsonFile {
 
 /// Invalid `requires-python` values exist on real indexes (`>=2.7.*`); an unparsable one is
 /// treated as absent, as pip does, rather than hiding the file.
-fn parse_requires_python(text: Option<&str>) -> Option<VersionSpecifiers> {
-    let text = text?.trim();
-    if text.is_empty() {
-        return None;
+/// Parses each distinct `requires-python` of a page once: a project's thousands of files
+/// share a handful of values.
+#[derive(Default)]
+struct RequiresPythonCache(HashMap<String, Option<Arc<VersionSpecifiers>>>);
+
+impl RequiresPythonCache {
+    fn get(&mut self, text: Option<&str>) -> Option<Arc<VersionSpecifiers>> {
+        let text = text?.trim();
+        if text.is_empty() {
+            return None;
+        }
+        if let Some(found) = self.0.get(text) {
+            return found.clone();
+        }
+        let parsed = VersionSpecifiers::from_str(text).ok().map(Arc::new);
+        self.0.insert(text.to_string(), parsed.clone());
+        parsed
     }
-    VersionSpecifiers::from_str(text).ok()
 }
 
 fn metadata_from_json(value: Option<&serde_json::Value>) -> CoreMetadataFile {
@@ -172,6 +214,7 @@ pub fn parse_json(text: &str, page_url: &Url) -> Result<ProjectFiles, SimpleErro
         source,
     })?;
     let mut files = Vec::with_capacity(page.files.len());
+    let mut requires_pythons = RequiresPythonCache::default();
     for file in page.files {
         let (Some(kind), Ok(filename)) = (
             DistFilename::parse(&file.filename),
@@ -203,7 +246,7 @@ pub fn parse_json(text: &str, page_url: &Url) -> Result<ProjectFiles, SimpleErro
                 .get("sha256")
                 .and_then(|h| Sha256Hex::parse(h).ok())
                 .or(fragment_hash),
-            requires_python: parse_requires_python(file.requires_python.as_deref()),
+            requires_python: requires_pythons.get(file.requires_python.as_deref()),
             filename,
             kind,
             url,
@@ -225,6 +268,7 @@ pub fn parse_json(text: &str, page_url: &Url) -> Result<ProjectFiles, SimpleErro
 pub fn parse_html(text: &str, page_url: &Url) -> ProjectFiles {
     let mut base = page_url.clone();
     let mut files = Vec::new();
+    let mut requires_pythons = RequiresPythonCache::default();
     let lower = text.to_ascii_lowercase();
     let mut position = 0;
     while let Some(offset) = lower[position..].find('<') {
@@ -280,9 +324,8 @@ pub fn parse_html(text: &str, page_url: &Url) -> ProjectFiles {
             kind,
             url,
             sha256,
-            requires_python: parse_requires_python(
-                attribute(tag, "data-requires-python").as_deref(),
-            ),
+            requires_python: requires_pythons
+                .get(attribute(tag, "data-requires-python").as_deref()),
             yanked: attribute(tag, "data-yanked").is_some(),
             size: None,
             upload_time: None,
@@ -492,5 +535,33 @@ mod tests {
     #[test]
     fn decodes_entities() {
         assert_eq!(decode_entities("a&lt;b&#62;c&#x3d;&bogus"), "a<b>c=&bogus");
+    }
+
+    #[test]
+    fn a_page_keeps_its_project_files_and_the_platforms_that_matter() {
+        let text = r#"<html><body>
+          <a href="/f/PyMuPDF-1.14.19.post-2.tar.gz">PyMuPDF-1.14.19.post-2.tar.gz</a>
+          <a href="/f/other-1.0-py3-none-any.whl">other-1.0-py3-none-any.whl</a>
+          <a href="/f/pymupdf-2.0-cp311-abi3-win_amd64.whl">pymupdf-2.0-cp311-abi3-win_amd64.whl</a>
+          <a href="/f/pymupdf-2.0-cp311-abi3-manylinux_2_28_x86_64.whl">pymupdf-2.0-cp311-abi3-manylinux_2_28_x86_64.whl</a>
+          <a href="/f/pymupdf-1.0-cp27-cp27m-win32.whl">pymupdf-1.0-cp27-cp27m-win32.whl</a>
+          <a href="/f/pymupdf-1.0-cp27-cp27m-win_amd64.whl">pymupdf-1.0-cp27-cp27m-win_amd64.whl</a>
+        </body></html>"#;
+        let name = PackageName::from_str("pymupdf").unwrap();
+        let mut files = parse_html(text, &page()).for_project(&name);
+        assert_eq!(files.rejected.len(), 1, "{:?}", files.rejected);
+        let legacy = &files.files[0];
+        assert_eq!(legacy.kind.version().to_string(), "1.14.19.post2");
+        files.retain_wheels(|wheel| wheel.platform.iter().any(|p| p.contains("linux")));
+        let names: Vec<&str> = files.files.iter().map(|f| f.filename.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "PyMuPDF-1.14.19.post-2.tar.gz",
+                "pymupdf-2.0-cp311-abi3-manylinux_2_28_x86_64.whl",
+                "pymupdf-1.0-cp27-cp27m-win32.whl",
+            ],
+            "1.0 keeps one wheel so the version stays known"
+        );
     }
 }

@@ -182,7 +182,7 @@ impl WheelhouseSource {
                 kind: DistFilename::Wheel(wheel.clone()),
                 url,
                 sha256: None,
-                requires_python: parsed.requires_python.clone(),
+                requires_python: parsed.requires_python.clone().map(Arc::new),
                 yanked: false,
                 size: std::fs::metadata(&path).ok().map(|m| m.len()),
                 upload_time: None,
