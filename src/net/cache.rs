@@ -300,7 +300,12 @@ fn private(url: &Url) -> bool {
 /// entries skip that: a torn entry after a power loss fails its parse or hash check and is
 /// fetched again, and syncing hundreds of small files would cost more than the resolution.
 fn write_replacing(path: &Path, bytes: &[u8], durable: bool, private: bool) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // A bare file name (`-o out.txt`) has the empty path as its parent: that is the current
+    // directory, which the temp file and the directory sync must both name as ".".
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
     let mut temp = tempfile::Builder::new()
         .prefix(".airlock-tmp-")
         .tempfile_in(dir)?;

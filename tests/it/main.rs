@@ -208,6 +208,14 @@ fn export_writes_hash_pinned_requirements() {
         "{exported}"
     );
     assert!(exported.contains("webapp==1.0 \\\n"), "{exported}");
+
+    // `-o` with a bare file name writes into the current directory and says nothing: its
+    // parent is the empty path, which the atomic write once failed to sync after the rename.
+    project.stdout_of(
+        &["export", "--format", "requirements-txt", "-o", "out.txt"],
+        0,
+    );
+    assert_eq!(project.read("out.txt"), exported);
 }
 
 #[test]
