@@ -17,7 +17,9 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use pep440_rs::Version;
 use pep508_rs::PackageName;
+use pubgrub::Ranges;
 use sha2::{Digest, Sha256};
 use tokio::sync::{OnceCell, Semaphore};
 use url::Url;
@@ -26,8 +28,8 @@ use super::build::{BuildError, Hook, HookOutput, HostPython};
 use super::metadata::{CoreMetadata, MetadataError};
 use super::requirements::{Location, RequirementLine};
 use super::resolver::{
-    MetadataOrigin, PackageSource, Picker, ResolveError, ResolveOptions, SdistInfo, SourceError,
-    resolve,
+    MetadataOrigin, PackageSource, ResolveError, ResolveOptions, SdistInfo, SourceError,
+    Speculation, resolve,
 };
 use super::sdist::{self, SdistError};
 use super::simple::{self, CoreMetadataFile, DistFile, ProjectFiles, SimpleError};
@@ -45,6 +47,8 @@ use crate::reporter::{Event, Reporter};
 pub enum IndexError {
     #[error(transparent)]
     Net(#[from] NetError),
+    #[error("{file} is being built by another thread")]
+    Busy { file: String },
     #[error(transparent)]
     Simple(#[from] SimpleError),
     #[error(
@@ -176,6 +180,8 @@ struct Inner {
     permits: Semaphore,
     /// Project pages in flight at once: each can be tens of megabytes while it is read.
     page_permits: Semaphore,
+    /// Sdist builds started ahead of the resolver: one at a time (builds are CPU-bound).
+    background_builds: Semaphore,
     /// The tags of the run's targets: wheels none of them (nor this machine, which runs the
     /// builds) can install are dropped when a page is read.
     keep: Vec<Tags>,
@@ -231,6 +237,7 @@ impl RemoteIndex {
                 policy: RetryPolicy::default(),
                 permits: Semaphore::new(128),
                 page_permits: Semaphore::new(8),
+                background_builds: Semaphore::new(1),
                 keep,
                 projects: Mutex::default(),
                 metadata: Mutex::default(),
@@ -584,15 +591,50 @@ impl PackageSource for RemoteIndex {
         }
     }
 
-    fn prefetch(&self, name: &PackageName, picker: Picker) {
-        let inner = self.inner.clone();
+    fn prefetch(
+        &self,
+        name: &PackageName,
+        range: Ranges<Version>,
+        speculation: Arc<dyn Speculation>,
+        depth: u8,
+    ) {
+        let index = self.clone();
         let name = name.clone();
         self.runtime.spawn(async move {
-            if let Ok(files) = inner.project(&name).await
-                && let Some(file) = picker(&files)
-            {
-                let _ = inner.metadata(&file).await;
+            let inner = &index.inner;
+            let Ok(files) = inner.project(&name).await else {
+                return;
+            };
+            let Some(file) = speculation.pick(&name, &files, &range) else {
+                return;
+            };
+            if !matches!(file.kind, DistFilename::Sdist(_)) {
+                let Ok(metadata) = inner.metadata(&file).await else {
+                    return;
+                };
+                if depth > 0 {
+                    for (dependency, range) in speculation.follow(&metadata) {
+                        if speculation.claim(&dependency) {
+                            index.prefetch(&dependency, range, speculation.clone(), depth - 1);
+                        }
+                    }
+                }
+                return;
             }
+            // An sdist's metadata needs its build: one at a time in the background, on the
+            // blocking pool. The resolver, when it gets there, waits for the same slot, or
+            // finds the answer cached. A failure is remembered in the slot and reported then.
+            let Ok(_turn) = inner.background_builds.acquire().await else {
+                return;
+            };
+            let builder = index.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                BACKGROUND.set(true);
+                let result = builder.sdist_info_blocking(&file);
+                BACKGROUND.set(false);
+                result
+            })
+            .await;
         });
     }
 }
@@ -878,6 +920,8 @@ mod tests {
 thread_local! {
     /// The sdists this thread is preparing, outermost first: a build requirement that needs
     /// an sdist already on the stack is a cycle, reported rather than deadlocked on.
+    /// Set on a thread that builds ahead of the resolver.
+    static BACKGROUND: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static BUILDING: std::cell::RefCell<Vec<(SafeFileName, Sha256Hex)>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -963,7 +1007,22 @@ impl RemoteIndex {
             let mut map = self.inner.sdists.lock().expect("sdist map lock");
             map.entry(sha256.clone()).or_default().clone()
         };
-        let mut slot = slot.lock().expect("sdist slot lock");
+        // A background build never waits for a slot another thread holds: two threads each
+        // holding one build and waiting for the other's would never finish. It steps aside;
+        // the resolver builds that one when it gets there.
+        let mut slot = if BACKGROUND.get() {
+            match slot.try_lock() {
+                Ok(slot) => slot,
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    return Err(IndexError::Busy {
+                        file: file.filename.to_string(),
+                    });
+                }
+                Err(std::sync::TryLockError::Poisoned(_)) => panic!("sdist slot lock poisoned"),
+            }
+        } else {
+            slot.lock().expect("sdist slot lock")
+        };
         match slot.as_ref() {
             Some(Ok(info)) => return Ok(info.clone()),
             // The same bytes fail the same way: another target is not built again.

@@ -18,7 +18,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use pep440_rs::{Operator, Version, VersionSpecifiers};
 use pep508_rs::{ExtraName, MarkerEnvironment, MarkerTree, PackageName, Requirement, VersionOrUrl};
@@ -73,8 +73,22 @@ impl std::error::Error for SourceError {
     }
 }
 
-/// Chooses the file whose metadata a prefetch should warm, given the project's files.
-pub type Picker = Box<dyn FnOnce(&Arc<ProjectFiles>) -> Option<DistFile> + Send>;
+/// What a source needs to fetch ahead of the resolver on its own: which file of a project the
+/// resolver will most likely read, and what that file's metadata will make it ask for next.
+/// Shared by every prefetch task of one resolution.
+pub trait Speculation: Send + Sync {
+    /// Whether `name` is new (each project is prefetched once).
+    fn claim(&self, name: &PackageName) -> bool;
+    /// The file whose metadata the resolver will likely read for `name` in `range`.
+    fn pick(
+        &self,
+        name: &PackageName,
+        files: &Arc<ProjectFiles>,
+        range: &Ranges<Version>,
+    ) -> Option<DistFile>;
+    /// The requirements in `metadata` that apply on the target, with their ranges.
+    fn follow(&self, metadata: &CoreMetadata) -> Vec<(PackageName, Ranges<Version>)>;
+}
 
 /// Where the resolver gets packages from.
 pub trait PackageSource: Send + Sync {
@@ -82,8 +96,16 @@ pub trait PackageSource: Send + Sync {
     fn project(&self, name: &PackageName) -> Result<Arc<ProjectFiles>, SourceError>;
     /// The core metadata of one distribution file.
     fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, SourceError>;
-    /// A hint that `name` will be needed soon; sources with latency start fetching now.
-    fn prefetch(&self, _name: &PackageName, _picker: Picker) {}
+    /// A hint that `name` in `range` will be needed soon; sources with latency start fetching
+    /// now (and may follow the picked file's requirements, `depth` levels down).
+    fn prefetch(
+        &self,
+        _name: &PackageName,
+        _range: Ranges<Version>,
+        _speculation: Arc<dyn Speculation>,
+        _depth: u8,
+    ) {
+    }
     /// A hint that the metadata of these files will likely be asked for soon.
     fn prefetch_metadata(&self, _files: Vec<DistFile>) {}
     /// What the source is called in messages ("the index", "the wheelhouse").
@@ -572,6 +594,61 @@ fn candidates_for(
     }
 }
 
+/// What prefetching knows of the target: enough to guess the resolver's next reads.
+struct TargetSpeculation {
+    tags: Arc<Tags>,
+    python: Version,
+    env: MarkerEnvironment,
+    binary: BinaryPolicy,
+    hashes: HashMap<PackageName, HashSet<String>>,
+    allowed_yanks: HashMap<PackageName, HashSet<Version>>,
+    claimed: Mutex<HashSet<PackageName>>,
+}
+
+impl Speculation for TargetSpeculation {
+    fn claim(&self, name: &PackageName) -> bool {
+        self.claimed
+            .lock()
+            .expect("prefetch claims lock")
+            .insert(name.clone())
+    }
+
+    fn pick(
+        &self,
+        name: &PackageName,
+        files: &Arc<ProjectFiles>,
+        range: &Ranges<Version>,
+    ) -> Option<DistFile> {
+        let candidates = candidates_for(
+            files.clone(),
+            &self.tags,
+            self.hashes.get(name),
+            self.binary.allows(name),
+            self.allowed_yanks.get(name),
+        );
+        // An sdist's metadata may need a build: the source runs it in the background (as uv
+        // does), bounded, while the resolver goes on.
+        descending(&candidates.versions, range)
+            .filter(|(v, _)| !v.any_prerelease())
+            .find_map(|(_, c)| candidates.dist(c))
+            .filter(|dist| {
+                dist.requires_python
+                    .as_ref()
+                    .is_none_or(|r| r.contains(&self.python))
+            })
+            .cloned()
+    }
+
+    fn follow(&self, metadata: &CoreMetadata) -> Vec<(PackageName, Ranges<Version>)> {
+        metadata
+            .requires_dist
+            .iter()
+            .filter(|r| r.name != metadata.name && r.evaluate_markers(&self.env, &[]))
+            .map(|r| (r.name.clone(), specifier_range(r)))
+            .collect()
+    }
+}
+
 /// The `Requires-Dist` entries, declared extras and Requires-Python of one version.
 struct VersionMetadata {
     requires_dist: Vec<Requirement>,
@@ -595,7 +672,7 @@ struct Provider<'a> {
     candidates: RefCell<HashMap<PackageName, Arc<Candidates>>>,
     metadata: RefCell<HashMap<(PackageName, Version), Arc<VersionMetadata>>>,
     priorities: RefCell<solver::Priorities>,
-    prefetched: RefCell<HashSet<PackageName>>,
+    speculation: Arc<TargetSpeculation>,
     /// Per name, the versions decided so far and how many had been when metadata was last
     /// fetched ahead in a batch.
     tried: RefCell<HashMap<PackageName, (HashSet<Version>, usize)>>,
@@ -865,49 +942,17 @@ impl Provider<'_> {
     }
 
     /// Starts fetching what the resolver will most likely ask for next: the project page of
-    /// each new name, and the metadata of the wheel it would pick.
+    /// each new name, the metadata of the file it would pick, and so on down that file's own
+    /// requirements (a resolution otherwise waits a round trip or two per level of the tree).
     fn prefetch(&self, dependencies: &[(Node, Ranges<Version>)]) {
         for (node, range) in dependencies {
             let Some(name) = node.name() else {
                 continue;
             };
-            if !self.prefetched.borrow_mut().insert(name.clone()) {
-                continue;
+            if self.speculation.claim(name) {
+                self.source
+                    .prefetch(name, range.clone(), self.speculation.clone(), 3);
             }
-            let tags = self.tags.clone();
-            let python = self.python.clone();
-            let range = range.clone();
-            let hashes = self.hashes.get(name).cloned();
-            let allows = self.options.binary.allows(name);
-            let yanks = self.allowed_yanks.get(name).cloned();
-            self.source.prefetch(
-                name,
-                Box::new(move |files: &Arc<ProjectFiles>| {
-                    let candidates = candidates_for(
-                        files.clone(),
-                        &tags,
-                        hashes.as_ref(),
-                        allows,
-                        yanks.as_ref(),
-                    );
-                    // Only wheels are warmed: an sdist's metadata may need a build, which the
-                    // resolver thread runs when it gets there.
-                    candidates
-                        .versions
-                        .iter()
-                        .rev()
-                        .filter(|(v, _)| range.contains(*v) && !v.any_prerelease())
-                        .find_map(|(_, c)| candidates.dist(c))
-                        .filter(|dist| {
-                            !is_sdist(dist)
-                                && dist
-                                    .requires_python
-                                    .as_ref()
-                                    .is_none_or(|r| r.contains(&python))
-                        })
-                        .cloned()
-                }),
-            );
         }
     }
 
@@ -1247,12 +1292,20 @@ pub fn resolve(
         root: Node::Root(label.to_string()),
         root_dependencies: root_map.entries.clone(),
         constraints: constraint_ranges,
-        hashes,
-        allowed_yanks,
+        hashes: hashes.clone(),
+        allowed_yanks: allowed_yanks.clone(),
         candidates: RefCell::default(),
         metadata: RefCell::default(),
         priorities: RefCell::default(),
-        prefetched: RefCell::default(),
+        speculation: Arc::new(TargetSpeculation {
+            tags: Arc::new(target.tags()),
+            python: target.python_version.full_version(),
+            env: target.marker_environment(),
+            binary: options.binary.clone(),
+            hashes: hashes.clone(),
+            allowed_yanks: allowed_yanks.clone(),
+            claimed: Mutex::default(),
+        }),
         tried: RefCell::default(),
         reasons: RefCell::default(),
         unusable: RefCell::default(),
