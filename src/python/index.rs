@@ -298,49 +298,50 @@ impl Inner {
                     url: redact(index),
                     message: e.to_string(),
                 })?;
-            let body = {
-                let _permit = self
-                    .page_permits
-                    .acquire()
-                    .await
-                    .expect("semaphore is never closed");
-                self.cache
-                    .get_revalidated(
-                        &self.client,
-                        &url,
-                        simple::ACCEPT,
-                        self.offline,
-                        &self.policy,
-                    )
-                    .await?
-            };
+            // The permit covers the read and the parse: a page's body lives only while its
+            // permit is held, so at most that many bodies are in memory at once.
+            let _permit = self
+                .page_permits
+                .acquire()
+                .await
+                .expect("semaphore is never closed");
+            let body = self
+                .cache
+                .get_revalidated(
+                    &self.client,
+                    &url,
+                    simple::ACCEPT,
+                    self.offline,
+                    &self.policy,
+                )
+                .await?;
             let Some(body) = body else {
                 continue;
             };
             self.count(body.from_cache);
-            let is_json = body
-                .content_type
-                .as_deref()
-                .is_some_and(|t| t.contains("json"));
+            let format = simple::PageFormat::of(body.content_type.as_deref(), &url)?;
             let text = String::from_utf8_lossy(&body.bytes);
-            let mut files = if is_json {
-                simple::parse_json(&text, &url)?
-            } else {
-                simple::parse_html(&text, &url)
-            }
-            .for_project(name);
-            if !self.keep.is_empty() {
-                files.retain_wheels(|wheel| {
-                    self.keep.iter().any(|tags| tags.is_compatible(wheel)) || host_might_run(wheel)
-                });
-            }
-            let index_label = redact(index);
+            let keep_wheel = |wheel: &super::wheel::WheelFilename| {
+                self.keep.is_empty()
+                    || self.keep.iter().any(|tags| tags.is_compatible(wheel))
+                    || host_might_run(wheel)
+            };
+            let filter = simple::PageFilter {
+                project: name,
+                keep_wheel: &keep_wheel,
+            };
+            let mut files = match format {
+                simple::PageFormat::Json => simple::parse_json(&text, &url, &filter)?,
+                simple::PageFormat::Html => simple::parse_html(&text, &url, &filter)?,
+            };
+            drop(text);
+            drop(body);
+            let index_label: Arc<str> = redact(index).into();
             for file in &mut files.files {
                 file.index = Some(index_label.clone());
             }
             let found = !files.files.is_empty();
-            merged.files.extend(files.files);
-            merged.rejected.extend(files.rejected);
+            merged.merge(files);
             if found && self.strategy == IndexStrategy::FirstIndex {
                 break;
             }
@@ -368,7 +369,10 @@ impl Inner {
                 .acquire()
                 .await
                 .expect("semaphore is never closed");
-            self.fetch_metadata(file)
+            // Boxed, so that the request's large state is allocated only once it may run:
+            // during a long backtrack thousands of prefetches wait for a permit, and each
+            // waiting future is then a few hundred bytes instead of kilobytes.
+            Box::pin(self.fetch_metadata(file))
                 .await
                 .map(Arc::new)
                 .map_err(SourceError::new)
@@ -582,11 +586,17 @@ impl PackageSource for RemoteIndex {
         })
     }
 
-    fn prefetch_metadata(&self, files: Vec<DistFile>) {
-        for file in files {
-            let inner = self.inner.clone();
+    fn prefetch_metadata(&self, files: Arc<ProjectFiles>, places: Vec<u32>) {
+        // Each task names its file by its place in the shared page: a long backtrack parks
+        // thousands of these, and a copy of the file in each cost megabytes.
+        for at in places {
+            let (inner, files) = (self.inner.clone(), files.clone());
+            // A failure here is the resolver's to report when it asks for the same file (the
+            // cell keeps the error).
             self.runtime.spawn(async move {
-                let _ = inner.metadata(&file).await;
+                if let Some(file) = files.files.get(at as usize) {
+                    drop(inner.metadata(file).await);
+                }
             });
         }
     }
@@ -643,9 +653,9 @@ impl PackageSource for RemoteIndex {
 /// requirements for itself, whatever the targets are.
 fn host_might_run(wheel: &super::wheel::WheelFilename) -> bool {
     let arch = std::env::consts::ARCH;
-    wheel.platform.iter().any(|platform| {
+    wheel.platform().any(|platform| {
         platform == "any"
-            || platform == &format!("linux_{arch}")
+            || platform == format!("linux_{arch}")
             || ((platform.starts_with("manylinux") || platform.starts_with("musllinux"))
                 && platform.ends_with(arch))
     })

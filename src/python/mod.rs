@@ -4,6 +4,7 @@ pub mod build;
 pub mod explain;
 pub mod export;
 pub mod index;
+pub mod lenient;
 pub mod metadata;
 pub mod pylock;
 pub mod requirements;

@@ -382,7 +382,7 @@ fn locked_packages(targets: &[Target], resolutions: &[Vec<&Resolution>]) -> Vec<
             version: version.to_string(),
             marker,
             requires_python: first.requires_python.as_ref().map(ToString::to_string),
-            index: first.dist.index.clone(),
+            index: first.dist.index.as_deref().map(str::to_string),
             dependencies: dependencies.into_iter().collect(),
             wheels,
             sdist,

@@ -106,8 +106,8 @@ pub trait PackageSource: Send + Sync {
         _depth: u8,
     ) {
     }
-    /// A hint that the metadata of these files will likely be asked for soon.
-    fn prefetch_metadata(&self, _files: Vec<DistFile>) {}
+    /// A hint that the metadata of the files at these places of a page will likely be asked for soon.
+    fn prefetch_metadata(&self, _files: Arc<ProjectFiles>, _places: Vec<u32>) {}
     /// What the source is called in messages ("the index", "the wheelhouse").
     fn describe(&self) -> &'static str {
         "the index"
@@ -649,12 +649,9 @@ impl Speculation for TargetSpeculation {
     }
 }
 
-/// The `Requires-Dist` entries, declared extras and Requires-Python of one version.
-struct VersionMetadata {
-    requires_dist: Vec<Requirement>,
-    provides_extra: Vec<ExtraName>,
-    requires_python: Option<VersionSpecifiers>,
-}
+/// The `Requires-Dist` entries, declared extras and Requires-Python of one version: the
+/// source's own record, shared rather than copied (a backtracking resolution reads thousands).
+type VersionMetadata = CoreMetadata;
 
 struct Provider<'a> {
     source: &'a dyn PackageSource,
@@ -924,13 +921,8 @@ impl Provider<'_> {
                 found_version: metadata.version.to_string(),
             });
         }
-        let found = Arc::new(VersionMetadata {
-            requires_dist: metadata.requires_dist.clone(),
-            provides_extra: metadata.provides_extra.clone(),
-            requires_python: metadata.requires_python.clone(),
-        });
-        self.metadata.borrow_mut().insert(key, found.clone());
-        Ok(found)
+        self.metadata.borrow_mut().insert(key, metadata.clone());
+        Ok(metadata)
     }
 
     fn source_error(&self, name: &PackageName, source: SourceError) -> ResolveError {
@@ -1141,22 +1133,27 @@ impl solver::Oracle for Provider<'_> {
             below.difference(range)
         };
         let wanted = (tried * 8).clamp(50, 400);
-        let files: Vec<DistFile> = descending(&candidates.versions, range)
+        let files = &candidates.files.files;
+        let places: Vec<u32> = descending(&candidates.versions, range)
             .chain(descending(&candidates.versions, &lower))
             .filter(|(v, _)| !v.any_prerelease())
             .take(wanted)
+            .filter_map(|(_, candidate)| match candidate {
+                Candidate::Usable(at) => Some(*at),
+                Candidate::Unusable(_) => None,
+            })
             // Wheels only (an sdist's metadata may need a build), and only for this Python.
-            .filter_map(|(_, candidate)| candidates.dist(candidate))
-            .filter(|dist| {
+            .filter(|&at| {
+                let dist = &files[at as usize];
                 !is_sdist(dist)
                     && dist
                         .requires_python
                         .as_ref()
                         .is_none_or(|r| r.contains(&self.python))
             })
-            .cloned()
             .collect();
-        self.source.prefetch_metadata(files);
+        self.source
+            .prefetch_metadata(candidates.files.clone(), places);
     }
 }
 
@@ -1554,6 +1551,7 @@ pub(crate) mod tests {
                 filename: filename.parse().unwrap(),
                 url: Url::parse(&format!("http://127.0.0.1:9/files/{filename}")).unwrap(),
                 sha256: Some(format!("{:0>64}", filename.len()).parse().unwrap()),
+                other_hash: None,
                 requires_python: requires_python
                     .map(|r| Arc::new(VersionSpecifiers::from_str(r).unwrap())),
                 yanked,

@@ -4,16 +4,17 @@
 //! Pure parsing: `parse_json(text, page_url)` and `parse_html(text, page_url)`; fetching lives in
 //! [`crate::python::index`].
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use pep440_rs::VersionSpecifiers;
+use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::PackageName;
 use serde::Deserialize;
 use url::Url;
 
-use super::wheel::DistFilename;
+use super::wheel::{DistFilename, WheelFilename};
 use crate::digest::{SafeFileName, Sha256Hex};
 
 /// The content types we ask for, best first: JSON, then HTML (PEP 691 content negotiation).
@@ -27,6 +28,14 @@ pub enum SimpleError {
         #[source]
         source: serde_json::Error,
     },
+    #[error(
+        "the project page {url} speaks version {version} of the Simple API; airlock reads version 1 (PEP 691)"
+    )]
+    ApiVersion { url: String, version: String },
+    #[error(
+        "the project page {url} is `{content_type}`, not a Simple API page (JSON or HTML); is the index URL right?"
+    )]
+    ContentType { url: String, content_type: String },
 }
 
 /// Whether a core metadata file is served next to the distribution (PEP 658 / PEP 714).
@@ -39,25 +48,79 @@ pub enum CoreMetadataFile {
     },
 }
 
+/// A digest stronger than SHA-1 other than sha256, kept for the files a page lists without
+/// one: such a file is verified with it, and its sha256 computed from the verified bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlgorithm {
+    Sha384,
+    Sha512,
+}
+
+impl HashAlgorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            HashAlgorithm::Sha384 => "sha384",
+            HashAlgorithm::Sha512 => "sha512",
+        }
+    }
+
+    fn hex_len(self) -> usize {
+        match self {
+            HashAlgorithm::Sha384 => 96,
+            HashAlgorithm::Sha512 => 128,
+        }
+    }
+}
+
+/// A sha384 or sha512 digest as the page gave it (lowercase hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherHash {
+    pub algorithm: HashAlgorithm,
+    pub hex: Box<str>,
+}
+
+impl OtherHash {
+    fn parse(algorithm: HashAlgorithm, hex: &str) -> Option<OtherHash> {
+        (hex.len() == algorithm.hex_len() && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(
+            || OtherHash {
+                algorithm,
+                hex: hex.to_ascii_lowercase().into_boxed_str(),
+            },
+        )
+    }
+
+    /// Whether `bytes` have this digest.
+    pub fn matches(&self, bytes: &[u8]) -> bool {
+        use sha2::Digest;
+        let actual = match self.algorithm {
+            HashAlgorithm::Sha384 => hex::encode(sha2::Sha384::digest(bytes)),
+            HashAlgorithm::Sha512 => hex::encode(sha2::Sha512::digest(bytes)),
+        };
+        actual == *self.hex
+    }
+}
+
 /// One file listed on a project page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DistFile {
     /// A plain file name: it names the file in the wheelhouse.
     pub filename: SafeFileName,
     pub kind: DistFilename,
-    /// Absolute, without the `#sha256=` fragment.
+    /// Absolute, without the fragment.
     pub url: Url,
-    /// `None` when the page gives no sha256 (or not 64 hex digits): such a file cannot be
-    /// locked.
+    /// `None` when the page gives no sha256: such a file is usable only with
+    /// [`DistFile::other_hash`], and its sha256 is computed from bytes checked against that.
     pub sha256: Option<Sha256Hex>,
+    /// sha512 (else sha384) when the page gives no sha256.
+    pub other_hash: Option<OtherHash>,
     /// Shared between the files of a page that say the same (most of a project's do).
     pub requires_python: Option<Arc<VersionSpecifiers>>,
     pub yanked: bool,
     pub size: Option<u64>,
-    pub upload_time: Option<String>,
+    pub upload_time: Option<Box<str>>,
     pub core_metadata: CoreMetadataFile,
     /// The index the file was listed on, credentials removed (set by the index source).
-    pub index: Option<String>,
+    pub index: Option<Arc<str>>,
 }
 
 impl DistFile {
@@ -67,208 +130,582 @@ impl DistFile {
         url.set_path(&format!("{}.metadata", self.url.path()));
         url
     }
+
+    /// Whether the page gave a digest airlock can check the file's bytes against.
+    pub fn is_hashed(&self) -> bool {
+        self.sha256.is_some() || self.other_hash.is_some()
+    }
 }
+
+/// How many refused files a page keeps the names of (the count is kept in full).
+const REJECTED_EXAMPLES: usize = 20;
 
 /// All the files of one project on one index.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProjectFiles {
     pub files: Vec<DistFile>,
-    /// Files the page lists that are not this project's (by their names): with the reason.
+    /// Files the page lists that airlock refuses (another project's, an invalid name, an
+    /// unusable URL or `requires-python`): the first few, with the reason.
     pub rejected: Vec<(String, String)>,
+    /// How many files were refused in all.
+    pub rejected_count: usize,
 }
 
 impl ProjectFiles {
-    /// Drops the wheels `keep` refuses (the platforms no target of the run can install),
-    /// keeping every sdist and, for a version that would lose all its files, one wheel: the
-    /// version stays known (it is tried and ruled out as uv tries it), and the memory of a
-    /// project with thousands of platform wheels goes to the few that matter.
-    pub fn retain_wheels(&mut self, keep: impl Fn(&super::wheel::WheelFilename) -> bool) {
-        let mut kept_version: std::collections::HashSet<pep440_rs::Version> =
-            std::collections::HashSet::new();
-        let mut keep_flags: Vec<bool> = Vec::with_capacity(self.files.len());
-        for file in &self.files {
-            let keep_it = match &file.kind {
-                DistFilename::Wheel(wheel) => keep(wheel),
-                DistFilename::Sdist(_) => true,
-            };
-            if keep_it {
-                kept_version.insert(file.kind.version().clone());
-            }
-            keep_flags.push(keep_it);
+    /// Adds another index's files (for `unsafe-best-match`, or an empty first index).
+    pub fn merge(&mut self, other: ProjectFiles) {
+        if self.files.is_empty() {
+            // The usual case, one index: take the page's list as it is (no copy, no slack).
+            self.files = other.files;
+        } else {
+            self.files.extend(other.files);
         }
-        let mut index = 0;
-        self.files.retain(|file| {
-            let keep_it = keep_flags[index];
-            index += 1;
-            keep_it || kept_version.insert(file.kind.version().clone())
-        });
-        self.files.shrink_to_fit();
-    }
-
-    /// Keeps only `project`'s files: wheels named for it, and sdists whose name starts with
-    /// it (re-read knowing the name, since legacy sdist names are ambiguous).
-    pub fn for_project(self, project: &PackageName) -> ProjectFiles {
-        let mut kept = ProjectFiles {
-            files: Vec::with_capacity(self.files.len()),
-            rejected: self.rejected,
-        };
-        for mut file in self.files {
-            let verdict = match &file.kind {
-                DistFilename::Wheel(wheel) if wheel.name == *project => Ok(()),
-                DistFilename::Wheel(wheel) => Err(format!("a wheel of {}", wheel.name)),
-                DistFilename::Sdist(_) => {
-                    match super::wheel::SdistFilename::parse_for(file.filename.as_str(), project) {
-                        Ok(sdist) => {
-                            file.kind = DistFilename::Sdist(sdist);
-                            Ok(())
-                        }
-                        Err(_) => Err(format!("not an sdist of {project}")),
-                    }
-                }
-            };
-            match verdict {
-                Ok(()) => kept.files.push(file),
-                Err(reason) => kept.rejected.push((file.filename.to_string(), reason)),
-            }
-        }
-        kept
+        let room = REJECTED_EXAMPLES.saturating_sub(self.rejected.len());
+        self.rejected.extend(other.rejected.into_iter().take(room));
+        self.rejected_count += other.rejected_count;
     }
 }
 
-#[derive(Deserialize)]
-struct JsonPage {
-    #[serde(default)]
-    files: Vec<JsonFile>,
+/// Which files of a page are kept: the project's own, and among its wheels those some target
+/// (or this machine) might install. The rest is dropped as the page is read, so a project with
+/// thousands of platform wheels costs memory only for the few that matter.
+pub struct PageFilter<'a> {
+    pub project: &'a PackageName,
+    pub keep_wheel: &'a dyn Fn(&WheelFilename) -> bool,
 }
 
-#[derive(Deserialize)]
-struct JsonFile {
-    filename: String,
-    url: String,
-    #[serde(default)]
-    hashes: std::collections::HashMap<String, String>,
-    #[serde(rename = "requires-python")]
-    requires_python: Option<String>,
-    #[serde(default)]
-    yanked: Option<serde_json::Value>,
-    size: Option<u64>,
-    #[serde(rename = "upload-time")]
-    upload_time: Option<String>,
-    #[serde(rename = "core-metadata")]
-    core_metadata: Option<serde_json::Value>,
-    #[serde(rename = "dist-info-metadata")]
-    dist_info_metadata: Option<serde_json::Value>,
-    #[serde(rename = "data-dist-info-metadata")]
-    data_dist_info_metadata: Option<serde_json::Value>,
+impl<'a> PageFilter<'a> {
+    /// Keeps every file of `project`.
+    pub fn project(project: &'a PackageName) -> PageFilter<'a> {
+        PageFilter {
+            project,
+            keep_wheel: &|_| true,
+        }
+    }
 }
 
-/// Invalid `requires-python` values exist on real indexes (`>=2.7.*`); an unparsable one is
-/// treated as absent, as pip does, rather than hiding the file.
-/// Parses each distinct `requires-python` of a page once: a project's thousands of files
-/// share a handful of values.
+/// One file entry as a page states it, before it is checked.
 #[derive(Default)]
-struct RequiresPythonCache(HashMap<String, Option<Arc<VersionSpecifiers>>>);
+struct RawFile<'s> {
+    filename: &'s str,
+    url: &'s str,
+    sha256: Option<&'s str>,
+    sha384: Option<&'s str>,
+    sha512: Option<&'s str>,
+    requires_python: Option<&'s str>,
+    yanked: bool,
+    size: Option<u64>,
+    upload_time: Option<&'s str>,
+    core_metadata: CoreMetadataFile,
+}
+
+/// Checks a page's entries one by one and keeps what the filter wants. Shared by the JSON and
+/// HTML readers, so both refuse the same things for the same reasons.
+struct PageBuilder<'a> {
+    filter: &'a PageFilter<'a>,
+    requires_pythons: RequiresPythonCache,
+    files: Vec<DistFile>,
+    /// Versions that have a kept file.
+    kept_versions: HashSet<Version>,
+    /// For versions with no kept file so far, the first wheel dropped: a version that would
+    /// lose all its files keeps one, so it stays known (tried and ruled out, as uv does).
+    fallback: HashMap<Version, DistFile>,
+    rejected: Vec<(String, String)>,
+    rejected_count: usize,
+}
+
+impl<'a> PageBuilder<'a> {
+    fn new(filter: &'a PageFilter<'a>) -> Self {
+        PageBuilder {
+            filter,
+            requires_pythons: RequiresPythonCache::default(),
+            files: Vec::new(),
+            kept_versions: HashSet::new(),
+            fallback: HashMap::new(),
+            rejected: Vec::new(),
+            rejected_count: 0,
+        }
+    }
+
+    fn reject(&mut self, filename: &str, reason: String) {
+        self.rejected_count += 1;
+        if self.rejected.len() < REJECTED_EXAMPLES {
+            self.rejected.push((filename.to_string(), reason));
+        }
+    }
+
+    fn push(&mut self, base: &Url, raw: RawFile<'_>) {
+        let project = self.filter.project;
+        let kind = if raw.filename.ends_with(".whl") {
+            match WheelFilename::from_str(raw.filename) {
+                Ok(wheel) if wheel.name == *project => DistFilename::Wheel(wheel),
+                Ok(wheel) => {
+                    return self.reject(raw.filename, format!("a wheel of {}", wheel.name));
+                }
+                Err(error) => return self.reject(raw.filename, error.to_string()),
+            }
+        } else if super::wheel::has_sdist_suffix(raw.filename) {
+            match super::wheel::SdistFilename::parse_for(raw.filename, project) {
+                Ok(sdist) => DistFilename::Sdist(sdist),
+                Err(_) => {
+                    return self.reject(
+                        raw.filename,
+                        format!("not a source distribution of {project} (name-version.tar.gz)"),
+                    );
+                }
+            }
+        } else {
+            // Eggs, installers, signatures: no installer reads them, so neither does airlock.
+            return;
+        };
+        let filename = match SafeFileName::parse(raw.filename) {
+            Ok(filename) => filename,
+            Err(error) => return self.reject(raw.filename, error.to_string()),
+        };
+        let keep = match &kind {
+            DistFilename::Wheel(wheel) => (self.filter.keep_wheel)(wheel),
+            DistFilename::Sdist(_) => true,
+        };
+        if !keep
+            && (self.kept_versions.contains(kind.version())
+                || self.fallback.contains_key(kind.version()))
+        {
+            return;
+        }
+        let Some(mut file) = self.complete(base, raw, filename, kind) else {
+            return;
+        };
+        // Files of one release share one `Version` (it is reference-counted).
+        if let Some(known) = self.kept_versions.get(file.kind.version()) {
+            let shared = known.clone();
+            match &mut file.kind {
+                DistFilename::Wheel(wheel) => wheel.version = shared,
+                DistFilename::Sdist(sdist) => sdist.version = shared,
+            }
+        }
+        if keep {
+            self.kept_versions.insert(file.kind.version().clone());
+            self.files.push(file);
+        } else {
+            self.fallback.insert(file.kind.version().clone(), file);
+        }
+    }
+
+    /// The rest of an entry's checks: its URL, digests and `requires-python`.
+    fn complete(
+        &mut self,
+        base: &Url,
+        raw: RawFile<'_>,
+        filename: SafeFileName,
+        kind: DistFilename,
+    ) -> Option<DistFile> {
+        let url = match base.join(raw.url) {
+            Ok(url) => url,
+            Err(error) => {
+                self.reject(
+                    raw.filename,
+                    format!("its URL `{}` is invalid: {error}", raw.url),
+                );
+                return None;
+            }
+        };
+        let (url, fragment) = split_fragment(url);
+        let named = |name: &str| {
+            fragment
+                .iter()
+                .find(|(algorithm, _)| algorithm == name)
+                .map(|(_, hex)| hex.as_str())
+        };
+        let sha256_text = raw.sha256.or(named("sha256"));
+        let sha256 = match sha256_text.map(Sha256Hex::parse) {
+            None => None,
+            Some(Ok(sha256)) => Some(sha256),
+            Some(Err(error)) => {
+                self.reject(raw.filename, format!("its sha256 is invalid: {error}"));
+                return None;
+            }
+        };
+        let other_hash = if sha256.is_some() {
+            None
+        } else {
+            [
+                (HashAlgorithm::Sha512, raw.sha512.or(named("sha512"))),
+                (HashAlgorithm::Sha384, raw.sha384.or(named("sha384"))),
+            ]
+            .into_iter()
+            .find_map(|(algorithm, hex)| OtherHash::parse(algorithm, hex?))
+        };
+        let requires_python = match self.requires_pythons.get(raw.requires_python) {
+            Ok(requires_python) => requires_python,
+            Err(reason) => {
+                self.reject(raw.filename, reason);
+                return None;
+            }
+        };
+        Some(DistFile {
+            filename,
+            kind,
+            url,
+            sha256,
+            other_hash,
+            requires_python,
+            yanked: raw.yanked,
+            size: raw.size,
+            upload_time: raw.upload_time.map(Box::from),
+            core_metadata: raw.core_metadata,
+            index: None,
+        })
+    }
+
+    fn finish(mut self) -> ProjectFiles {
+        let mut fallback: Vec<DistFile> = self
+            .fallback
+            .into_values()
+            .filter(|file| !self.kept_versions.contains(file.kind.version()))
+            .collect();
+        // Deterministic whatever the hash map's order.
+        fallback.sort_by(|a, b| a.filename.as_str().cmp(b.filename.as_str()));
+        self.files.extend(fallback);
+        self.files.shrink_to_fit();
+        ProjectFiles {
+            files: self.files,
+            rejected: self.rejected,
+            rejected_count: self.rejected_count,
+        }
+    }
+}
+
+/// Parses each distinct `requires-python` of a page once: a project's thousands of files
+/// share a handful of values. Malformed values that uv repairs (`>=2.7.*`) are repaired the
+/// same way; a file whose value cannot be read is refused, as uv refuses it, since nobody can
+/// tell which interpreters it supports.
+#[derive(Default)]
+struct RequiresPythonCache(HashMap<String, Result<Option<Arc<VersionSpecifiers>>, String>>);
 
 impl RequiresPythonCache {
-    fn get(&mut self, text: Option<&str>) -> Option<Arc<VersionSpecifiers>> {
-        let text = text?.trim();
-        if text.is_empty() {
-            return None;
-        }
+    fn get(&mut self, text: Option<&str>) -> Result<Option<Arc<VersionSpecifiers>>, String> {
+        let Some(text) = text.map(str::trim).filter(|text| !text.is_empty()) else {
+            return Ok(None);
+        };
         if let Some(found) = self.0.get(text) {
             return found.clone();
         }
-        let parsed = VersionSpecifiers::from_str(text).ok().map(Arc::new);
+        let parsed = super::lenient::version_specifiers(text)
+            .map(|(specifiers, _)| Some(Arc::new(specifiers)))
+            .map_err(|error| format!("its requires-python `{text}` is invalid: {error}"));
         self.0.insert(text.to_string(), parsed.clone());
         parsed
     }
 }
 
-fn metadata_from_json(value: Option<&serde_json::Value>) -> CoreMetadataFile {
-    match value {
-        Some(serde_json::Value::Bool(true)) => CoreMetadataFile::Present { sha256: None },
-        Some(serde_json::Value::Object(hashes)) => CoreMetadataFile::Present {
-            sha256: hashes
-                .get("sha256")
-                .and_then(|v| v.as_str())
-                .map(str::to_ascii_lowercase),
-        },
-        _ => CoreMetadataFile::Absent,
-    }
-}
-
-/// Splits `url#sha256=abc` into the URL and the hash; other fragments are dropped.
-fn split_hash_fragment(mut url: Url) -> (Url, Option<Sha256Hex>) {
-    let hash = url.fragment().and_then(|fragment| {
-        fragment
-            .strip_prefix("sha256=")
-            .and_then(|hex| Sha256Hex::parse(hex).ok())
+/// Splits `url#sha256=abc` into the URL and its `algorithm=hex` fragment, if it has one.
+fn split_fragment(mut url: Url) -> (Url, Option<(String, String)>) {
+    let fragment = url.fragment().and_then(|fragment| {
+        let (algorithm, hex) = fragment.split_once('=')?;
+        Some((algorithm.to_ascii_lowercase(), hex.to_string()))
     });
     url.set_fragment(None);
-    (url, hash)
+    (url, fragment)
 }
 
-pub fn parse_json(text: &str, page_url: &Url) -> Result<ProjectFiles, SimpleError> {
-    let page: JsonPage = serde_json::from_str(text).map_err(|source| SimpleError::Json {
-        url: crate::net::redact(page_url),
-        source,
-    })?;
-    let mut files = Vec::with_capacity(page.files.len());
-    let mut requires_pythons = RequiresPythonCache::default();
-    for file in page.files {
-        let (Some(kind), Ok(filename)) = (
-            DistFilename::parse(&file.filename),
-            SafeFileName::parse(&file.filename),
-        ) else {
-            continue;
-        };
-        let Ok(url) = page_url.join(&file.url) else {
-            continue;
-        };
-        let (url, fragment_hash) = split_hash_fragment(url);
-        let yanked = match &file.yanked {
-            Some(serde_json::Value::Bool(b)) => *b,
-            Some(serde_json::Value::String(_)) => true,
-            _ => false,
-        };
-        let core_metadata = [
-            &file.core_metadata,
-            &file.dist_info_metadata,
-            &file.data_dist_info_metadata,
-        ]
-        .into_iter()
-        .map(|v| metadata_from_json(v.as_ref()))
-        .find(|m| *m != CoreMetadataFile::Absent)
-        .unwrap_or_default();
-        files.push(DistFile {
-            sha256: file
-                .hashes
-                .get("sha256")
-                .and_then(|h| Sha256Hex::parse(h).ok())
-                .or(fragment_hash),
-            requires_python: requires_pythons.get(file.requires_python.as_deref()),
-            filename,
-            kind,
-            url,
-            yanked,
-            size: file.size,
-            upload_time: file.upload_time,
-            core_metadata,
-            index: None,
-        });
+/// The major version of the Simple API a page speaks: only 1 is known (PEP 629, PEP 691).
+fn check_api_version(version: Option<&str>, url: &Url) -> Result<(), SimpleError> {
+    let Some(version) = version.map(str::trim) else {
+        return Ok(());
+    };
+    let major = version.split('.').next().unwrap_or_default();
+    if major == "1" {
+        Ok(())
+    } else {
+        Err(SimpleError::ApiVersion {
+            url: crate::net::redact(url),
+            version: version.to_string(),
+        })
     }
-    Ok(ProjectFiles {
-        files,
-        rejected: Vec::new(),
-    })
+}
+
+/// What a project page's `Content-Type` says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageFormat {
+    Json,
+    Html,
+}
+
+impl PageFormat {
+    /// Reads the `Content-Type` of a project page (PEP 691 content negotiation). A missing
+    /// one is read as HTML, as pip reads pages from plain file servers; a version of the API
+    /// other than 1, or any other type, is an error naming the URL.
+    pub fn of(content_type: Option<&str>, url: &Url) -> Result<PageFormat, SimpleError> {
+        let Some(content_type) = content_type else {
+            return Ok(PageFormat::Html);
+        };
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if let Some(rest) = essence.strip_prefix("application/vnd.pypi.simple.") {
+            let (version, format) = rest.split_once('+').unwrap_or((rest, ""));
+            let major = version
+                .strip_prefix('v')
+                .and_then(|v| v.split('.').next())
+                .unwrap_or_default();
+            if major != "1" {
+                return Err(SimpleError::ApiVersion {
+                    url: crate::net::redact(url),
+                    version: version.to_string(),
+                });
+            }
+            return match format {
+                "json" => Ok(PageFormat::Json),
+                "html" => Ok(PageFormat::Html),
+                _ => Err(SimpleError::ContentType {
+                    url: crate::net::redact(url),
+                    content_type: content_type.to_string(),
+                }),
+            };
+        }
+        match essence.as_str() {
+            "application/json" => Ok(PageFormat::Json),
+            "text/html" | "application/xhtml+xml" => Ok(PageFormat::Html),
+            _ => Err(SimpleError::ContentType {
+                url: crate::net::redact(url),
+                content_type: content_type.to_string(),
+            }),
+        }
+    }
+}
+
+/// Reads a PEP 691 JSON page as it streams through the parser: each file entry is checked
+/// and kept or dropped on the spot, and no entry is held in its JSON form.
+pub fn parse_json(
+    text: &str,
+    page_url: &Url,
+    filter: &PageFilter<'_>,
+) -> Result<ProjectFiles, SimpleError> {
+    use serde::de::DeserializeSeed;
+    let mut builder = PageBuilder::new(filter);
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let page = PageSeed {
+        builder: &mut builder,
+        base: page_url,
+    };
+    let api_version = page
+        .deserialize(&mut deserializer)
+        .and_then(|version| deserializer.end().map(|()| version))
+        .map_err(|source| SimpleError::Json {
+            url: crate::net::redact(page_url),
+            source,
+        })?;
+    check_api_version(api_version.as_deref(), page_url)?;
+    Ok(builder.finish())
+}
+
+/// The top-level object: `meta` (for its `api-version`) and `files`; the rest is skipped.
+struct PageSeed<'b, 'a> {
+    builder: &'b mut PageBuilder<'a>,
+    base: &'b Url,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for PageSeed<'_, '_> {
+    type Value = Option<String>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for PageSeed<'_, '_> {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a PEP 691 project page (an object with `meta` and `files`)")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut api_version = None;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "files" => map.next_value_seed(FilesSeed {
+                    builder: &mut *self.builder,
+                    base: self.base,
+                })?,
+                "meta" => api_version = map.next_value::<JsonMeta>()?.api_version,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(api_version)
+    }
+}
+
+struct FilesSeed<'b, 'a> {
+    builder: &'b mut PageBuilder<'a>,
+    base: &'b Url,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for FilesSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FilesSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of files")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(file) = seq.next_element::<JsonFile<'de>>()? {
+            let core_metadata = [
+                file.core_metadata,
+                file.dist_info_metadata,
+                file.data_dist_info_metadata,
+            ]
+            .into_iter()
+            .flatten()
+            .map(|flag| flag.0)
+            .find(|m| *m != CoreMetadataFile::Absent)
+            .unwrap_or_default();
+            self.builder.push(
+                self.base,
+                RawFile {
+                    filename: &file.filename,
+                    url: &file.url,
+                    sha256: file.hashes.sha256.as_deref(),
+                    sha384: file.hashes.sha384.as_deref(),
+                    sha512: file.hashes.sha512.as_deref(),
+                    requires_python: file.requires_python.as_deref(),
+                    yanked: file.yanked.is_some_and(|y| y.0),
+                    size: file.size,
+                    upload_time: file.upload_time.as_deref(),
+                    core_metadata,
+                },
+            );
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct JsonMeta {
+    #[serde(rename = "api-version")]
+    api_version: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct JsonFile<'a> {
+    #[serde(borrow)]
+    filename: Cow<'a, str>,
+    #[serde(borrow)]
+    url: Cow<'a, str>,
+    #[serde(default, borrow)]
+    hashes: JsonHashes<'a>,
+    #[serde(rename = "requires-python", default, borrow)]
+    requires_python: Option<Cow<'a, str>>,
+    #[serde(default)]
+    yanked: Option<YankedFlag>,
+    size: Option<u64>,
+    #[serde(rename = "upload-time", default, borrow)]
+    upload_time: Option<Cow<'a, str>>,
+    #[serde(rename = "core-metadata", default)]
+    core_metadata: Option<MetadataFlag>,
+    #[serde(rename = "dist-info-metadata", default)]
+    dist_info_metadata: Option<MetadataFlag>,
+    #[serde(rename = "data-dist-info-metadata", default)]
+    data_dist_info_metadata: Option<MetadataFlag>,
+}
+
+#[derive(Deserialize, Default)]
+struct JsonHashes<'a> {
+    #[serde(default, borrow)]
+    sha256: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    sha384: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    sha512: Option<Cow<'a, str>>,
+}
+
+/// PEP 592's `yanked`: `true`, `false`, or a reason (which means yanked).
+struct YankedFlag(bool);
+
+impl<'de> Deserialize<'de> for YankedFlag {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = YankedFlag;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a boolean or a reason")
+            }
+            fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<YankedFlag, E> {
+                Ok(YankedFlag(value))
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<YankedFlag, E> {
+                Ok(YankedFlag(true))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<YankedFlag, E> {
+                Ok(YankedFlag(false))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// PEP 691/714's `core-metadata`: `true`, `false`, or the metadata file's hashes.
+struct MetadataFlag(CoreMetadataFile);
+
+impl<'de> Deserialize<'de> for MetadataFlag {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MetadataFlag;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a boolean or a map of hashes")
+            }
+            fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<MetadataFlag, E> {
+                Ok(MetadataFlag(if value {
+                    CoreMetadataFile::Present { sha256: None }
+                } else {
+                    CoreMetadataFile::Absent
+                }))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<MetadataFlag, E> {
+                Ok(MetadataFlag(CoreMetadataFile::Absent))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<MetadataFlag, A::Error> {
+                let hashes =
+                    JsonHashes::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(MetadataFlag(CoreMetadataFile::Present {
+                    sha256: hashes.sha256.map(|h| h.to_ascii_lowercase()),
+                }))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// Parses the anchors of a PEP 503 page. Only `<a ...>text</a>` matters, so this is a small
-/// tag scanner rather than a full HTML parser; a `<base href>` is honoured.
-pub fn parse_html(text: &str, page_url: &Url) -> ProjectFiles {
+/// tag scanner rather than a full HTML parser; a `<base href>` is honoured, and so is PEP
+/// 629's `pypi:repository-version` (a major version other than 1 is an error).
+pub fn parse_html(
+    text: &str,
+    page_url: &Url,
+    filter: &PageFilter<'_>,
+) -> Result<ProjectFiles, SimpleError> {
     let mut base = page_url.clone();
-    let mut files = Vec::new();
-    let mut requires_pythons = RequiresPythonCache::default();
+    let mut builder = PageBuilder::new(filter);
     let lower = text.to_ascii_lowercase();
     let mut position = 0;
     while let Some(offset) = lower[position..].find('<') {
@@ -286,6 +723,13 @@ pub fn parse_html(text: &str, page_url: &Url) -> ProjectFiles {
             }
             continue;
         }
+        if tag_lower.starts_with("meta ")
+            && attribute(tag, "name")
+                .is_some_and(|n| n.eq_ignore_ascii_case("pypi:repository-version"))
+        {
+            check_api_version(attribute(tag, "content").as_deref(), page_url)?;
+            continue;
+        }
         if !(tag_lower.starts_with("a ")
             || tag_lower.starts_with("a\t")
             || tag_lower.starts_with("a\n"))
@@ -300,43 +744,30 @@ pub fn parse_html(text: &str, page_url: &Url) -> ProjectFiles {
         let Some(href) = attribute(tag, "href") else {
             continue;
         };
-        let Ok(url) = base.join(&href) else {
-            continue;
-        };
-        let (Some(kind), Ok(filename)) = (
-            DistFilename::parse(&filename),
-            SafeFileName::parse(&filename),
-        ) else {
-            continue;
-        };
-        let (url, sha256) = split_hash_fragment(url);
         let core_metadata = ["data-core-metadata", "data-dist-info-metadata"]
             .iter()
             .find_map(|name| attribute(tag, name))
+            .filter(|value| value != "false")
             .map(|value| CoreMetadataFile::Present {
                 sha256: value
                     .strip_prefix("sha256=")
                     .map(|h| h.to_ascii_lowercase()),
             })
             .unwrap_or_default();
-        files.push(DistFile {
-            filename,
-            kind,
-            url,
-            sha256,
-            requires_python: requires_pythons
-                .get(attribute(tag, "data-requires-python").as_deref()),
-            yanked: attribute(tag, "data-yanked").is_some(),
-            size: None,
-            upload_time: None,
-            core_metadata,
-            index: None,
-        });
+        let requires_python = attribute(tag, "data-requires-python");
+        builder.push(
+            &base,
+            RawFile {
+                filename: &filename,
+                url: &href,
+                requires_python: requires_python.as_deref(),
+                yanked: attribute(tag, "data-yanked").is_some(),
+                core_metadata,
+                ..RawFile::default()
+            },
+        );
     }
-    ProjectFiles {
-        files,
-        rejected: Vec::new(),
-    }
+    Ok(builder.finish())
 }
 
 /// The value of an attribute in a start tag, entity-decoded; `Some("")` for a bare attribute.
@@ -446,6 +877,14 @@ mod tests {
         Url::parse("http://127.0.0.1:9/simple/anyio/").unwrap()
     }
 
+    fn anyio() -> PackageName {
+        PackageName::from_str("anyio").unwrap()
+    }
+
+    fn json(text: &str) -> ProjectFiles {
+        parse_json(text, &page(), &PageFilter::project(&anyio())).unwrap()
+    }
+
     #[test]
     fn parses_pep691_json() {
         let text = r#"{"meta":{"api-version":"1.1"},"name":"anyio","files":[
@@ -457,8 +896,13 @@ mod tests {
           {"filename":"anyio-1.0-py2.7.egg","url":"x.egg","hashes":{}},
           {"filename":"anyio-3.0-py3-none-any.whl","url":"a.whl","hashes":{},"requires-python":">=2.7.*"}
         ]}"#;
-        let files = parse_json(text, &page()).unwrap().files;
+        let page_files = json(text);
+        let files = page_files.files;
         assert_eq!(files.len(), 3, "the egg is skipped");
+        assert_eq!(
+            page_files.rejected_count, 0,
+            "an egg is not refused, just not read"
+        );
         let wheel = &files[0];
         assert_eq!(
             wheel.url.as_str(),
@@ -466,6 +910,10 @@ mod tests {
         );
         assert_eq!(wheel.sha256.as_deref(), Some("ab".repeat(32).as_str()));
         assert_eq!(wheel.requires_python.as_ref().unwrap().to_string(), ">=3.9");
+        assert_eq!(
+            wheel.upload_time.as_deref(),
+            Some("2024-09-21T10:33:04.123456Z")
+        );
         assert_eq!(
             wheel.core_metadata,
             CoreMetadataFile::Present {
@@ -484,15 +932,116 @@ mod tests {
             sdist.core_metadata,
             CoreMetadataFile::Present { sha256: None }
         );
-        assert!(
-            files[2].requires_python.is_none(),
-            "invalid requires-python is ignored"
+        assert_eq!(
+            files[2].requires_python.as_ref().unwrap().to_string(),
+            ">=2.7",
+            "`>=2.7.*` is repaired as uv repairs it"
         );
     }
 
     #[test]
+    fn refused_entries_are_named_with_the_reason() {
+        let text = r#"{"meta":{"api-version":"1.0"},"files":[
+          {"filename":"anyio-1.0-py3-none-any.whl","url":"a.whl","hashes":{"sha256":"abc"}},
+          {"filename":"anyio-2.0-py3-none-any.whl","url":"b.whl","requires-python":">=three"},
+          {"filename":"sniffio-1.0-py3-none-any.whl","url":"c.whl"},
+          {"filename":"anyio-notaversion!-py3-none-any.whl","url":"d.whl"},
+          {"filename":"..","url":"e.whl"},
+          {"filename":"anyio-3.0-py3-none-any.whl","url":"http://[bad/f.whl"},
+          {"filename":"anyio-4.0-py3-none-any.whl","url":"g.whl","hashes":{"sha512":"AA","md5":"00"}},
+          {"filename":"anyio-5.0-py3-none-any.whl","url":"h.whl#sha512=CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC"}
+        ]}"#;
+        let files = json(text);
+        let reasons: Vec<String> = files
+            .rejected
+            .iter()
+            .map(|(name, reason)| format!("{name}: {reason}"))
+            .collect();
+        assert_eq!(files.rejected_count, 5, "{reasons:#?}");
+        assert!(reasons[0].contains("sha256 is invalid"), "{}", reasons[0]);
+        assert!(
+            reasons[1].contains("requires-python `>=three`"),
+            "{}",
+            reasons[1]
+        );
+        assert!(reasons[2].contains("a wheel of sniffio"), "{}", reasons[2]);
+        assert!(
+            reasons[3].contains("invalid package name or version"),
+            "{}",
+            reasons[3]
+        );
+        assert!(
+            reasons[4].contains("URL `http://[bad/f.whl` is invalid"),
+            "{}",
+            reasons[4]
+        );
+        // `..` is not a distribution name at all, so it is not read (not refused).
+        let kept: Vec<&str> = files.files.iter().map(|f| f.filename.as_str()).collect();
+        assert_eq!(
+            kept,
+            ["anyio-4.0-py3-none-any.whl", "anyio-5.0-py3-none-any.whl"]
+        );
+        assert!(
+            !files.files[0].is_hashed(),
+            "md5 and a short sha512 are no digest"
+        );
+        let sha512 = files.files[1].other_hash.as_ref().unwrap();
+        assert_eq!(sha512.algorithm, HashAlgorithm::Sha512);
+        assert_eq!(&*sha512.hex, "c".repeat(128));
+    }
+
+    #[test]
+    fn another_major_api_version_or_content_type_is_an_error_naming_the_url() {
+        let error = parse_json(
+            r#"{"meta":{"api-version":"2.0"},"files":[]}"#,
+            &page(),
+            &PageFilter::project(&anyio()),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("version 2.0"), "{error}");
+        assert!(error.to_string().contains("/simple/anyio/"), "{error}");
+        let html =
+            r#"<html><head><meta name="pypi:repository-version" content="2.0"></head></html>"#;
+        assert!(parse_html(html, &page(), &PageFilter::project(&anyio())).is_err());
+        let cases = [
+            (
+                Some("application/vnd.pypi.simple.v1+json"),
+                Ok(PageFormat::Json),
+            ),
+            (
+                Some("application/vnd.pypi.simple.v1+html; charset=utf-8"),
+                Ok(PageFormat::Html),
+            ),
+            (Some("text/html; charset=utf-8"), Ok(PageFormat::Html)),
+            (Some("application/json"), Ok(PageFormat::Json)),
+            (None, Ok(PageFormat::Html)),
+            (
+                Some("application/vnd.pypi.simple.v2+json"),
+                Err("version v2"),
+            ),
+            (
+                Some("application/octet-stream"),
+                Err("not a Simple API page"),
+            ),
+            (Some("text/plain"), Err("not a Simple API page")),
+        ];
+        for (content_type, expected) in cases {
+            let got = PageFormat::of(content_type, &page()).map_err(|e| e.to_string());
+            match (expected, got) {
+                (Ok(want), Ok(got)) => assert_eq!(want, got, "{content_type:?}"),
+                (Err(want), Err(got)) => {
+                    assert!(got.contains(want), "{content_type:?}: {got}");
+                    assert!(got.contains("/simple/anyio/"), "{got}");
+                }
+                (want, got) => panic!("{content_type:?}: wanted {want:?}, got {got:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn rejects_html_served_as_json() {
-        let error = parse_json("<html></html>", &page()).unwrap_err();
+        let error =
+            parse_json("<html></html>", &page(), &PageFilter::project(&anyio())).unwrap_err();
         assert!(error.to_string().contains("/simple/anyio/"), "{error}");
     }
 
@@ -504,7 +1053,9 @@ mod tests {
           <A HREF='anyio-4.5.0.tar.gz' data-yanked>anyio-4.5.0.tar.gz</A>
           <a href="notes.txt">notes.txt</a>
         </body></html>"#;
-        let files = parse_html(text, &page()).files;
+        let files = parse_html(text, &page(), &PageFilter::project(&anyio()))
+            .unwrap()
+            .files;
         assert_eq!(files.len(), 2);
         assert_eq!(
             files[0].url.as_str(),
@@ -546,22 +1097,30 @@ mod tests {
           <a href="/f/pymupdf-2.0-cp311-abi3-manylinux_2_28_x86_64.whl">pymupdf-2.0-cp311-abi3-manylinux_2_28_x86_64.whl</a>
           <a href="/f/pymupdf-1.0-cp27-cp27m-win32.whl">pymupdf-1.0-cp27-cp27m-win32.whl</a>
           <a href="/f/pymupdf-1.0-cp27-cp27m-win_amd64.whl">pymupdf-1.0-cp27-cp27m-win_amd64.whl</a>
+          <a href="/f/pymupdf-3.0-cp311-abi3-win_amd64.whl">pymupdf-3.0-cp311-abi3-win_amd64.whl</a>
+          <a href="/f/pymupdf-3.0-cp311-abi3-manylinux_2_28_x86_64.whl">pymupdf-3.0-cp311-abi3-manylinux_2_28_x86_64.whl</a>
         </body></html>"#;
         let name = PackageName::from_str("pymupdf").unwrap();
-        let mut files = parse_html(text, &page()).for_project(&name);
-        assert_eq!(files.rejected.len(), 1, "{:?}", files.rejected);
+        let linux = |wheel: &WheelFilename| wheel.platform().any(|p| p.contains("linux"));
+        let filter = PageFilter {
+            project: &name,
+            keep_wheel: &linux,
+        };
+        let files = parse_html(text, &page(), &filter).unwrap();
+        assert_eq!(files.rejected_count, 1, "{:?}", files.rejected);
         let legacy = &files.files[0];
         assert_eq!(legacy.kind.version().to_string(), "1.14.19.post2");
-        files.retain_wheels(|wheel| wheel.platform.iter().any(|p| p.contains("linux")));
         let names: Vec<&str> = files.files.iter().map(|f| f.filename.as_str()).collect();
         assert_eq!(
             names,
             [
                 "PyMuPDF-1.14.19.post-2.tar.gz",
                 "pymupdf-2.0-cp311-abi3-manylinux_2_28_x86_64.whl",
+                "pymupdf-3.0-cp311-abi3-manylinux_2_28_x86_64.whl",
                 "pymupdf-1.0-cp27-cp27m-win32.whl",
             ],
-            "1.0 keeps one wheel so the version stays known"
+            "1.0 keeps one wheel so the version stays known; 3.0's dropped wheel is not kept \
+             once a wheel it keeps follows"
         );
     }
 }

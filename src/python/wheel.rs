@@ -21,27 +21,44 @@ pub enum FilenameError {
     NotAnSdist(String),
 }
 
-/// A parsed wheel filename. Tag sets stay compressed (`py2.py3`) as the spec writes them;
-/// [`WheelFilename::tags`] expands them.
+/// A parsed wheel filename. The tag sets stay as the file name writes them
+/// (`py2.py3-none-any`, PEP 425's compressed form) in one string: an index page lists
+/// thousands of wheels, and three vectors of strings per wheel cost more than the file's other
+/// fields together. [`WheelFilename::tags`] expands them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WheelFilename {
     pub name: PackageName,
     pub version: Version,
-    pub build: Option<String>,
-    pub python: Vec<String>,
-    pub abi: Vec<String>,
-    pub platform: Vec<String>,
+    pub build: Option<Box<str>>,
+    /// `python-abi-platform`, each part a `.`-separated set.
+    tag_text: Box<str>,
 }
 
 impl WheelFilename {
+    fn tag_part(&self, index: usize) -> &str {
+        self.tag_text.split('-').nth(index).unwrap_or_default()
+    }
+
+    /// The Python tags (`py2`, `py3`, `cp312`).
+    pub fn python(&self) -> impl Iterator<Item = &str> {
+        self.tag_part(0).split('.')
+    }
+
+    /// The ABI tags (`none`, `abi3`, `cp312`).
+    pub fn abi(&self) -> impl Iterator<Item = &str> {
+        self.tag_part(1).split('.')
+    }
+
+    /// The platform tags (`any`, `manylinux_2_17_x86_64`).
+    pub fn platform(&self) -> impl Iterator<Item = &str> {
+        self.tag_part(2).split('.')
+    }
+
     /// Every (python, abi, platform) triple the wheel declares.
     pub fn tags(&self) -> impl Iterator<Item = (&str, &str, &str)> {
-        self.python.iter().flat_map(move |python| {
-            self.abi.iter().flat_map(move |abi| {
-                self.platform
-                    .iter()
-                    .map(move |platform| (python.as_str(), abi.as_str(), platform.as_str()))
-            })
+        self.python().flat_map(move |python| {
+            self.abi()
+                .flat_map(move |abi| self.platform().map(move |platform| (python, abi, platform)))
         })
     }
 }
@@ -54,22 +71,25 @@ impl FromStr for WheelFilename {
             .strip_suffix(".whl")
             .ok_or_else(|| FilenameError::NotAWheel(filename.to_string()))?;
         let parts: Vec<&str> = stem.split('-').collect();
-        let (name, version, build, python, abi, platform) = match parts.as_slice() {
-            [n, v, p, a, pl] => (*n, *v, None, *p, *a, *pl),
-            [n, v, b, p, a, pl] => (*n, *v, Some((*b).to_string()), *p, *a, *pl),
+        let (name, version, build, tags_at) = match parts.as_slice() {
+            [n, v, _, _, _] => (*n, *v, None, 2),
+            [n, v, b, _, _, _] => (*n, *v, Some(Box::from(*b)), 3),
             _ => return Err(FilenameError::NotAWheel(filename.to_string())),
         };
+        if parts[tags_at..]
+            .iter()
+            .any(|part| part.split('.').any(str::is_empty))
+        {
+            return Err(FilenameError::NotAWheel(filename.to_string()));
+        }
         let invalid = || FilenameError::InvalidPart {
             filename: filename.to_string(),
         };
-        let split = |s: &str| s.split('.').map(str::to_string).collect::<Vec<_>>();
         Ok(WheelFilename {
             name: PackageName::from_str(name).map_err(|_| invalid())?,
             version: Version::from_str(version).map_err(|_| invalid())?,
             build,
-            python: split(python),
-            abi: split(abi),
-            platform: split(platform),
+            tag_text: parts[tags_at..].join("-").into_boxed_str(),
         })
     }
 }
@@ -80,13 +100,7 @@ impl fmt::Display for WheelFilename {
         if let Some(build) = &self.build {
             write!(f, "-{build}")?;
         }
-        write!(
-            f,
-            "-{}-{}-{}.whl",
-            self.python.join("."),
-            self.abi.join("."),
-            self.platform.join(".")
-        )
+        write!(f, "-{}.whl", self.tag_text)
     }
 }
 
@@ -99,6 +113,13 @@ pub struct SdistFilename {
 }
 
 const SDIST_SUFFIXES: [&str; 5] = [".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz"];
+
+/// Whether `filename` ends as a source distribution archive does.
+pub fn has_sdist_suffix(filename: &str) -> bool {
+    SDIST_SUFFIXES
+        .iter()
+        .any(|suffix| filename.ends_with(suffix))
+}
 
 impl FromStr for SdistFilename {
     type Err = FilenameError;
@@ -219,9 +240,14 @@ mod tests {
             assert_eq!(wheel.version.to_string(), version);
             assert_eq!(wheel.build.as_deref(), build);
             assert_eq!(
-                (wheel.python.len(), wheel.abi.len(), wheel.platform.len()),
+                (
+                    wheel.python().count(),
+                    wheel.abi().count(),
+                    wheel.platform().count()
+                ),
                 (python, abi, platform)
             );
+            assert_eq!(wheel.to_string().to_lowercase(), filename.to_lowercase());
             assert_eq!(wheel.tags().count(), python * abi * platform);
         }
     }
@@ -233,6 +259,7 @@ mod tests {
             "six-1.0-py3-none.whl",
             "a-b-c-d-e-f-g.whl",
             "six-1.0.tar.gz",
+            "six-1.0-py3..py2-none-any.whl",
         ] {
             assert!(WheelFilename::from_str(filename).is_err(), "{filename}");
         }

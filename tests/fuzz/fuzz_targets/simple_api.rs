@@ -8,6 +8,13 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let page = url::Url::parse("http://127.0.0.1/simple/project/").unwrap();
-    let _ = airlock::python::simple::parse_html(text, &page);
-    let _ = airlock::python::simple::parse_json(text, &page);
+    let project = "project".parse().unwrap();
+    // Half the wheels are dropped, so the fallback that keeps a version known runs too.
+    let keep = |wheel: &airlock::python::wheel::WheelFilename| wheel.platform().count() % 2 == 0;
+    let filter = airlock::python::simple::PageFilter {
+        project: &project,
+        keep_wheel: &keep,
+    };
+    let _ = airlock::python::simple::parse_html(text, &page, &filter);
+    let _ = airlock::python::simple::parse_json(text, &page, &filter);
 });
