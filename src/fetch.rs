@@ -132,6 +132,44 @@ pub struct LockedWheel {
     pub version: String,
 }
 
+/// The content check fetch runs on every file before it enters the wheelhouse: what verify
+/// would report about the file itself (wheels: zip, `.dist-info`, RECORD; sdists: the archive;
+/// `.deb`s: the ar layout) refuses it, so hostile files never land.
+fn refuse_what_verify_rejects(item: &DownloadItem, path: &Path) -> Result<(), String> {
+    let name = item.file_name.as_str();
+    if name.ends_with(".whl") {
+        let problems = crate::verify::integrity::wheel_problems(path, name);
+        return match problems.as_slice() {
+            [] => Ok(()),
+            [(rule, first), rest @ ..] => Err(format!(
+                "{rule} {first}{}",
+                if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (and {} more problem(s); `airlock verify` lists them)",
+                        rest.len()
+                    )
+                }
+            )),
+        };
+    }
+    if name.ends_with(".deb") {
+        return crate::debian::deb::check_deb_file(path);
+    }
+    if crate::python::wheel::has_sdist_suffix(name) {
+        let bytes = std::fs::read(path).map_err(|error| format!("cannot read it: {error}"))?;
+        return crate::python::sdist::inspect(
+            name,
+            &bytes,
+            crate::python::sdist::Limits::default(),
+        )
+        .map(drop)
+        .map_err(|error| error.to_string());
+    }
+    Ok(())
+}
+
 /// Every wheel of every lock in `dir`, deduplicated by file name.
 pub fn locked_items(dir: &Path) -> Result<(usize, Vec<DownloadItem>), FetchError> {
     let (locks, wheels) = locked_wheels(dir)?;
@@ -448,7 +486,8 @@ pub async fn fetch_all(
         request.cache_dir.as_deref().map(ContentCache::new),
         request.offline,
         reporter,
-    );
+    )
+    .with_check(Arc::new(refuse_what_verify_rejects));
     let results: Vec<Result<Fetched, DownloadError>> = futures::stream::iter(work.iter())
         .map(|(item, dir)| downloader.fetch(item, dir))
         .buffer_unordered(request.jobs.max(1))

@@ -366,7 +366,17 @@ pub async fn lock_all(
                     &target,
                     &options,
                 )?;
-                let builds = resolve_builds(&source, &resolution, &target, &options)?;
+                let mut resolution = resolution;
+                let mut builds = resolve_builds(&source, &resolution, &target, &options)?;
+                source
+                    .complete_digests(&mut resolution, builds.values_mut())
+                    .map_err(|error| ResolveError::Source {
+                        action:
+                            "computing the sha256 of files listed with only a sha384/sha512 digest"
+                                .to_string(),
+                        target: target.to_string(),
+                        source: crate::python::resolver::SourceError::new(error),
+                    })?;
                 Ok::<_, ResolveError>((resolution, builds))
             }));
         }

@@ -3,6 +3,7 @@
 
 pub mod aptlock;
 pub mod closure;
+pub mod deb;
 pub mod deb822;
 pub mod packages;
 pub mod publish;

@@ -58,6 +58,14 @@ pub enum DownloadError {
         source: reqwest::Error,
     },
     #[error(
+        "{label}: {file_name} has the locked sha256 but is refused: {reason}; nothing was put in the wheelhouse (the index serves a file no installer should use)"
+    )]
+    Refused {
+        label: String,
+        file_name: String,
+        reason: String,
+    },
+    #[error(
         "{label}: {url} has sha256 {actual}, but the lock says {expected}; the file was discarded"
     )]
     HashMismatch {
@@ -251,12 +259,18 @@ pub fn hash_file(path: &Path) -> std::io::Result<(Sha256Hex, u64)> {
     Ok((Sha256Hex::from_digest(&hasher.finalize()), length))
 }
 
+/// Checks a file's contents after its digest matched and before it is put in place: the
+/// error says what is wrong. The caller knows the formats (wheels, sdists, .debs); this module
+/// only moves bytes.
+pub type ContentCheck = Arc<dyn Fn(&DownloadItem, &Path) -> Result<(), String> + Send + Sync>;
+
 pub struct Downloader {
     client: reqwest::Client,
     policy: RetryPolicy,
     cache: Option<ContentCache>,
     offline: bool,
     reporter: Arc<dyn Reporter>,
+    check: Option<ContentCheck>,
 }
 
 fn is_disk_full(error: &std::io::Error) -> bool {
@@ -283,7 +297,15 @@ impl Downloader {
             cache,
             offline,
             reporter,
+            check: None,
         }
+    }
+
+    /// Runs `check` on every file before it is put in place (downloaded or from the cache); a
+    /// file that fails it is refused, and nothing of it lands in the target directory.
+    pub fn with_check(mut self, check: ContentCheck) -> Self {
+        self.check = Some(check);
+        self
     }
 
     pub fn partial_path(dir: &Path, item: &DownloadItem) -> PathBuf {
@@ -316,6 +338,7 @@ impl Downloader {
                 && digest == item.sha256
                 && item.size.is_none_or(|size| size == length)
             {
+                self.run_check(item, &cached).await?;
                 let temp = dir.join(format!(".airlock-link-{}", item.sha256));
                 let _ = fs::remove_file(&temp);
                 link_or_copy_new(&cached, &temp).map_err(|e| io(&temp, e))?;
@@ -362,6 +385,11 @@ impl Downloader {
                 }
             }
         };
+        if let Err(refused) = self.run_check(item, &partial).await {
+            // The bytes are the locked ones, so a resume would only fetch them again.
+            let _ = fs::remove_file(&partial);
+            return Err(refused);
+        }
         // fsync blocks for milliseconds: on the blocking pool it does not stall downloads
         // that share this runtime thread.
         let cache = self.cache.clone();
@@ -386,6 +414,22 @@ impl Downloader {
             downloaded: true,
         });
         Ok(Fetched::Downloaded { bytes, resumed })
+    }
+
+    /// Runs the content check, if any, on the blocking pool (it may inflate a whole wheel).
+    async fn run_check(&self, item: &DownloadItem, path: &Path) -> Result<(), DownloadError> {
+        let Some(check) = self.check.clone() else {
+            return Ok(());
+        };
+        let (owned_item, owned_path) = (item.clone(), path.to_path_buf());
+        let verdict = tokio::task::spawn_blocking(move || check(&owned_item, &owned_path))
+            .await
+            .expect("the content check does not panic");
+        verdict.map_err(|reason| DownloadError::Refused {
+            label: item.label.clone(),
+            file_name: item.file_name.to_string(),
+            reason,
+        })
     }
 
     /// The error to report when retries are exhausted.

@@ -44,6 +44,19 @@ fn pinned(range: &Ranges<Version>) -> Option<&Version> {
     }
 }
 
+/// The version `<=V` was written with, when `bound` is where `<=V` ends: the dev release of
+/// V's next post-release (`<=V` admits V's local variants, so it ends just above them).
+fn last_before(bound: &Version) -> Option<Version> {
+    if bound.dev() != Some(0) || !bound.local().is_empty() || bound.pre().is_some() {
+        return None;
+    }
+    let written = match bound.post()? {
+        0 => bound.clone().with_post(None),
+        post => bound.clone().with_post(Some(post - 1)),
+    };
+    Some(written.with_dev(None))
+}
+
 /// A range as specifiers: `>=1.0, <2`, `==1.4`, `!=1.5`, several segments joined by "or".
 pub fn specifiers(range: &Ranges<Version>) -> String {
     if range == &Ranges::full() {
@@ -72,7 +85,10 @@ pub fn specifiers(range: &Ranges<Version>) -> String {
                 };
                 let high = match high {
                     Bound::Included(v) => Some(format!("<={}", public(v))),
-                    Bound::Excluded(v) => Some(format!("<{}", public(v))),
+                    Bound::Excluded(v) => Some(match last_before(v) {
+                        Some(written) => format!("<={}", public(&written)),
+                        None => format!("<{}", public(v)),
+                    }),
                     Bound::Unbounded => None,
                 };
                 [low, high]

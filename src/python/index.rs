@@ -81,8 +81,18 @@ pub enum IndexError {
         #[source]
         source: BuildError,
     },
-    #[error("{file}: the index lists it without a sha256, so airlock cannot pin or verify it")]
+    #[error(
+        "{file}: the index lists it without a sha256 (or sha384/sha512) digest, so airlock cannot pin or verify it"
+    )]
     NoHash { file: String },
+    #[error(
+        "{url}: the bytes served do not have the {algorithm} digest the index gives ({expected}); the index or a proxy served different bytes"
+    )]
+    DigestMismatch {
+        url: String,
+        algorithm: &'static str,
+        expected: String,
+    },
     #[error("building {file} needs itself: {chain}")]
     BuildCycle { file: String, chain: String },
     #[error("{file}: its build requirements cannot be resolved for this machine")]
@@ -113,12 +123,23 @@ pub enum IndexError {
 }
 
 impl IndexError {
+    /// As the resolver sees it: a file it may rule out, or an error that stops it.
+    fn into_source_error(self) -> SourceError {
+        if self.rules_out_the_file() {
+            SourceError::unusable(self)
+        } else {
+            SourceError::new(self)
+        }
+    }
+
     /// Whether this error is about the file itself (its archive refused, its build failing,
     /// its build requirements unresolvable), so that the resolver may rule out that version
     /// and try another, as uv does; network and disk errors are not.
     pub fn rules_out_the_file(&self) -> bool {
         match self {
-            IndexError::Sdist(_)
+            // A release whose metadata cannot be read is skipped, as uv and pip skip it.
+            IndexError::Metadata { .. }
+            | IndexError::Sdist(_)
             | IndexError::Build { .. }
             | IndexError::BuildCycle { .. }
             | IndexError::BuiltMetadata { .. }
@@ -336,6 +357,7 @@ impl Inner {
             };
             drop(text);
             drop(body);
+            self.warn_about_page(&url, &files);
             let index_label: Arc<str> = redact(index).into();
             for file in &mut files.files {
                 file.index = Some(index_label.clone());
@@ -350,6 +372,56 @@ impl Inner {
             name: name.to_string(),
         });
         Ok(merged)
+    }
+
+    /// Says once per page which files airlock refused or cannot pin, so a file that seems
+    /// to vanish from the resolution has a reason the user can see.
+    fn warn_about_page(&self, url: &Url, files: &ProjectFiles) {
+        const SHOWN: usize = 3;
+        let page = redact(url);
+        if files.suspicious_count > 0 {
+            let shown: Vec<String> = files
+                .rejected
+                .iter()
+                .filter(|refused| refused.suspicious)
+                .take(SHOWN)
+                .map(|refused| format!("{} ({})", refused.file, refused.reason))
+                .collect();
+            let more = files.suspicious_count.saturating_sub(shown.len());
+            self.reporter.event(Event::Warning {
+                message: format!(
+                    "{page} lists {} file(s) airlock refuses: {}{}",
+                    files.suspicious_count,
+                    shown.join("; "),
+                    if more > 0 {
+                        format!("; and {more} more")
+                    } else {
+                        String::new()
+                    }
+                ),
+            });
+        }
+        let undigested: Vec<&str> = files
+            .files
+            .iter()
+            .filter(|file| !file.is_hashed())
+            .map(|file| file.filename.as_str())
+            .collect();
+        if !undigested.is_empty() {
+            let more = undigested.len().saturating_sub(SHOWN);
+            self.reporter.event(Event::Warning {
+                message: format!(
+                    "{page} lists {} file(s) without a sha256 (or sha384/sha512) digest; airlock cannot pin them and leaves them out: {}{}",
+                    undigested.len(),
+                    undigested[..undigested.len().min(SHOWN)].join(", "),
+                    if more > 0 {
+                        format!(", and {more} more")
+                    } else {
+                        String::new()
+                    }
+                ),
+            });
+        }
     }
 
     fn count(&self, from_cache: bool) {
@@ -375,7 +447,7 @@ impl Inner {
             Box::pin(self.fetch_metadata(file))
                 .await
                 .map(Arc::new)
-                .map_err(SourceError::new)
+                .map_err(IndexError::into_source_error)
         })
         .await
         .clone()
@@ -420,7 +492,7 @@ impl Inner {
                 let response = get_with_retry(&self.client, url, &self.policy, |r| r).await?;
                 self.count(false);
                 let body = success_body(response, url).await?;
-                check_sha256(url, &body, file.sha256.as_deref())?;
+                check_digest(file, &body)?;
                 read_wheel_metadata(url, &body)?
             }
         };
@@ -523,6 +595,25 @@ fn check_sha256(url: &Url, bytes: &[u8], expected: Option<&str>) -> Result<(), I
     }
 }
 
+/// Checks a whole file against the digest its page gave: sha256, else sha512/sha384. A file
+/// with none is never a candidate (the resolver refuses it), so it is never read here.
+fn check_digest(file: &DistFile, bytes: &[u8]) -> Result<(), IndexError> {
+    if let Some(sha256) = &file.sha256 {
+        return check_sha256(&file.url, bytes, Some(sha256.as_str()));
+    }
+    match &file.other_hash {
+        Some(other) if !other.matches(bytes) => Err(IndexError::DigestMismatch {
+            url: redact(&file.url),
+            algorithm: other.algorithm.name(),
+            expected: other.hex.to_string(),
+        }),
+        Some(_) => Ok(()),
+        None => Err(IndexError::NoHash {
+            file: file.filename.to_string(),
+        }),
+    }
+}
+
 /// Reads the METADATA of the wheel's single `.dist-info` directory from zip bytes.
 pub fn read_wheel_metadata(url: &Url, bytes: &[u8]) -> Result<Vec<u8>, IndexError> {
     let bad = |message: String| IndexError::BadWheel {
@@ -577,13 +668,8 @@ impl PackageSource for RemoteIndex {
     }
 
     fn sdist_info(&self, file: &DistFile) -> Result<Arc<SdistInfo>, SourceError> {
-        self.sdist_info_blocking(file).map_err(|error| {
-            if error.rules_out_the_file() {
-                SourceError::unusable(error)
-            } else {
-                SourceError::new(error)
-            }
-        })
+        self.sdist_info_blocking(file)
+            .map_err(IndexError::into_source_error)
     }
 
     fn prefetch_metadata(&self, files: Arc<ProjectFiles>, places: Vec<u32>) {
@@ -997,9 +1083,7 @@ impl RemoteIndex {
     /// An sdist's metadata and build requirements: from the cache, else from its PKG-INFO
     /// and its backend's hooks, run here in an isolated build environment.
     fn sdist_info_blocking(&self, file: &DistFile) -> Result<Arc<SdistInfo>, IndexError> {
-        let sha256 = file.sha256.clone().ok_or_else(|| IndexError::NoHash {
-            file: file.filename.to_string(),
-        })?;
+        let sha256 = self.sha256_of(file)?;
         let cycle = BUILDING.with(|stack| {
             let stack = stack.borrow();
             stack.iter().any(|(_, sha)| *sha == sha256).then(|| {
@@ -1204,6 +1288,79 @@ impl RemoteIndex {
     }
 
     /// A verified copy of `file` in the content cache, downloaded whole when missing.
+    /// The sha256 of `file`: from its page, or, for a file the page lists with only a
+    /// sha384/sha512 digest, computed from its bytes once they match that digest (downloaded
+    /// once; the bytes go into the content cache, so fetch finds them there). Locks, the
+    /// content cache and fetch all name files by sha256.
+    pub fn sha256_of(&self, file: &DistFile) -> Result<Sha256Hex, IndexError> {
+        if let Some(sha256) = &file.sha256 {
+            return Ok(sha256.clone());
+        }
+        let Some(other) = &file.other_hash else {
+            return Err(IndexError::NoHash {
+                file: file.filename.to_string(),
+            });
+        };
+        // The derived entry is tied to the digest it was checked against: a page that
+        // changes its digest for the same URL gets a new check.
+        let what = format!("sha256-checked-by-{}-{}", other.algorithm.name(), other.hex);
+        if let Some(bytes) = self.inner.cache.read_derived(&file.url, &what)
+            && let Ok(text) = std::str::from_utf8(&bytes)
+            && let Ok(sha256) = Sha256Hex::parse(text)
+        {
+            return Ok(sha256);
+        }
+        if self.inner.offline {
+            return Err(NetError::NotCached {
+                url: redact(&file.url),
+            }
+            .into());
+        }
+        let inner = self.inner.clone();
+        let url = file.url.clone();
+        let body = self.runtime.block_on(async move {
+            let response = get_with_retry(&inner.client, &url, &inner.policy, |r| r).await?;
+            inner.count(false);
+            success_body(response, &url).await
+        })?;
+        check_digest(file, &body)?;
+        let sha256 = Sha256Hex::of(&body);
+        crate::net::download::ContentCache::new(self.cache_root())
+            .store_bytes(&body, &sha256)
+            .map_err(|(path, source)| IndexError::Io { path, source })?;
+        self.inner
+            .cache
+            .store_derived(&file.url, &what, sha256.as_str().as_bytes())?;
+        Ok(sha256)
+    }
+
+    /// Gives every file of a resolution (and of the build environments it needs) its sha256,
+    /// computing it for files listed with only a sha384/sha512 digest: a lock pins sha256.
+    pub fn complete_digests<'b>(
+        &self,
+        resolution: &mut super::resolver::Resolution,
+        builds: impl IntoIterator<Item = &'b mut super::resolver::BuildResolution>,
+    ) -> Result<(), IndexError> {
+        let complete = |file: &mut DistFile| -> Result<(), IndexError> {
+            if file.sha256.is_none() && file.other_hash.is_some() {
+                file.sha256 = Some(self.sha256_of(file)?);
+            }
+            Ok(())
+        };
+        let complete_all = |resolution: &mut super::resolver::Resolution| {
+            resolution.packages.values_mut().try_for_each(|package| {
+                complete(&mut package.dist)?;
+                package.files.iter_mut().try_for_each(complete)
+            })
+        };
+        complete_all(resolution)?;
+        for build in builds {
+            complete(&mut build.sdist)?;
+            complete_all(&mut build.resolution)?;
+        }
+        Ok(())
+    }
+
     fn local_file(&self, file: &DistFile, sha256: &Sha256Hex) -> Result<PathBuf, IndexError> {
         let cache = crate::net::download::ContentCache::new(self.cache_root());
         if let Some(path) = cache.verified(sha256) {
@@ -1338,9 +1495,7 @@ impl RemoteIndex {
                 .dist
                 .sha256
                 .clone()
-                .ok_or_else(|| IndexError::NoHash {
-                    file: package.dist.filename.to_string(),
-                })?;
+                .map_or_else(|| self.sha256_of(&package.dist), Ok)?;
             files.top.push((package.dist.clone(), sha256));
             if matches!(package.dist.kind, DistFilename::Sdist(_)) {
                 if depth > 8 {

@@ -71,18 +71,29 @@ impl CoreMetadata {
             field: "Version",
             value: version_text.to_string(),
         })?;
-        let requires_python = get("requires-python")
-            .filter(|value| !value.is_empty())
-            .and_then(|value| VersionSpecifiers::from_str(value).ok());
+        // Malformed values that uv repairs (`>=2.7.*`, `imapclient (>=2.3.0<3)`) are repaired
+        // the same way (see `lenient`); what stays invalid is an error, and the resolver then
+        // rules out that release, as uv and pip do.
+        let requires_python = match get("requires-python").filter(|value| !value.is_empty()) {
+            None => None,
+            Some(value) => Some(
+                super::lenient::version_specifiers(value)
+                    .map(|(specifiers, _)| specifiers)
+                    .map_err(|_| MetadataError::InvalidField {
+                        field: "Requires-Python",
+                        value: value.to_string(),
+                    })?,
+            ),
+        };
         let mut requires_dist = Vec::new();
         for (field, value) in &fields {
             if field != "requires-dist" {
                 continue;
             }
-            let requirement = Requirement::from_str(value).map_err(|source| {
+            let (requirement, _) = super::lenient::requirement(value).map_err(|source| {
                 MetadataError::InvalidRequirement {
                     value: value.clone(),
-                    source: Box::new(source),
+                    source,
                 }
             })?;
             requires_dist.push(requirement);
@@ -140,6 +151,20 @@ Requires-Dist: httpx>=0.23.0; extra == \"all\"\n\nRequires-Dist: not-a-field\n";
         assert_eq!(metadata.version.to_string(), "0.115.0");
         assert_eq!(metadata.requires_python.unwrap().to_string(), ">=3.8");
         assert_eq!(metadata.requires_dist.len(), 3);
+    }
+
+    #[test]
+    fn repairs_what_uv_repairs_and_refuses_the_rest() {
+        let text = "Name: x\nVersion: 1\nRequires-Python: >=3.6.*\nRequires-Dist: imapclient (>=2.3.0<3)\n";
+        let metadata = CoreMetadata::parse(text.as_bytes()).unwrap();
+        assert_eq!(metadata.requires_python.unwrap().to_string(), ">=3.6");
+        assert_eq!(
+            metadata.requires_dist[0],
+            Requirement::from_str("imapclient>=2.3.0,<3").unwrap()
+        );
+        let error =
+            CoreMetadata::parse(b"Name: x\nVersion: 1\nRequires-Python: >=three\n").unwrap_err();
+        assert!(error.to_string().contains("Requires-Python"), "{error}");
     }
 
     #[test]

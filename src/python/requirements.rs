@@ -80,6 +80,15 @@ pub enum RequirementError {
         hashed: Location,
     },
     #[error(
+        "{location}: `{text}` is not pinned with ==, but {hashed} pins hashes; pip's hash-checking mode needs every requirement pinned to one version (write {name}==VERSION)"
+    )]
+    NotPinned {
+        location: Location,
+        name: String,
+        text: String,
+        hashed: Location,
+    },
+    #[error(
         "{second}: `{name}{second_spec}` conflicts with {first}: `{name}{first_spec}`; no version satisfies both"
     )]
     Conflict {
@@ -626,6 +635,14 @@ impl Parser<'_> {
             return;
         };
         for line in &self.input.requirements {
+            if !is_pinned(&line.requirement) {
+                self.errors.push(RequirementError::NotPinned {
+                    location: line.location.clone(),
+                    name: line.requirement.name.to_string(),
+                    text: line.requirement.to_string(),
+                    hashed: hashed.clone(),
+                });
+            }
             if line.hashes.is_empty() {
                 self.errors.push(RequirementError::MissingHash {
                     location: line.location.clone(),
@@ -698,6 +715,21 @@ pub fn specifier_range(requirement: &Requirement) -> Ranges<Version> {
     range
 }
 
+/// Whether `requirement` names exactly one version, as pip's hash-checking mode demands: a
+/// single `==` (without a wildcard) or `===` specifier.
+fn is_pinned(requirement: &Requirement) -> bool {
+    match &requirement.version_or_url {
+        Some(VersionOrUrl::VersionSpecifier(specifiers)) => {
+            specifiers.len() == 1
+                && matches!(
+                    specifiers.iter().next().map(|s| s.operator()),
+                    Some(Operator::Equal | Operator::ExactEqual)
+                )
+        }
+        _ => false,
+    }
+}
+
 /// One specifier as a range, by PEP 440's rules (`==`/`!=` without a local label are widened
 /// to local variants by the caller).
 fn operator_range(specifier: &pep440_rs::VersionSpecifier) -> Ranges<Version> {
@@ -722,6 +754,12 @@ fn operator_range(specifier: &pep440_rs::VersionSpecifier) -> Ranges<Version> {
         // (and local variants) unless V is one.
         Operator::LessThan if version.any_prerelease() => Ranges::strictly_lower_than(version),
         Operator::LessThan => Ranges::strictly_lower_than(version.with_min(Some(0))),
+        // `<=V` admits V's local variants (`torch<=2.1.0` takes `2.1.0+cu118`: pip's
+        // `packaging` compares the public version), so it ends before the first version
+        // above them.
+        Operator::LessThanEqual if version.local().is_empty() => {
+            Ranges::strictly_lower_than(after_local_variants(&version))
+        }
         Operator::LessThanEqual => Ranges::lower_than(version),
         Operator::GreaterThan => {
             if let Some(dev) = version.dev() {
@@ -758,6 +796,19 @@ fn operator_range(specifier: &pep440_rs::VersionSpecifier) -> Ranges<Version> {
                 prefix.complement()
             }
         }
+    }
+}
+
+/// The lowest version above `version` and all its local variants (`1.0+anything`): the dev
+/// release of the next post-release (or the next dev release).
+fn after_local_variants(version: &Version) -> Version {
+    match (version.dev(), version.post()) {
+        (Some(dev), _) => version.clone().with_dev(Some(dev.saturating_add(1))),
+        (None, Some(post)) => version
+            .clone()
+            .with_post(Some(post.saturating_add(1)))
+            .with_dev(Some(0)),
+        (None, None) => version.clone().with_post(Some(0)).with_dev(Some(0)),
     }
 }
 
@@ -945,6 +996,50 @@ mod tests {
                 "r.txt:2: `idna` has no --hash, but r.txt:1 pins hashes; pip's hash-checking mode needs a hash on every requirement"
             ]
         );
+        // Every line must name one version, hashed or not; each offender is named.
+        let text = format!(
+            "six>=1.16 --hash=sha256:{HASH_A}\nidna==3.* --hash=sha256:{HASH_B}\ncertifi===2024.1 --hash=sha256:{HASH_B}\n"
+        );
+        let errors = messages(&[("r.txt", &text)]);
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("r.txt:1: `six>=1.16` is not pinned with ==")
+                && errors[0].contains("write six==VERSION"),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[1].starts_with("r.txt:2: `idna==3.*` is not pinned"),
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn less_or_equal_admits_local_variants_as_pip_does() {
+        let range =
+            |text: &str| specifiers_range(&pep440_rs::VersionSpecifiers::from_str(text).unwrap());
+        let version = |text: &str| Version::from_str(text).unwrap();
+        let cases = [
+            ("<=2.1.0", "2.1.0+cu118", true),
+            ("<=2.1.0", "2.1.0", true),
+            ("<=2.1.0", "2.1.0.post1", false),
+            ("<=2.1.0", "2.1.1.dev0", false),
+            ("<=2.1.0.post1", "2.1.0.post1+local", true),
+            ("<=2.1.0.post1", "2.1.0.post2.dev0", false),
+            ("<=2.1.0.dev1", "2.1.0.dev1+local", true),
+            ("<=2.1.0.dev1", "2.1.0.dev2", false),
+            ("<=2.1.0rc1", "2.1.0rc1+local", true),
+            ("<=2.1.0rc1", "2.1.0rc2", false),
+            ("<2.1.0", "2.1.0+cu118", false),
+            (">2.1.0", "2.1.0+cu118", false),
+            (">=2.1.0", "2.1.0+cu118", true),
+        ];
+        for (specifier, candidate, admitted) in cases {
+            assert_eq!(
+                range(specifier).contains(&version(candidate)),
+                admitted,
+                "{specifier} vs {candidate}"
+            );
+        }
     }
 
     #[test]

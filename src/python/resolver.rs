@@ -112,6 +112,12 @@ pub trait PackageSource: Send + Sync {
     fn describe(&self) -> &'static str {
         "the index"
     }
+    /// Whether a file needs a digest from the source to be a candidate. An index's files do:
+    /// a file listed without one could be neither pinned nor verified. A wheelhouse's are on
+    /// disk, checked against the lock by verify's integrity pass.
+    fn requires_digests(&self) -> bool {
+        true
+    }
     /// What building an sdist needs and what it declares: its build requirements
     /// (`[build-system] requires` plus the backend's `get_requires_for_build_wheel`) and its
     /// metadata (static PKG-INFO or the backend's `prepare_metadata_for_build_wheel`).
@@ -418,6 +424,8 @@ enum Rejection {
     /// Yanked (PEP 592), and not pinned with `==`.
     Yanked,
     HashMismatch,
+    /// Listed without a sha256 (or a sha384/sha512) digest: it could not be pinned.
+    NoDigest,
 }
 
 impl Rejection {
@@ -438,6 +446,10 @@ impl Rejection {
             Rejection::Yanked => "only yanked files (pin it with == to accept them)".to_string(),
             Rejection::HashMismatch => {
                 "no file with a --hash given in the requirements".to_string()
+            }
+            Rejection::NoDigest => {
+                "only files the index lists without a sha256 (or sha384/sha512) digest, which cannot be pinned"
+                    .to_string()
             }
         }
     }
@@ -505,6 +517,7 @@ fn candidates_for(
     hashes: Option<&HashSet<String>>,
     (allow_wheel, allow_sdist): (bool, bool),
     allowed_yanks: Option<&HashSet<Version>>,
+    requires_digests: bool,
 ) -> Candidates {
     // Per version: the best wheel's (rank, place) and the sdist's place in `files`.
     let mut wheels: BTreeMap<Version, (u32, usize)> = BTreeMap::new();
@@ -526,6 +539,7 @@ fn candidates_for(
         let yanked =
             file.yanked && !allowed_yanks.is_some_and(|allowed| allowed.contains(&version));
         let rejection = match &file.kind {
+            _ if requires_digests && !file.is_hashed() => Some(Rejection::NoDigest),
             DistFilename::Sdist(_) if !allow_sdist => Some(Rejection::OnlySdist),
             DistFilename::Sdist(_) => {
                 let name = file.filename.as_str();
@@ -602,6 +616,7 @@ struct TargetSpeculation {
     binary: BinaryPolicy,
     hashes: HashMap<PackageName, HashSet<String>>,
     allowed_yanks: HashMap<PackageName, HashSet<Version>>,
+    requires_digests: bool,
     claimed: Mutex<HashSet<PackageName>>,
 }
 
@@ -625,6 +640,7 @@ impl Speculation for TargetSpeculation {
             self.hashes.get(name),
             self.binary.allows(name),
             self.allowed_yanks.get(name),
+            self.requires_digests,
         );
         // An sdist's metadata may need a build: the source runs it in the background (as uv
         // does), bounded, while the resolver goes on.
@@ -757,6 +773,7 @@ impl Provider<'_> {
             self.hashes.get(name),
             self.options.binary.allows(name),
             self.allowed_yanks.get(name),
+            self.source.requires_digests(),
         ));
         self.candidates
             .borrow_mut()
@@ -1301,6 +1318,7 @@ pub fn resolve(
             binary: options.binary.clone(),
             hashes: hashes.clone(),
             allowed_yanks: allowed_yanks.clone(),
+            requires_digests: source.requires_digests(),
             claimed: Mutex::default(),
         }),
         tried: RefCell::default(),

@@ -146,9 +146,22 @@ pub struct ProjectFiles {
     pub files: Vec<DistFile>,
     /// Files the page lists that airlock refuses (another project's, an invalid name, an
     /// unusable URL or `requires-python`): the first few, with the reason.
-    pub rejected: Vec<(String, String)>,
+    pub rejected: Vec<Refused>,
     /// How many files were refused in all.
     pub rejected_count: usize,
+    /// How many of them no honest index lists (see [`Refused::suspicious`]).
+    pub suspicious_count: usize,
+}
+
+/// A file a page lists that airlock does not use, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub file: String,
+    pub reason: String,
+    /// Wrong in a way an honest index does not publish (another project's file, an unsafe
+    /// name, a bad URL, digest or `requires-python`): worth a warning. The rest are the
+    /// project's own old files that no installer reads either.
+    pub suspicious: bool,
 }
 
 impl ProjectFiles {
@@ -163,6 +176,7 @@ impl ProjectFiles {
         let room = REJECTED_EXAMPLES.saturating_sub(self.rejected.len());
         self.rejected.extend(other.rejected.into_iter().take(room));
         self.rejected_count += other.rejected_count;
+        self.suspicious_count += other.suspicious_count;
     }
 }
 
@@ -210,8 +224,21 @@ struct PageBuilder<'a> {
     /// For versions with no kept file so far, the first wheel dropped: a version that would
     /// lose all its files keeps one, so it stays known (tried and ruled out, as uv does).
     fallback: HashMap<Version, DistFile>,
-    rejected: Vec<(String, String)>,
+    rejected: Vec<Refused>,
     rejected_count: usize,
+    suspicious_count: usize,
+}
+
+/// Whether `filename` starts with `project`'s name (normalised): the wheel's first part, or
+/// for an sdist any prefix up to a dash.
+fn names_project(filename: &str, project: &PackageName, wheel: bool) -> bool {
+    let named = |prefix: &str| PackageName::from_str(prefix).is_ok_and(|name| name == *project);
+    if wheel {
+        return filename.split('-').next().is_some_and(named);
+    }
+    filename
+        .match_indices('-')
+        .any(|(at, _)| named(&filename[..at]))
 }
 
 impl<'a> PageBuilder<'a> {
@@ -224,13 +251,35 @@ impl<'a> PageBuilder<'a> {
             fallback: HashMap::new(),
             rejected: Vec::new(),
             rejected_count: 0,
+            suspicious_count: 0,
         }
     }
 
+    /// Refuses an entry that is wrong in a way an honest index does not publish (another
+    /// project's file, an unsafe name, a bad URL or digest): counted, and said.
     fn reject(&mut self, filename: &str, reason: String) {
         self.rejected_count += 1;
+        self.suspicious_count += 1;
         if self.rejected.len() < REJECTED_EXAMPLES {
-            self.rejected.push((filename.to_string(), reason));
+            self.rejected.push(Refused {
+                file: filename.to_string(),
+                reason,
+                suspicious: true,
+            });
+        }
+    }
+
+    /// Leaves out one of the project's own files that no installer can read either (a
+    /// version that is not PEP 440, like `regex-2013-02-16.tar.gz`): counted for the
+    /// explanation when nothing else is left, but not worth a warning.
+    fn pass_over(&mut self, filename: &str, reason: String) {
+        self.rejected_count += 1;
+        if self.rejected.len() < REJECTED_EXAMPLES {
+            self.rejected.push(Refused {
+                file: filename.to_string(),
+                reason,
+                suspicious: false,
+            });
         }
     }
 
@@ -242,11 +291,20 @@ impl<'a> PageBuilder<'a> {
                 Ok(wheel) => {
                     return self.reject(raw.filename, format!("a wheel of {}", wheel.name));
                 }
+                Err(error) if names_project(raw.filename, project, true) => {
+                    return self.pass_over(raw.filename, error.to_string());
+                }
                 Err(error) => return self.reject(raw.filename, error.to_string()),
             }
         } else if super::wheel::has_sdist_suffix(raw.filename) {
             match super::wheel::SdistFilename::parse_for(raw.filename, project) {
                 Ok(sdist) => DistFilename::Sdist(sdist),
+                Err(_) if names_project(raw.filename, project, false) => {
+                    return self.pass_over(
+                        raw.filename,
+                        "its version is not a PEP 440 version".to_string(),
+                    );
+                }
                 Err(_) => {
                     return self.reject(
                         raw.filename,
@@ -371,6 +429,7 @@ impl<'a> PageBuilder<'a> {
             files: self.files,
             rejected: self.rejected,
             rejected_count: self.rejected_count,
+            suspicious_count: self.suspicious_count,
         }
     }
 }
@@ -955,7 +1014,7 @@ mod tests {
         let reasons: Vec<String> = files
             .rejected
             .iter()
-            .map(|(name, reason)| format!("{name}: {reason}"))
+            .map(|refused| format!("{}: {}", refused.file, refused.reason))
             .collect();
         assert_eq!(files.rejected_count, 5, "{reasons:#?}");
         assert!(reasons[0].contains("sha256 is invalid"), "{}", reasons[0]);

@@ -27,6 +27,9 @@ pub enum ZipMetadataError {
 pub struct DirectoryLocation {
     pub offset: u64,
     pub size: u64,
+    /// Bytes after the end record and its comment: none in a sound zip (data there is what
+    /// polyglot files and appended archives hide in).
+    pub trailing: u64,
 }
 
 /// The METADATA member as the central directory describes it.
@@ -69,10 +72,18 @@ pub fn locate_directory(
         .ok_or(ZipMetadataError::NoEndRecord(tail.len()))?;
     let size = u32_at(tail, eocd + 12).ok_or(malformed("short end record"))?;
     let offset = u32_at(tail, eocd + 16).ok_or(malformed("short end record"))?;
+    let comment = usize::from(u16_at(tail, eocd + 20).ok_or(malformed("short end record"))?);
+    let trailing = tail
+        .len()
+        .checked_sub(eocd + 22 + comment)
+        .ok_or(malformed(
+            "the end record's comment runs past the end of the file",
+        ))? as u64;
     if size != u32::MAX && offset != u32::MAX {
         return Ok(DirectoryLocation {
             offset: u64::from(offset),
             size: u64::from(size),
+            trailing,
         });
     }
     let locator = eocd
@@ -88,6 +99,7 @@ pub fn locate_directory(
     Ok(DirectoryLocation {
         size: u64_at(tail, record + 40).ok_or(malformed("short zip64 end record"))?,
         offset: u64_at(tail, record + 48).ok_or(malformed("short zip64 end record"))?,
+        trailing,
     })
 }
 
@@ -100,6 +112,20 @@ pub struct ZipEntry {
     pub compressed_size: u64,
     pub uncompressed_size: u64,
     pub method: u16,
+    /// The CRC-32 the directory records for the member's data.
+    pub crc32: u32,
+    /// The file type and mode bits, when the entry was made on a Unix system (APPNOTE 4.4.2
+    /// "version made by" 3, and the high half of the external attributes): `None` otherwise.
+    pub unix_mode: Option<u32>,
+}
+
+impl ZipEntry {
+    /// Whether the entry is a symbolic link (a Unix mode of type `S_IFLNK`): installers
+    /// would write a link, which can point anywhere.
+    pub fn is_symlink(&self) -> bool {
+        self.unix_mode
+            .is_some_and(|mode| mode & 0o170_000 == 0o120_000)
+    }
 }
 
 /// Lists every entry of a central directory, zip64 sizes and offsets resolved.
@@ -108,7 +134,10 @@ pub fn list_entries(directory: &[u8]) -> Result<Vec<ZipEntry>, ZipMetadataError>
     let mut at = 0;
     let mut entries = Vec::new();
     while at + 46 <= directory.len() && u32_at(directory, at) == Some(CENTRAL_ENTRY) {
+        let made_by = u16_at(directory, at + 4).ok_or(malformed("short entry"))?;
         let method = u16_at(directory, at + 10).ok_or(malformed("short entry"))?;
+        let crc32 = u32_at(directory, at + 16).ok_or(malformed("short entry"))?;
+        let external = u32_at(directory, at + 38).ok_or(malformed("short entry"))?;
         let mut compressed = u64::from(u32_at(directory, at + 20).ok_or(malformed("short entry"))?);
         let mut uncompressed =
             u64::from(u32_at(directory, at + 24).ok_or(malformed("short entry"))?);
@@ -144,10 +173,23 @@ pub fn list_entries(directory: &[u8]) -> Result<Vec<ZipEntry>, ZipMetadataError>
             compressed_size: compressed,
             uncompressed_size: uncompressed,
             method,
+            crc32,
+            unix_mode: (made_by >> 8 == 3).then_some(external >> 16),
         });
         at += 46 + name_len + extra_len + comment_len;
     }
     Ok(entries)
+}
+
+/// The name a local file header (APPNOTE 4.3.7) gives its member, from the header's bytes
+/// (at least 30, and the name after them); `None` when the bytes are not a local header.
+pub fn local_header_name(header: &[u8]) -> Option<String> {
+    if u32_at(header, 0) != Some(LOCAL_HEADER) {
+        return None;
+    }
+    let name_len = usize::from(u16_at(header, 26)?);
+    let name = header.get(30..30 + name_len)?;
+    Some(String::from_utf8_lossy(name).into_owned())
 }
 
 /// Whether `name` is `<something>.dist-info/METADATA` at the top level.

@@ -49,6 +49,22 @@ pub fn verify_apt(
     for item in &plan.corrupt {
         findings.push(Finding::new("AP102", Severity::Error, uri(&item.file_name), None, format!("{} does not have the locked size and sha256 {} (or is not a regular file); delete it and run `airlock fetch`", item.file_name, item.sha256)));
     }
+    // A present .deb has the locked digest; it must also be a .deb (the signed index may
+    // list a file that is not one).
+    for item in &plan.present {
+        if let Err(problem) = crate::debian::deb::check_deb_file(&dir.join(&item.file_name)) {
+            findings.push(Finding::new(
+                "AP102",
+                Severity::Error,
+                uri(&item.file_name),
+                None,
+                format!(
+                    "{} has the locked sha256 but is not a package dpkg installs: {problem}; the mirror serves a bad file, do not use it",
+                    item.file_name
+                ),
+            ));
+        }
+    }
     for name in plan.extraneous.iter().filter(|n| !is_index_file(n)) {
         findings.push(Finding::new(
             "AP103",

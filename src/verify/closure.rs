@@ -81,6 +81,10 @@ impl PackageSource for LockedWheelhouse<'_> {
         self.base.metadata(file)
     }
 
+    fn requires_digests(&self) -> bool {
+        self.base.requires_digests()
+    }
+
     fn sdist_info(&self, file: &DistFile) -> Result<Arc<SdistInfo>, SourceError> {
         let record = self.sdists.get(file.filename.as_str()).ok_or_else(|| {
             SourceError::new(SdistRecordError::NotRecorded(file.filename.to_string()))
@@ -222,6 +226,10 @@ impl PackageSource for WheelhouseSource {
 
     fn describe(&self) -> &'static str {
         "the wheelhouse"
+    }
+
+    fn requires_digests(&self) -> bool {
+        false
     }
 }
 

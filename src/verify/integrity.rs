@@ -20,7 +20,9 @@ use crate::fetch::{LockedWheel, plan};
 use crate::net::download::hash_file;
 use crate::python::metadata::CoreMetadata;
 use crate::python::wheel::{DistFilename, WheelFilename};
-use crate::python::zip_metadata::{ZipEntry, extract_member, list_entries, locate_directory};
+use crate::python::zip_metadata::{
+    ZipEntry, extract_member, list_entries, local_header_name, locate_directory,
+};
 
 /// Limits that make a wheel suspicious: total inflated size, and per-entry ratio.
 const MAX_TOTAL_UNCOMPRESSED: u64 = 8 * 1024 * 1024 * 1024;
@@ -77,8 +79,21 @@ fn dist_info_dirs(entries: &[ZipEntry]) -> Vec<String> {
     dirs
 }
 
-/// Reads a wheel's listing and METADATA with bounded memory.
-fn read_wheel(path: &Path) -> Result<(Vec<ZipEntry>, Option<Vec<u8>>), String> {
+/// What the central directory and the members verify reads say about a wheel.
+struct WheelListing {
+    entries: Vec<ZipEntry>,
+    metadata: Option<Vec<u8>>,
+    /// The `.dist-info/WHEEL` file.
+    wheel_info: Option<Vec<u8>>,
+    /// Entries whose local header names another file than the central directory does (an
+    /// installer reading one or the other would install different files).
+    renamed: Vec<(String, String)>,
+    /// Bytes after the end of the zip.
+    trailing: u64,
+}
+
+/// Reads a wheel's listing, its local headers' names, METADATA and WHEEL with bounded memory.
+fn read_wheel(path: &Path) -> Result<WheelListing, String> {
     let mut file = File::open(path).map_err(|e| e.to_string())?;
     let length = file.metadata().map_err(|e| e.to_string())?.len();
     let tail_length = length.min(64 * 1024);
@@ -97,40 +112,73 @@ fn read_wheel(path: &Path) -> Result<(Vec<ZipEntry>, Option<Vec<u8>>), String> {
         .map_err(|e| e.to_string())?;
     file.read_exact(&mut directory).map_err(|e| e.to_string())?;
     let entries = list_entries(&directory).map_err(|e| e.to_string())?;
-    let metadata = entries
-        .iter()
-        .find(|e| e.name.ends_with(".dist-info/METADATA") && e.name.matches('/').count() == 1)
-        .map(|entry| -> Result<Vec<u8>, String> {
-            let member = crate::python::zip_metadata::MetadataEntry {
-                local_header_offset: entry.local_header_offset,
-                compressed_size: entry.compressed_size,
-                uncompressed_size: entry.uncompressed_size,
-                method: entry.method,
-            };
-            let want = crate::python::zip_metadata::member_read_length(&member)
-                .min(length.saturating_sub(entry.local_header_offset));
-            let mut bytes = vec![0; want as usize];
-            file.seek(SeekFrom::Start(entry.local_header_offset))
-                .map_err(|e| e.to_string())?;
-            file.read_exact(&mut bytes).map_err(|e| e.to_string())?;
-            extract_member(&bytes, &member).map_err(|e| e.to_string())
-        })
-        .transpose()?;
-    Ok((entries, metadata))
+    let mut renamed = Vec::new();
+    let mut header = vec![0u8; 30 + usize::from(u16::MAX)];
+    for entry in &entries {
+        let available = length.saturating_sub(entry.local_header_offset);
+        let want = (header.len() as u64).min(available) as usize;
+        file.seek(SeekFrom::Start(entry.local_header_offset))
+            .map_err(|e| e.to_string())?;
+        file.read_exact(&mut header[..want])
+            .map_err(|e| e.to_string())?;
+        match local_header_name(&header[..want]) {
+            Some(name) if name == entry.name => {}
+            Some(name) => renamed.push((entry.name.clone(), name)),
+            None => renamed.push((entry.name.clone(), "no local header".to_string())),
+        }
+    }
+    let mut member = |suffix: &str| -> Result<Option<Vec<u8>>, String> {
+        entries
+            .iter()
+            .find(|e| e.name.ends_with(suffix) && e.name.matches('/').count() == 1)
+            .map(|entry| -> Result<Vec<u8>, String> {
+                let member = crate::python::zip_metadata::MetadataEntry {
+                    local_header_offset: entry.local_header_offset,
+                    compressed_size: entry.compressed_size,
+                    uncompressed_size: entry.uncompressed_size,
+                    method: entry.method,
+                };
+                let want = crate::python::zip_metadata::member_read_length(&member)
+                    .min(length.saturating_sub(entry.local_header_offset));
+                let mut bytes = vec![0; want as usize];
+                file.seek(SeekFrom::Start(entry.local_header_offset))
+                    .map_err(|e| e.to_string())?;
+                file.read_exact(&mut bytes).map_err(|e| e.to_string())?;
+                extract_member(&bytes, &member).map_err(|e| e.to_string())
+            })
+            .transpose()
+    };
+    let metadata = member(".dist-info/METADATA")?;
+    let wheel_info = member(".dist-info/WHEEL")?;
+    Ok(WheelListing {
+        entries,
+        metadata,
+        wheel_info,
+        renamed,
+        trailing: location.trailing,
+    })
 }
 
 /// The METADATA of the wheel at `path`, read with bounded memory; `None` when unreadable.
 pub fn read_metadata(path: &Path) -> Option<Vec<u8>> {
-    read_wheel(path).ok().and_then(|(_, metadata)| metadata)
+    read_wheel(path).ok().and_then(|listing| listing.metadata)
 }
 
-/// Checks one present wheel's zip and `.dist-info` against its filename and lock entry.
-fn check_wheel(path: &Path, uri: &str, wheel: &LockedWheel) -> Vec<Finding> {
-    let finding = |rule, message: String| Finding::new(rule, Severity::Error, uri, None, message);
-    let (entries, metadata) = match read_wheel(path) {
-        Ok(read) => read,
+/// The `Wheel-Version` major this reader understands (the binary distribution format spec:
+/// an installer must refuse a greater major version).
+const WHEEL_VERSION_MAJOR: u32 = 1;
+
+/// What is wrong with the wheel file at `path` itself, whatever lock it is in: the zip (AL105:
+/// unreadable, entries outside the tree, duplicates, bombs, symbolic links, a local header
+/// that names another file, data after the end), its `.dist-info` (AL106: one directory named
+/// as the file is, a valid METADATA, a WHEEL of a format version this reader knows) and its
+/// RECORD (AL107). `verify` reports these; `fetch` refuses a download that has any, so a
+/// hostile file never reaches the wheelhouse.
+pub fn wheel_problems(path: &Path, file_name: &str) -> Vec<(&'static str, String)> {
+    let listing = match read_wheel(path) {
+        Ok(listing) => listing,
         Err(error) => {
-            return vec![finding(
+            return vec![(
                 "AL105",
                 format!(
                     "cannot read the wheel as a zip: {error}; delete it and run `airlock fetch`"
@@ -138,19 +186,34 @@ fn check_wheel(path: &Path, uri: &str, wheel: &LockedWheel) -> Vec<Finding> {
             )];
         }
     };
-    let mut findings: Vec<Finding> = entry_problems(&entries)
+    let mut problems: Vec<(&'static str, String)> = entry_problems(&listing.entries)
         .into_iter()
-        .map(|problem| finding("AL105", format!("{problem}; do not install this wheel")))
+        .chain(
+            listing
+                .entries
+                .iter()
+                .filter(|entry| entry.is_symlink())
+                .map(|entry| format!("entry {:?} is a symbolic link", entry.name)),
+        )
+        .chain(listing.renamed.iter().map(|(central, local)| {
+            format!(
+                "entry {central:?} is named {local:?} in its local header: installers that read one or the other install different files"
+            )
+        }))
+        .chain((listing.trailing > 0).then(|| {
+            format!(
+                "{} bytes follow the end of the zip (another archive can hide there)",
+                listing.trailing
+            )
+        }))
+        .map(|problem| ("AL105", format!("{problem}; do not install this wheel")))
         .collect();
-    let sound = findings.is_empty();
-    let Ok(filename) = WheelFilename::from_str(&wheel.item.file_name) else {
-        findings.push(finding(
-            "AL106",
-            "the file name is not a valid wheel name".into(),
-        ));
-        return findings;
+    let sound = problems.is_empty();
+    let Ok(filename) = WheelFilename::from_str(file_name) else {
+        problems.push(("AL106", "the file name is not a valid wheel name".into()));
+        return problems;
     };
-    let dirs = dist_info_dirs(&entries);
+    let dirs = dist_info_dirs(&listing.entries);
     let expected_dir = format!(
         "{}-{}.dist-info",
         filename.name.as_dist_info_name(),
@@ -160,13 +223,13 @@ fn check_wheel(path: &Path, uri: &str, wheel: &LockedWheel) -> Vec<Finding> {
         [dir] => {
             if sound {
                 match record_problems(path, dir) {
-                    Ok(problems) => findings.extend(problems.into_iter().map(|problem| {
-                        finding(
+                    Ok(found) => problems.extend(found.into_iter().map(|problem| {
+                        (
                             "AL107",
                             format!("{problem}; the wheel was altered after it was built, do not install it"),
                         )
                     })),
-                    Err(error) => findings.push(finding("AL107", error)),
+                    Err(error) => problems.push(("AL107", error)),
                 }
             }
             let matches = dir
@@ -177,13 +240,13 @@ fn check_wheel(path: &Path, uri: &str, wheel: &LockedWheel) -> Vec<Finding> {
                         && Version::from_str(version).is_ok_and(|v| v == filename.version)
                 });
             if !matches {
-                findings.push(finding(
+                problems.push((
                     "AL106",
                     format!("the wheel holds {dir}, not {expected_dir} as its file name says"),
                 ));
             }
         }
-        _ => findings.push(finding(
+        _ => problems.push((
             "AL106",
             format!(
                 "expected one .dist-info directory ({expected_dir}), found {}",
@@ -191,29 +254,63 @@ fn check_wheel(path: &Path, uri: &str, wheel: &LockedWheel) -> Vec<Finding> {
             ),
         )),
     }
-    match metadata.as_deref().map(CoreMetadata::parse) {
-        Some(Ok(metadata)) => {
-            let lock_name = PackageName::from_str(&wheel.package).ok();
-            let lock_version = Version::from_str(&wheel.version).ok();
-            if lock_name.as_ref() != Some(&metadata.name)
-                || lock_version.as_ref() != Some(&metadata.version)
-            {
-                findings.push(finding(
-                    "AL106",
-                    format!(
-                        "METADATA says {} {}, the lock says {} {}; re-resolve and fetch again",
-                        metadata.name, metadata.version, wheel.package, wheel.version
-                    ),
-                ));
-            }
-        }
-        Some(Err(error)) => {
-            findings.push(finding("AL106", format!("METADATA is invalid: {error}")))
-        }
-        None => findings.push(finding(
+    match listing.metadata.as_deref().map(CoreMetadata::parse) {
+        Some(Ok(_)) => {}
+        Some(Err(error)) => problems.push(("AL106", format!("METADATA is invalid: {error}"))),
+        None => problems.push(("AL106", "the wheel has no .dist-info/METADATA".into())),
+    }
+    match listing.wheel_info.as_deref().map(wheel_version) {
+        Some(Some((major, _))) if major == WHEEL_VERSION_MAJOR => {}
+        Some(Some((major, minor))) => problems.push((
             "AL106",
-            "the wheel has no .dist-info/METADATA".into(),
+            format!(
+                "its WHEEL says Wheel-Version {major}.{minor}; installers refuse a format version other than {WHEEL_VERSION_MAJOR}.x"
+            ),
         )),
+        Some(None) => problems.push((
+            "AL106",
+            "its .dist-info/WHEEL has no valid Wheel-Version".into(),
+        )),
+        None => problems.push(("AL106", "the wheel has no .dist-info/WHEEL".into())),
+    }
+    problems
+}
+
+/// `Wheel-Version: X.Y` from a WHEEL file.
+fn wheel_version(bytes: &[u8]) -> Option<(u32, u32)> {
+    let text = String::from_utf8_lossy(bytes);
+    let value = text.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("wheel-version")
+            .then(|| value.trim().to_string())
+    })?;
+    let (major, minor) = value.split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// Checks one present wheel: the file itself ([`wheel_problems`]) and its METADATA against
+/// the lock entry.
+fn check_wheel(path: &Path, uri: &str, wheel: &LockedWheel) -> Vec<Finding> {
+    let finding = |rule, message: String| Finding::new(rule, Severity::Error, uri, None, message);
+    let mut findings: Vec<Finding> = wheel_problems(path, &wheel.item.file_name)
+        .into_iter()
+        .map(|(rule, message)| finding(rule, message))
+        .collect();
+    if let Some(Ok(metadata)) = read_metadata(path).as_deref().map(CoreMetadata::parse) {
+        let lock_name = PackageName::from_str(&wheel.package).ok();
+        let lock_version = Version::from_str(&wheel.version).ok();
+        if lock_name.as_ref() != Some(&metadata.name)
+            || lock_version.as_ref() != Some(&metadata.version)
+        {
+            findings.push(finding(
+                "AL106",
+                format!(
+                    "METADATA says {} {}, the lock says {} {}; re-resolve and fetch again",
+                    metadata.name, metadata.version, wheel.package, wheel.version
+                ),
+            ));
+        }
     }
     findings
 }
@@ -288,6 +385,21 @@ fn record_problems(path: &Path, dist_info: &str) -> Result<Vec<String>, String> 
     };
     let mut listed = parse_record(&record)?;
     let mut problems = Vec::new();
+    // RECORD names files relative to the wheel's root; a path that climbs out of it (or is
+    // absolute) would have an installer that trusts RECORD write or delete elsewhere.
+    let mut escaping: Vec<&String> = listed
+        .keys()
+        .filter(|path| {
+            path.starts_with('/')
+                || path.contains('\\')
+                || path.as_bytes().get(1) == Some(&b':')
+                || path.split('/').any(|part| part == "..")
+        })
+        .collect();
+    escaping.sort();
+    for path in escaping {
+        problems.push(format!("RECORD lists {path:?}, a path outside the wheel"));
+    }
     let unhashed = [
         record_name.clone(),
         format!("{dist_info}/RECORD.jws"),
@@ -317,9 +429,16 @@ fn record_problems(path: &Path, dist_info: &str) -> Result<Vec<String>, String> 
         let mut buffer = vec![0u8; 64 * 1024];
         let mut length = 0u64;
         loop {
-            let read = entry
-                .read(&mut buffer)
-                .map_err(|e| format!("{name}: {e}"))?;
+            let read = match entry.read(&mut buffer) {
+                Ok(read) => read,
+                // The zip reader checks each member's CRC-32 at its end.
+                Err(error) if error.to_string().contains("checksum") => {
+                    return Err(format!(
+                        "{name}: its data does not match the CRC-32 its zip entry records; do not install this wheel"
+                    ));
+                }
+                Err(error) => return Err(format!("{name}: {error}")),
+            };
             if read == 0 {
                 break;
             }
@@ -519,6 +638,8 @@ mod tests {
             compressed_size: compressed,
             uncompressed_size: uncompressed,
             method: 8,
+            crc32: 0,
+            unix_mode: None,
         }
     }
 
@@ -552,6 +673,8 @@ mod tests {
         let options = zip::write::SimpleFileOptions::default();
         zip.start_file("b-2.0.dist-info/METADATA", options).unwrap();
         zip.write_all(b"Name: b\nVersion: 2.0\n").unwrap();
+        zip.start_file("b-2.0.dist-info/WHEEL", options).unwrap();
+        zip.write_all(b"Wheel-Version: 1.0\n").unwrap();
         zip.finish().unwrap();
         let wheel = LockedWheel {
             item: crate::net::download::DownloadItem {
@@ -653,5 +776,143 @@ mod tests {
             entry("a/x.py", 1, 1),
         ];
         assert_eq!(dist_info_dirs(&entries), ["a-1.0.dist-info"]);
+    }
+
+    /// A sound wheel `a-1.0-py3-none-any.whl` with a true RECORD, from `(name, bytes,
+    /// stored)` members besides METADATA and WHEEL; `wheel_version` goes into WHEEL.
+    fn wheel_bytes(members: &[(&str, &[u8])], wheel_version: &str, extra_record: &str) -> Vec<u8> {
+        use std::io::Write;
+        let mut files: Vec<(String, Vec<u8>)> = members
+            .iter()
+            .map(|(name, bytes)| (name.to_string(), bytes.to_vec()))
+            .collect();
+        files.push((
+            "a-1.0.dist-info/METADATA".into(),
+            b"Name: a\nVersion: 1.0\n".to_vec(),
+        ));
+        files.push((
+            "a-1.0.dist-info/WHEEL".into(),
+            format!("Wheel-Version: {wheel_version}\nRoot-Is-Purelib: true\n").into_bytes(),
+        ));
+        let mut record = String::new();
+        for (name, bytes) in &files {
+            record.push_str(&format!(
+                "{name},sha256={},{}\n",
+                urlsafe_b64(&Sha256::digest(bytes)),
+                bytes.len()
+            ));
+        }
+        record.push_str(extra_record);
+        record.push_str("a-1.0.dist-info/RECORD,,\n");
+        files.push(("a-1.0.dist-info/RECORD".into(), record.into_bytes()));
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for (name, bytes) in &files {
+            zip.start_file(name.as_str(), options).unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    }
+
+    fn problems_of(bytes: &[u8]) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a-1.0-py3-none-any.whl");
+        std::fs::write(&path, bytes).unwrap();
+        wheel_problems(&path, "a-1.0-py3-none-any.whl")
+            .into_iter()
+            .map(|(rule, message)| format!("{rule} {message}"))
+            .collect()
+    }
+
+    /// Replaces the first `from` in `bytes` with `to` (same length).
+    fn patched(mut bytes: Vec<u8>, from: &[u8], to: &[u8]) -> Vec<u8> {
+        let at = bytes
+            .windows(from.len())
+            .position(|window| window == from)
+            .expect("the bytes to patch are there");
+        bytes[at..at + to.len()].copy_from_slice(to);
+        bytes
+    }
+
+    #[test]
+    fn wheels_an_installer_would_misread_are_refused() {
+        let members: &[(&str, &[u8])] = &[("a/__init__.py", b"VALUE = 1\n")];
+        assert_eq!(
+            problems_of(&wheel_bytes(members, "1.0", "")),
+            Vec::<String>::new()
+        );
+
+        // The local header names another file than the central directory.
+        let renamed = patched(
+            wheel_bytes(members, "1.0", ""),
+            b"a/__init__.py",
+            b"a/__evil__.py",
+        );
+        let problems = problems_of(&renamed);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("AL105")
+                    && p.contains("\"a/__evil__.py\" in its local header")),
+            "{problems:#?}"
+        );
+
+        // Data after the end of the zip.
+        let mut trailing = wheel_bytes(members, "1.0", "");
+        trailing.extend_from_slice(b"PK\x03\x04 another archive");
+        let problems = problems_of(&trailing);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("follow the end of the zip")),
+            "{problems:#?}"
+        );
+
+        // A member whose bytes are not the ones its CRC-32 records.
+        let corrupt = patched(wheel_bytes(members, "1.0", ""), b"VALUE = 1", b"VALUE = 2");
+        let problems = problems_of(&corrupt);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("AL107") && p.contains("CRC-32")),
+            "{problems:#?}"
+        );
+
+        // A format version this reader does not know.
+        let problems = problems_of(&wheel_bytes(members, "2.0", ""));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("AL106") && p.contains("Wheel-Version 2.0")),
+            "{problems:#?}"
+        );
+
+        // RECORD naming a path outside the wheel.
+        let problems = problems_of(&wheel_bytes(members, "1.0", "../../etc/profile.d/x.sh,,\n"));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("\"../../etc/profile.d/x.sh\", a path outside the wheel")),
+            "{problems:#?}"
+        );
+    }
+
+    #[test]
+    fn a_symbolic_link_member_is_refused() {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default();
+        zip.add_symlink("a/link", "/etc/passwd", options).unwrap();
+        zip.start_file("a-1.0.dist-info/METADATA", options).unwrap();
+        zip.write_all(b"Name: a\nVersion: 1.0\n").unwrap();
+        let bytes = zip.finish().unwrap().into_inner();
+        let problems = problems_of(&bytes);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("\"a/link\" is a symbolic link")),
+            "{problems:#?}"
+        );
     }
 }

@@ -44,6 +44,8 @@ struct FakeDeb {
     version: String,
     arch: String,
     fields: String,
+    /// The file's bytes, when not a well-formed stand-in (for files that are no .deb).
+    raw: Option<Vec<u8>>,
 }
 
 fn deb(name: &str, version: &str, arch: &str, fields: &str) -> FakeDeb {
@@ -52,7 +54,36 @@ fn deb(name: &str, version: &str, arch: &str, fields: &str) -> FakeDeb {
         version: version.into(),
         arch: arch.into(),
         fields: fields.into(),
+        raw: None,
     }
+}
+
+/// A minimal binary package as dpkg's outer format has it: an ar archive whose first member
+/// is `debian-binary` (`2.0`), then a member naming the package (a real .deb has its control
+/// and data archives there; nothing in the tests unpacks them).
+fn deb_bytes(label: &str) -> Vec<u8> {
+    let mut bytes = b"!<arch>\n".to_vec();
+    for (name, content) in [
+        ("debian-binary", "2.0\n".to_string()),
+        ("label", format!("{label}\n")),
+    ] {
+        bytes.extend(
+            format!(
+                "{name:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+                0,
+                0,
+                0,
+                100644,
+                content.len()
+            )
+            .as_bytes(),
+        );
+        bytes.extend(content.as_bytes());
+        if content.len() % 2 == 1 {
+            bytes.push(b'\n');
+        }
+    }
+    bytes
 }
 
 /// How the fake archive publishes itself.
@@ -131,8 +162,11 @@ fn publish(server: &FakeIndex, key: &SignedSecretKey, debs: &[FakeDeb], options:
                 version,
                 arch,
                 fields,
+                raw,
             } = package;
-            let bytes = format!("not really a deb: {name} {version} {arch}").into_bytes();
+            let bytes = raw
+                .clone()
+                .unwrap_or_else(|| deb_bytes(&format!("{name} {version} {arch}")));
             let file = format!("pool/main/{name}_{version}_{arch}.deb");
             let filename = options.filename_override.unwrap_or(&file);
             index.push_str(&format!(
@@ -464,7 +498,7 @@ fn fetch_downloads_the_debs_and_publishes_a_local_repository() {
     assert!(stderr.contains("published the local apt repository in wheelhouse/apt; on the air-gapped side use: deb [trusted=yes] file:"), "{stderr}");
     let apt = project.path().join("wheelhouse/apt");
     let deb = std::fs::read(apt.join("curl_7.88.1-10_amd64.deb")).unwrap();
-    assert_eq!(deb, b"not really a deb: curl 7.88.1-10 amd64");
+    assert_eq!(deb, deb_bytes("curl 7.88.1-10 amd64"));
     let packages = project.read("wheelhouse/apt/Packages");
     assert!(
         packages.contains("Filename: ./libcurl4_7.88.1-10_amd64.deb\n"),
@@ -704,7 +738,7 @@ fn a_deb_that_does_not_match_the_index_is_refused() {
     // Same length, other bytes: only the digest can tell.
     repository.server.serve(
         "/debian/pool/main/libcurl4_7.88.1-10_amd64.deb",
-        b"NOT really a deb: libcurl4 7.88.1-10 amd64".to_vec(),
+        deb_bytes("LIBCURL4 7.88.1-10 amd64"),
     );
     let stderr = project.stderr_of(&["fetch"], 2);
     assert_mentions(&stderr, &["libcurl4_7.88.1-10_amd64.deb", "sha256"]);
@@ -1091,4 +1125,40 @@ fn a_release_older_than_the_locked_one_is_a_rollback_unless_allowed() {
     project.stderr_of(&["resolve"], 0);
     let lock = project.read("lockfiles/apt.lock.toml");
     assert!(!lock.contains("accepted-older"), "{lock}");
+}
+
+#[test]
+fn a_file_that_is_no_deb_is_refused_at_fetch_and_verify_even_with_the_right_digest() {
+    let mut curl = deb("curl", "7.88.1-10", "amd64", "");
+    curl.raw = Some(b"PK\x03\x04 a zip file, listed and signed as a .deb".to_vec());
+    let repository = archive(&[curl], &DEFAULTS);
+    let project = apt_project(&repository, "\"curl\"");
+    project.stderr_of(&["resolve"], 0);
+    let stderr = project.stderr_of(&["fetch"], 2);
+    assert_mentions(
+        &stderr,
+        &[
+            "curl_7.88.1-10_amd64.deb",
+            "has the locked sha256 but is refused",
+            "not an ar archive",
+        ],
+    );
+    let apt = project.path().join("wheelhouse/apt");
+    assert!(!apt.join("curl_7.88.1-10_amd64.deb").exists());
+    // Placed by hand (another tool, an old airlock): verify names it.
+    std::fs::create_dir_all(&apt).unwrap();
+    std::fs::write(
+        apt.join("curl_7.88.1-10_amd64.deb"),
+        b"PK\x03\x04 a zip file, listed and signed as a .deb",
+    )
+    .unwrap();
+    let stderr = project.stderr_of(&["verify"], 1);
+    assert_mentions(
+        &stderr,
+        &[
+            "AP102",
+            "is not a package dpkg installs",
+            "not an ar archive",
+        ],
+    );
 }

@@ -2,6 +2,7 @@
 
 mod apt;
 mod fetch;
+mod hostile;
 mod lint;
 mod parse_speed;
 mod sdist;

@@ -88,7 +88,31 @@ version = "1.0"
 extra-entries = ["../../etc/cron.d/evil"]
 "#;
     let index = FakeIndex::start(scenario);
-    let project = fetched(&index, "evil\n");
+    let project = resolved(&index, "evil\n");
+    // Its digest is the index's, but fetch refuses it: nothing lands in the wheelhouse.
+    let stderr = project.stderr_of(&["fetch"], 2);
+    assert_mentions(
+        &stderr,
+        &[
+            "evil-1.0-py3-none-any.whl has the locked sha256 but is refused: AL105 entry \"../../etc/cron.d/evil\" points outside the install directory",
+        ],
+    );
+    let wheelhouse = project.path().join("wheelhouse");
+    assert!(!wheelhouse.join("evil-1.0-py3-none-any.whl").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(&wheelhouse)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|name| name.to_string_lossy().starts_with(".airlock-partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // Put there by other means, verify reports it.
+    let (filename, bytes, _) = build_wheel(
+        &scenario_package(
+            "name = \"evil\"\nversion = \"1.0\"\nextra-entries = [\"../../etc/cron.d/evil\"]",
+        ),
+        "py3-none-any",
+    );
+    std::fs::write(wheelhouse.join(filename), bytes).unwrap();
     let stderr = verify(&project, 1);
     assert_mentions(
         &stderr,

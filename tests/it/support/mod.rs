@@ -101,6 +101,8 @@ fn size_of(files: &HashMap<String, File>, filename: &str) -> usize {
 #[derive(Default)]
 struct State {
     projects: HashMap<String, Vec<Listing>>,
+    /// Project pages written by a test, served as they are: (content type, body).
+    pages: HashMap<String, (String, Vec<u8>)>,
     files: HashMap<String, File>,
     faults: HashMap<String, Fault>,
     requests: Vec<String>,
@@ -340,6 +342,15 @@ impl FakeIndex {
         );
     }
 
+    /// Serves `body` as the project page at `path` (`/simple/name/`), labelled `content_type`,
+    /// instead of the page the scenario would make: for pages no honest index writes.
+    pub fn serve_page(&self, path: &str, content_type: &str, body: &str) {
+        self.state.lock().unwrap().pages.insert(
+            path.to_string(),
+            (content_type.to_string(), body.as_bytes().to_vec()),
+        );
+    }
+
     /// Serves `bytes` at `path` (for repositories other than the Python index).
     pub fn serve(&self, path: &str, bytes: Vec<u8>) {
         self.state.lock().unwrap().files.insert(
@@ -494,6 +505,11 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
         );
         drop(state);
         respond(&mut stream, *status, &headers, b"fault injected");
+        return;
+    }
+    if let Some((content_type, body)) = state.pages.get(&path).cloned() {
+        drop(state);
+        respond(&mut stream, 200, &[("Content-Type", content_type)], &body);
         return;
     }
     if let Some(project) = path
