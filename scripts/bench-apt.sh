@@ -3,7 +3,8 @@
 # --download-only under an isolated configuration (own lists, cache and status), for the
 # issue's package list on the host's Debian release and architecture, with an empty base and
 # with the host's own dpkg status as base. Empty caches on every run; runs alternate. Prints
-# each run, the difference between the two closures, medians and the ratio.
+# each run, the difference between the two closures, medians and the ratio, and airlock's
+# peak RSS (resolve and fetch measured apart).
 #
 # Usage: scripts/bench-apt.sh [RUNS]   (default 3; needs apt-get, and the network to the mirrors
 # the host's sources name).
@@ -22,14 +23,18 @@ for base in empty host; do
   mkdir -p "$project"
   list=$(printf '"%s", ' $packages)
   printf '[apt]\npackages = [%s]\nbase = "%s"\n' "${list%, }" "$status" > "$project/airlock.toml"
-  : > "$work/$base-airlock"; : > "$work/$base-apt"
+  : > "$work/$base-airlock"; : > "$work/$base-apt"; : > "$work/$base-rss-resolve"; : > "$work/$base-rss-fetch"
   for i in $(seq "$runs"); do
     for tool in airlock apt; do
       if [ $((i % 2)) -eq 0 ]; then tool=$([ "$tool" = airlock ] && echo apt || echo airlock); fi
       if [ "$tool" = airlock ]; then
         rm -rf "$project/lockfiles" "$project/wheelhouse" "$work/cache-airlock"
         start=$(date +%s.%N)
-        (cd "$project" && AIRLOCK_CACHE_DIR="$work/cache-airlock" "$AIRLOCK" sync -q)
+        # resolve, then fetch (= sync), each under /usr/bin/time for its peak RSS.
+        (cd "$project" && AIRLOCK_CACHE_DIR="$work/cache-airlock" /usr/bin/time -f %M -o "$work/rss-resolve" "$AIRLOCK" resolve -q \
+          && AIRLOCK_CACHE_DIR="$work/cache-airlock" /usr/bin/time -f %M -o "$work/rss-fetch" "$AIRLOCK" fetch -q)
+        cat "$work/rss-resolve" >> "$work/$base-rss-resolve"
+        cat "$work/rss-fetch" >> "$work/$base-rss-fetch"
       else
         rm -rf "$work/apt" && mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial"
         opts=(-o "Dir::State::Lists=$work/apt/lists" -o "Dir::Cache=$work/apt/cache" -o "Dir::State::status=$status" -o APT::Install-Recommends=false -o APT::Sandbox::User=root)
@@ -56,4 +61,5 @@ PY
   echo "$base base: airlock $(wc -l < "$work/$base-airlock.txt") packages, apt $(wc -l < "$work/$base-apt.txt") packages"
   if diff "$work/$base-apt.txt" "$work/$base-airlock.txt" > "$work/$base.diff"; then echo "  closures identical"; else echo "  closures differ:"; cat "$work/$base.diff"; fi
   awk -v a="$a" -v p="$p" -v b="$base" 'BEGIN { printf "  %s base: median airlock %.2f s, apt %.2f s; apt/airlock %.2fx\n", b, a, p, p / a }'
+  echo "  airlock peak RSS: resolve $(( $(sort -n "$work/$base-rss-resolve" | tail -1) / 1024 )) MB, fetch $(( $(sort -n "$work/$base-rss-fetch" | tail -1) / 1024 )) MB (largest of $runs runs)"
 done

@@ -450,11 +450,11 @@ pub enum AptLockError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{} is not a dpkg status file", .path.display())]
+    #[error("{} is not a dpkg status file airlock can read", .path.display())]
     BadBase {
         path: PathBuf,
         #[source]
-        source: crate::debian::deb822::Deb822Error,
+        source: crate::debian::closure::StatusError,
     },
     #[error("cannot write {}", .path.display())]
     Write {
@@ -719,8 +719,12 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
         }
     }
     // The suites' packages move into the index (no copy); the suites keep their metadata.
-    let index = AptIndex::from_lists(
-        suites.iter_mut().map(|s| std::mem::take(&mut s.packages)),
+    let index = AptIndex::from_chunks(
+        suites.iter_mut().enumerate().flat_map(|(origin, suite)| {
+            std::mem::take(&mut suite.packages)
+                .into_iter()
+                .map(move |chunk| (origin, chunk))
+        }),
         &architectures,
     );
     let base = match &config.base {
@@ -728,7 +732,7 @@ pub async fn lock_apt(request: &AptLockRequest) -> Result<AptLockReport, AptLock
         AptBase::Minbase => {
             let mut base = Base::default();
             for (package, _) in index.packages() {
-                let required = package.essential || package.priority.as_deref() == Some("required");
+                let required = package.essential || package.priority() == Some("required");
                 // Only the native architecture's essential set, newest versions.
                 let newest = index
                     .newest(&package.name, index.native())

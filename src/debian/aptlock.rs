@@ -93,10 +93,10 @@ impl AptLock {
                 LockedDeb {
                     name: package.name.clone(),
                     version: package.version.to_string(),
-                    architecture: package.architecture.clone(),
-                    filename: package.filename.clone(),
+                    architecture: package.architecture().to_string(),
+                    filename: package.filename().to_string(),
                     size: package.size,
-                    sha256: package.sha256.clone(),
+                    sha256: package.sha256(),
                     uri: redact(&suite.uri),
                     suite: suite.suite.clone(),
                     pulled_by: c.pulled_by.clone(),

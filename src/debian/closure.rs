@@ -100,19 +100,106 @@ impl Architectures {
     }
 }
 
+/// Names to lists of values, stored flat: one table from a name to its slice, and one vector
+/// of all values. A `HashMap<String, Vec<_>>` over a suite's 60k names held a string and a
+/// vector of its own per name (most with one value), about 20 MB.
+#[derive(Debug, Default)]
+struct Grouped<T> {
+    slices: HashMap<Box<str>, (u32, u32)>,
+    /// Every value, grouped by name in name order.
+    values: Vec<T>,
+}
+
+impl<T> Grouped<T> {
+    /// Groups `pairs` by name (stably: a name's values keep their order), then lets
+    /// `finish` sort or trim each group.
+    fn build(mut pairs: Vec<(&str, T)>, mut finish: impl FnMut(&mut Vec<T>)) -> Self {
+        pairs.sort_by(|a, b| a.0.cmp(b.0));
+        let mut grouped = Grouped {
+            slices: HashMap::new(),
+            values: Vec::with_capacity(pairs.len()),
+        };
+        let mut group: Vec<T> = Vec::new();
+        let mut pairs = pairs.into_iter().peekable();
+        while let Some((name, value)) = pairs.next() {
+            group.push(value);
+            if pairs.peek().is_some_and(|(next, _)| *next == name) {
+                continue;
+            }
+            finish(&mut group);
+            // Indexes are far below 4 billion entries; a bigger one is no Packages file.
+            let start = u32::try_from(grouped.values.len()).expect("fewer than 2^32 values");
+            let len = u32::try_from(group.len()).expect("fewer than 2^32 values");
+            grouped.slices.insert(name.into(), (start, len));
+            grouped.values.append(&mut group);
+        }
+        grouped.slices.shrink_to_fit();
+        grouped.values.shrink_to_fit();
+        grouped
+    }
+
+    fn get(&self, name: &str) -> &[T] {
+        self.slices.get(name).map_or(&[], |&(start, len)| {
+            &self.values[start as usize..(start + len) as usize]
+        })
+    }
+
+    fn contains_key(&self, name: &str) -> bool {
+        self.slices.contains_key(name)
+    }
+}
+
+/// Packages in the pieces they were parsed in, addressed by one position. A suite's index
+/// arrives in a few dozen pieces; joining them into one vector copied every package once
+/// more, and that copy was a third of a resolve's peak memory.
+#[derive(Debug, Default)]
+struct Chunks {
+    chunks: Vec<Vec<BinaryPackage>>,
+    /// Where each chunk starts, in positions.
+    starts: Vec<usize>,
+    /// Which input list (suite) each chunk came from.
+    origins: Vec<usize>,
+}
+
+impl Chunks {
+    fn chunk_of(&self, position: usize) -> usize {
+        self.starts.partition_point(|&start| start <= position) - 1
+    }
+
+    fn origin(&self, position: usize) -> usize {
+        self.origins[self.chunk_of(position)]
+    }
+
+    /// Every position with its package.
+    fn iter(&self) -> impl Iterator<Item = (usize, &BinaryPackage)> {
+        self.chunks
+            .iter()
+            .zip(&self.starts)
+            .flat_map(|(chunk, &start)| chunk.iter().enumerate().map(move |(i, p)| (start + i, p)))
+    }
+}
+
+impl std::ops::Index<usize> for Chunks {
+    type Output = BinaryPackage;
+
+    fn index(&self, position: usize) -> &BinaryPackage {
+        let chunk = self.chunk_of(position);
+        &self.chunks[chunk][position - self.starts[chunk]]
+    }
+}
+
 /// The packages of one index (every configured architecture plus `all`).
 #[derive(Debug, Default)]
 pub struct AptIndex {
     architectures: Architectures,
-    packages: Vec<BinaryPackage>,
-    /// For each package, which of the input lists (suites) it came from.
-    origins: Vec<usize>,
+    /// Every package read, including architectures not configured (which no lookup reaches).
+    packages: Chunks,
     /// name -> packages, newest version first.
-    by_name: HashMap<String, Vec<usize>>,
+    by_name: Grouped<usize>,
     /// virtual name -> (provider, provided version), by provider name then newest first.
     providers: HashMap<String, Vec<(usize, Option<DebVersion>)>>,
     /// source package name -> its binaries (every version).
-    by_source: HashMap<String, Vec<usize>>,
+    by_source: Grouped<usize>,
 }
 
 impl AptIndex {
@@ -125,11 +212,9 @@ impl AptIndex {
         Self::from_lists([packages.into_iter().collect()], architectures)
     }
 
-    /// Like [`AptIndex::new`] over several lists (one per suite, in priority order), taking
-    /// ownership: a suite's index is large, so it is moved, never copied. Where two lists hold
-    /// the same package, version and architecture, the earlier list's copy is kept.
-    pub fn from_lists<A: AsRef<str>>(
-        lists: impl IntoIterator<Item = Vec<BinaryPackage>>,
+    /// Like [`AptIndex::from_lists`] over lists given in pieces: `(list, packages)`.
+    pub fn from_chunks<A: AsRef<str>>(
+        chunks: impl IntoIterator<Item = (usize, Vec<BinaryPackage>)>,
         architectures: &[A],
     ) -> Self {
         let architectures = Architectures {
@@ -138,66 +223,69 @@ impl AptIndex {
                 .map(|a| a.as_ref().to_string())
                 .collect(),
         };
-        let mut packages = Vec::new();
-        let mut origins = Vec::new();
-        for (origin, list) in lists.into_iter().enumerate() {
-            for package in list {
-                if architectures.knows(&package.architecture) {
-                    packages.push(package);
-                    origins.push(origin);
-                }
-            }
+        let mut packages = Chunks::default();
+        let mut next = 0;
+        for (origin, chunk) in chunks {
+            packages.starts.push(next);
+            packages.origins.push(origin);
+            next += chunk.len();
+            packages.chunks.push(chunk);
         }
+        Self::index(packages, architectures)
+    }
+
+    /// Like [`AptIndex::new`] over several lists (one per suite, in priority order), taking
+    /// ownership: a suite's index is large, so it is moved, never copied. Where two lists hold
+    /// the same package, version and architecture, the earlier list's copy is kept.
+    pub fn from_lists<A: AsRef<str>>(
+        lists: impl IntoIterator<Item = Vec<BinaryPackage>>,
+        architectures: &[A],
+    ) -> Self {
+        Self::from_chunks(lists.into_iter().enumerate(), architectures)
+    }
+
+    fn index(packages: Chunks, architectures: Architectures) -> Self {
         // Positions are sorted per name, not the packages themselves: moving 60k large
-        // structs around cost more than the rest of building the index.
-        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
-        for (position, package) in packages.iter().enumerate() {
-            match by_name.get_mut(package.name.as_str()) {
-                Some(positions) => positions.push(position),
-                None => {
-                    by_name.insert(package.name.clone(), vec![position]);
-                }
-            }
-        }
+        // structs around cost more than the rest of building the index. Architectures that
+        // are not configured get no position.
         let same = |a: &BinaryPackage, b: &BinaryPackage| {
-            a.version == b.version && a.architecture == b.architecture
+            a.version == b.version && a.architecture() == b.architecture()
         };
-        for positions in by_name.values_mut() {
-            // Stable: among equal packages the earlier list's stays first, and dedup keeps it.
-            positions.sort_by(|&a, &b| {
-                let (a, b) = (&packages[a], &packages[b]);
-                b.version
-                    .cmp(&a.version)
-                    .then_with(|| a.architecture.cmp(&b.architecture))
-            });
-            positions.dedup_by(|a, b| same(&packages[*a], &packages[*b]));
-        }
+        let by_name = Grouped::build(
+            packages
+                .iter()
+                .filter(|(_, package)| architectures.knows(package.architecture()))
+                .map(|(position, package)| (package.name.as_str(), position))
+                .collect(),
+            |positions| {
+                // Stable: among equal packages the earlier list's stays first, and dedup
+                // keeps it.
+                positions.sort_by(|&a, &b| {
+                    let (a, b) = (&packages[a], &packages[b]);
+                    b.version
+                        .cmp(&a.version)
+                        .then_with(|| a.architecture().cmp(b.architecture()))
+                });
+                positions.dedup_by(|a, b| same(&packages[*a], &packages[*b]));
+            },
+        );
         // Providers by provider name, then newest first (the order the closure relies on).
-        let mut names: Vec<&String> = by_name.keys().collect();
-        names.sort();
         let mut providers: HashMap<String, Vec<(usize, Option<DebVersion>)>> = HashMap::new();
-        let mut by_source: HashMap<String, Vec<usize>> = HashMap::new();
-        for name in names {
-            for &position in &by_name[name] {
-                let (source, _) = packages[position].source_package();
-                match by_source.get_mut(source) {
-                    Some(binaries) => binaries.push(position),
-                    None => {
-                        by_source.insert(source.to_string(), vec![position]);
-                    }
-                }
-                for (provided, version) in &packages[position].provides {
-                    providers
-                        .entry(provided.clone())
-                        .or_default()
-                        .push((position, version.clone()));
-                }
+        let mut sources: Vec<(&str, usize)> = Vec::with_capacity(by_name.values.len());
+        for &position in &by_name.values {
+            let (source, _) = packages[position].source_package();
+            sources.push((source, position));
+            for (provided, version) in &packages[position].provides {
+                providers
+                    .entry(provided.clone())
+                    .or_default()
+                    .push((position, version.clone()));
             }
         }
+        let by_source = Grouped::build(sources, |_| {});
         AptIndex {
             architectures,
             packages,
-            origins,
             by_name,
             providers,
             by_source,
@@ -207,30 +295,26 @@ impl AptIndex {
     /// Every package (duplicates merged), with the list it came from.
     pub fn packages(&self) -> impl Iterator<Item = (&BinaryPackage, usize)> {
         self.by_name
-            .values()
-            .flatten()
-            .map(|&i| (&self.packages[i], self.origins[i]))
+            .values
+            .iter()
+            .map(|&i| (&self.packages[i], self.packages.origin(i)))
     }
 
     /// Positions of every version of `name`, newest first.
     fn positions(&self, name: &str) -> &[usize] {
-        self.by_name.get(name).map_or(&[], Vec::as_slice)
+        self.by_name.get(name)
     }
 
     /// Every version of `name`, in every architecture, newest first.
     pub fn versions<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a BinaryPackage> + 'a {
-        self.by_name
-            .get(name)
-            .into_iter()
-            .flatten()
-            .map(|&i| &self.packages[i])
+        self.by_name.get(name).iter().map(|&i| &self.packages[i])
     }
 
     /// The newest version of `name` for `arch` (`all` counts as native).
     pub fn newest(&self, name: &str, arch: &str) -> Option<&BinaryPackage> {
         let arch = self.architectures.effective(arch);
         self.versions(name)
-            .find(|p| self.architectures.effective(&p.architecture) == arch)
+            .find(|p| self.architectures.effective(p.architecture()) == arch)
     }
 
     pub fn native(&self) -> &str {
@@ -249,10 +333,10 @@ impl AptIndex {
         let archs = &self.architectures;
         let (source, source_version) = package.source_package();
         let mut upgrades = Vec::new();
-        for &position in self.by_source.get(source).into_iter().flatten() {
+        for &position in self.by_source.get(source) {
             let other = &self.packages[position];
-            let arch = archs.effective(&other.architecture);
-            if other.name == package.name && arch == archs.effective(&package.architecture) {
+            let arch = archs.effective(other.architecture());
+            if other.name == package.name && arch == archs.effective(package.architecture()) {
                 continue;
             }
             let installed_elsewhere = base.installed(&other.name).any(|installed| {
@@ -286,6 +370,15 @@ impl AptIndex {
     }
 }
 
+/// Why a dpkg status file cannot be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StatusError {
+    #[error(transparent)]
+    Deb822(#[from] super::deb822::Deb822Error),
+    #[error("line {line}: {message}")]
+    Invalid { line: usize, message: String },
+}
+
 /// One installed package of the base.
 #[derive(Debug, Clone)]
 struct Installed {
@@ -311,30 +404,42 @@ fn provided_version(relation: Relation) -> (String, Option<DebVersion>) {
 }
 
 impl Base {
-    /// The installed packages of a dpkg status file (`Status: install ok installed`).
-    pub fn from_dpkg_status(text: &str) -> Result<Self, super::deb822::Deb822Error> {
+    /// The installed packages of a dpkg status file (`Status: install ok installed`). An
+    /// installed stanza without a name or version, or with a version or Provides dpkg would
+    /// not have written, is an error naming its line: the base decides what the lock leaves
+    /// out, so a stanza read wrong would drop packages the image does not have.
+    pub fn from_dpkg_status(text: &str) -> Result<Self, StatusError> {
         let mut base = Base::default();
         for stanza in super::deb822::parse(text)? {
             let installed = stanza
                 .get("Status")
                 .is_some_and(|status| status.split_whitespace().last() == Some("installed"));
-            let (Some(name), Some(version)) = (stanza.get("Package"), stanza.get("Version")) else {
-                continue;
-            };
-            let Ok(version) = version.parse::<DebVersion>() else {
-                continue;
-            };
             if !installed {
+                // Removed packages with config files left, half-installed ones: not there.
                 continue;
             }
-            let provides = stanza
-                .get("Provides")
-                .and_then(|text| super::packages::parse_relations(text, name).ok())
-                .unwrap_or_default()
-                .into_iter()
-                .flatten()
-                .map(provided_version)
-                .collect();
+            let invalid = |message: String| StatusError::Invalid {
+                line: stanza.line,
+                message,
+            };
+            let name = stanza
+                .get("Package")
+                .ok_or_else(|| invalid("an installed package without a Package field".into()))?;
+            let version = stanza
+                .get("Version")
+                .ok_or_else(|| invalid(format!("{name} is installed but has no Version")))?;
+            let version = version
+                .parse::<DebVersion>()
+                .map_err(|error| invalid(format!("{name}: {error}")))?;
+            let provides = match stanza.get("Provides") {
+                Some(text) => super::packages::parse_relations(text, name)
+                    .map_err(|error| invalid(error.to_string()))?,
+                None => Vec::new(),
+            }
+            .into_iter()
+            .flatten()
+            .map(provided_version)
+            .collect();
             base.insert(
                 name,
                 Installed {
@@ -370,11 +475,11 @@ impl Base {
         self.insert(
             &package.name,
             Installed {
-                architecture: package.architecture.clone(),
+                architecture: package.architecture().to_string(),
                 version: package.version.clone(),
                 multi_arch: package.multi_arch,
             },
-            package.provides.clone(),
+            package.provides.to_vec(),
         );
     }
 
@@ -481,8 +586,8 @@ fn conflicts_with(
 ) -> Option<String> {
     let archs = &index.architectures;
     let label =
-        |p: &BinaryPackage| format!("{} {}", archs.display(&p.name, &p.architecture), p.version);
-    let arch = archs.effective(&candidate.architecture);
+        |p: &BinaryPackage| format!("{} {}", archs.display(&p.name, p.architecture()), p.version);
+    let arch = archs.effective(candidate.architecture());
     // One package name in two architectures: only `Multi-Arch: same` at one version.
     let coinstallable = |other_arch: &str, other_ma: MultiArch, other_version: &DebVersion| {
         archs.effective(other_arch) == arch
@@ -492,7 +597,7 @@ fn conflicts_with(
     };
     for other in chosen.values().map(|c| &c.package) {
         if other.name == candidate.name {
-            if !coinstallable(&other.architecture, other.multi_arch, &other.version) {
+            if !coinstallable(other.architecture(), other.multi_arch, &other.version) {
                 return Some(format!(
                     "{} cannot be installed beside {} (only Multi-Arch: same packages of one version can)",
                     label(candidate),
@@ -501,14 +606,15 @@ fn conflicts_with(
             }
             continue;
         }
-        if hits(&candidate.breaks, other) || hits(&candidate.conflicts, other) {
+        let (mine, theirs) = (candidate.relations(), other.relations());
+        if hits(&mine.breaks, other) || hits(&mine.conflicts, other) {
             return Some(format!(
                 "{} breaks or conflicts with {}",
                 label(candidate),
                 label(other)
             ));
         }
-        if hits(&other.breaks, candidate) || hits(&other.conflicts, candidate) {
+        if hits(&theirs.breaks, candidate) || hits(&theirs.conflicts, candidate) {
             return Some(format!(
                 "{} breaks or conflicts with {}",
                 label(other),
@@ -628,7 +734,7 @@ pub fn closure_report(
         let arch_qualifier = request.arch.clone().or_else(|| {
             let native_has = index
                 .versions(&request.name)
-                .any(|p| archs.effective(&p.architecture) == native);
+                .any(|p| archs.effective(p.architecture()) == native);
             if native_has {
                 return None;
             }
@@ -725,7 +831,7 @@ impl Walker<'_> {
         } = pending;
         let requested = chain.is_empty();
         let fits = |relation: &Relation, p: &BinaryPackage| {
-            archs.satisfies(relation, &depender, &p.architecture, p.multi_arch)
+            archs.satisfies(relation, &depender, p.architecture(), p.multi_arch)
         };
         // apt upgrades an explicitly requested package to its candidate even when the base has
         // an older version; dependencies the base satisfies are left alone.
@@ -739,7 +845,7 @@ impl Walker<'_> {
             match newest {
                 Some(candidate) => base.installed(&relation.name).any(|installed| {
                     archs.effective(&installed.architecture)
-                        == archs.effective(&candidate.architecture)
+                        == archs.effective(candidate.architecture())
                         && installed.version >= candidate.version
                         && relation.allows(&installed.version)
                 }),
@@ -788,12 +894,12 @@ impl Walker<'_> {
                     let (a, b) = (at(a), at(b));
                     a.name.cmp(&b.name).then_with(|| {
                         archs
-                            .rank(&a.architecture)
-                            .cmp(&archs.rank(&b.architecture))
+                            .rank(a.architecture())
+                            .cmp(&archs.rank(b.architecture()))
                     })
                 });
             } else {
-                candidates.sort_by_key(|i| archs.rank(&at(i).architecture));
+                candidates.sort_by_key(|i| archs.rank(at(i).architecture()));
             }
             for candidate in candidates {
                 match conflicts_with(index, at(&candidate), &self.chosen, base) {
@@ -836,11 +942,11 @@ impl Walker<'_> {
             });
         };
         let package = index.packages[position].clone();
-        let origin = index.origins[position];
-        let key = archs.display(&package.name, &package.architecture);
+        let origin = index.packages.origin(position);
+        let key = archs.display(&package.name, package.architecture());
         let mut next_chain = chain.clone();
         next_chain.push(format!("{key} {}", package.version));
-        let package_arch = archs.effective(&package.architecture).to_string();
+        let package_arch = archs.effective(package.architecture()).to_string();
         // apt (2.5.2 and later, so Debian 12 on) also upgrades the base's other binaries of
         // the same source package when their candidate is of this same source version
         // (APT::Get::Upgrade-By-Source-Package): a new mesa-va-drivers brings the installed
@@ -856,12 +962,13 @@ impl Walker<'_> {
                 });
             }
         }
+        let relations = package.relations();
         let mut fields: Vec<(&Vec<Vec<Relation>>, bool)> =
-            vec![(&package.pre_depends, false), (&package.depends, false)];
+            vec![(&relations.pre_depends, false), (&relations.depends, false)];
         if self.options.recommends {
             // Recommends are soft: apt installs one when it can and leaves it out when it
             // cannot (nothing satisfies it, or it conflicts), without failing the install.
-            fields.push((&package.recommends, true));
+            fields.push((&relations.recommends, true));
         }
         for (field, soft) in fields {
             for group in field {
@@ -1420,5 +1527,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(plain.keys().collect::<Vec<_>>(), ["app", "libc"]);
+    }
+
+    #[test]
+    fn a_status_file_with_an_unreadable_installed_stanza_is_an_error_naming_the_line() {
+        let status = "Package: gone\nStatus: deinstall ok config-files\n\nPackage: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: not a version\n";
+        let error = Base::from_dpkg_status(status).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "line 4: libc6: `not a version` is not a Debian version: the upstream version must start with a digit"
+        );
+        let error =
+            Base::from_dpkg_status("Package: x\nStatus: install ok installed\n").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("x is installed but has no Version"),
+            "{error}"
+        );
+        // A package that is not installed needs no version.
+        assert!(
+            Base::from_dpkg_status("Package: gone\nStatus: deinstall ok config-files\n").is_ok()
+        );
     }
 }

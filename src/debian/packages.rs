@@ -187,49 +187,89 @@ pub fn multi_arch(value: Option<&str>) -> MultiArch {
 }
 
 /// One stanza of a `Packages` index.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct BinaryPackage {
     pub name: String,
     pub version: DebVersion,
-    pub architecture: String,
     pub multi_arch: MultiArch,
     pub essential: bool,
-    pub priority: Option<String>,
-    /// `Source:` as written (`name` or `name (version)`); absent when it equals the package.
-    pub source: Option<String>,
+    /// `Architecture`, `Priority`, `Source` (as written: `name` or `name (version)`; absent
+    /// when it equals the package), `Filename` and `SHA256`, as places in the control text:
+    /// a suite has 60k packages, and a string of its own for each of these fields cost tens
+    /// of megabytes for the few hundred a closure uses.
+    /// The relationship fields are places too: parsed when the closure first visits the
+    /// package (it visits a few hundred, and the parsed relations of all 60k were most of the
+    /// memory of a resolve).
+    spans: [Span; TEXT_FIELDS.len() + RELATION_FIELDS.len()],
+    relations: std::sync::OnceLock<std::sync::Arc<Relations>>,
+    /// Provided virtual packages, with the version a versioned Provides gives them.
+    pub provides: Box<[(String, Option<DebVersion>)]>,
+    pub size: u64,
+    /// The stanza as the index wrote it (a local repository republishes it).
+    pub control: ControlText,
+}
+
+/// A field value's place in a control text; [`Span::ABSENT`] for a field the stanza lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    const ABSENT: Span = Span {
+        start: u32::MAX,
+        end: u32::MAX,
+    };
+}
+
+/// The fields [`BinaryPackage`] keeps as places in its text, in `fields`' order.
+const TEXT_FIELDS: [&str; 5] = ["Architecture", "Priority", "Source", "Filename", "SHA256"];
+const ARCHITECTURE: usize = 0;
+const PRIORITY: usize = 1;
+const SOURCE: usize = 2;
+const FILENAME: usize = 3;
+const SHA256: usize = 4;
+
+/// The relationship fields the closure follows, in [`Relations`]' order.
+const RELATION_FIELDS: [&str; 5] = [
+    "Depends",
+    "Pre-Depends",
+    "Recommends",
+    "Breaks",
+    "Conflicts",
+];
+
+/// A package's relationships (Policy §7.2, §7.4), parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Relations {
     pub depends: Vec<Vec<Relation>>,
     pub pre_depends: Vec<Vec<Relation>>,
     pub recommends: Vec<Vec<Relation>>,
     pub breaks: Vec<Vec<Relation>>,
     pub conflicts: Vec<Vec<Relation>>,
-    /// Provided virtual packages, with the version a versioned Provides gives them.
-    pub provides: Vec<(String, Option<DebVersion>)>,
-    pub filename: String,
-    pub size: u64,
-    pub sha256: Sha256Hex,
-    /// The stanza as the index wrote it (a local repository republishes it).
-    pub control: ControlText,
 }
 
 /// A stanza's text, shared with the index it was parsed from: a suite's 60k packages keep one
 /// copy of the index instead of one string each (only the few hundred chosen are written out).
 #[derive(Clone)]
 pub struct ControlText {
-    text: std::sync::Arc<str>,
-    span: std::ops::Range<usize>,
+    text: std::sync::Arc<String>,
+    span: Span,
 }
 
 impl ControlText {
     pub fn as_str(&self) -> &str {
-        &self.text[self.span.clone()]
+        &self.text[self.span.start as usize..self.span.end as usize]
     }
 }
 
 impl From<&str> for ControlText {
     fn from(text: &str) -> Self {
+        let text = std::sync::Arc::new(text.to_string());
         ControlText {
-            span: 0..text.len(),
-            text: text.into(),
+            span: span_in(&text, &text),
+            text,
         }
     }
 }
@@ -248,11 +288,84 @@ impl std::fmt::Debug for ControlText {
     }
 }
 
+/// Two packages are equal when the index says the same of them, wherever its text lies.
+impl PartialEq for BinaryPackage {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.version == other.version
+            && self.multi_arch == other.multi_arch
+            && self.essential == other.essential
+            && (0..self.spans.len()).all(|index| self.field(index) == other.field(index))
+            && self.provides == other.provides
+            && self.size == other.size
+            && self.control == other.control
+    }
+}
+
+impl Eq for BinaryPackage {}
+
 impl BinaryPackage {
+    fn field(&self, index: usize) -> Option<&str> {
+        let span = self.spans[index];
+        (span != Span::ABSENT).then(|| &self.control.text[span.start as usize..span.end as usize])
+    }
+
+    /// `Architecture:` (`amd64`, `all`, ...).
+    pub fn architecture(&self) -> &str {
+        self.field(ARCHITECTURE)
+            .expect("Architecture is required when the index is loaded")
+    }
+
+    /// `Priority:`, when given.
+    pub fn priority(&self) -> Option<&str> {
+        self.field(PRIORITY)
+    }
+
+    /// `Source:` as written, when given.
+    pub fn source(&self) -> Option<&str> {
+        self.field(SOURCE)
+    }
+
+    /// `Filename:`, a path inside the repository (checked when the index is loaded).
+    pub fn filename(&self) -> &str {
+        self.field(FILENAME)
+            .expect("Filename is required when the index is loaded")
+    }
+
+    /// `SHA256:` (checked when the index is loaded).
+    pub fn sha256(&self) -> Sha256Hex {
+        Sha256Hex::parse(
+            self.field(SHA256)
+                .expect("SHA256 is required when the index is loaded"),
+        )
+        .expect("SHA256 was validated when the index was loaded")
+    }
+
+    /// Its Depends, Pre-Depends, Recommends, Breaks and Conflicts, parsed on first use.
+    pub fn relations(&self) -> &Relations {
+        self.relations.get_or_init(|| {
+            let parse = |index: usize| match self.field(TEXT_FIELDS.len() + index) {
+                Some(text) => parse_relations(text, &self.name)
+                    // Every field was parsed once when the index was loaded, and a load with
+                    // an invalid relation failed: the text cannot be invalid here.
+                    .expect("relations were validated when the index was loaded"),
+                None => Vec::new(),
+            };
+            let [depends, pre_depends, recommends, breaks, conflicts] = [0, 1, 2, 3, 4].map(parse);
+            std::sync::Arc::new(Relations {
+                depends,
+                pre_depends,
+                recommends,
+                breaks,
+                conflicts,
+            })
+        })
+    }
+
     /// The source package it was built from and that source's version (Policy §5.6.1: the
     /// binary's own name and version when `Source:` leaves them out).
     pub fn source_package(&self) -> (&str, String) {
-        match self.source.as_deref().map(str::trim) {
+        match self.source().map(str::trim) {
             None | Some("") => (&self.name, self.version.to_string()),
             Some(source) => match source.split_once('(') {
                 Some((name, version)) => (
@@ -275,9 +388,24 @@ pub fn safe_pool_path(filename: &str) -> bool {
             .any(|part| part == ".." || part.is_empty())
 }
 
+/// Where `value` (a slice of `text`) lies in `text`.
+fn span_in(text: &str, value: &str) -> Span {
+    let start = (value.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+    debug_assert!(
+        start + value.len() <= text.len(),
+        "the value is a slice of the text"
+    );
+    // A piece of an index is a few megabytes; offsets past 4 GiB would not fit.
+    let start = u32::try_from(start).expect("a piece under 4 GiB");
+    Span {
+        start,
+        end: start + value.len() as u32,
+    }
+}
+
 fn package_from(
     stanza: &Stanza<'_>,
-    text: &std::sync::Arc<str>,
+    text: &std::sync::Arc<String>,
     source: &str,
     line_offset: usize,
 ) -> Result<BinaryPackage, PackagesError> {
@@ -303,14 +431,33 @@ fn package_from(
             None => Ok(Vec::new()),
         }
     };
-    let filename = required("Filename")?.to_string();
-    if !safe_pool_path(&filename) {
-        return Err(PackagesError::UnsafeFilename { context, filename });
+    // Each relationship field is checked now (a bad index fails its load, naming the line)
+    // and kept as a place in the text; [`BinaryPackage::relations`] parses it again when the
+    // closure needs it.
+    let mut spans = [Span::ABSENT; TEXT_FIELDS.len() + RELATION_FIELDS.len()];
+    for (span, field) in spans[TEXT_FIELDS.len()..].iter_mut().zip(RELATION_FIELDS) {
+        if let Some(value) = stanza.get(field) {
+            relations(field)?;
+            *span = span_in(text, value);
+        }
+    }
+    let filename = required("Filename")?;
+    if !safe_pool_path(filename) {
+        return Err(PackagesError::UnsafeFilename {
+            context,
+            filename: filename.to_string(),
+        });
     }
     let size_text = required("Size")?;
     let size = size_text.parse().map_err(|_| invalid("Size", size_text))?;
     let sha256_text = required("SHA256")?;
-    let sha256 = Sha256Hex::parse(sha256_text).map_err(|_| invalid("SHA256", sha256_text))?;
+    Sha256Hex::parse(sha256_text).map_err(|_| invalid("SHA256", sha256_text))?;
+    required("Architecture")?;
+    for (span, field) in spans.iter_mut().zip(TEXT_FIELDS) {
+        if let Some(value) = stanza.get(field) {
+            *span = span_in(text, value);
+        }
+    }
     let mut provides = Vec::new();
     for group in relations("Provides")? {
         for relation in group {
@@ -323,7 +470,7 @@ fn package_from(
     }
     let control = ControlText {
         text: text.clone(),
-        span: stanza.span.clone(),
+        span: span_in(text, &text[stanza.span.clone()]),
     };
     Ok(BinaryPackage {
         control,
@@ -331,18 +478,10 @@ fn package_from(
         essential: stanza
             .get("Essential")
             .is_some_and(|v| v.eq_ignore_ascii_case("yes")),
-        priority: stanza.get("Priority").map(str::to_string),
-        source: stanza.get("Source").map(str::to_string),
-        architecture: required("Architecture")?.to_string(),
-        depends: relations("Depends")?,
-        pre_depends: relations("Pre-Depends")?,
-        recommends: relations("Recommends")?,
-        breaks: relations("Breaks")?,
-        conflicts: relations("Conflicts")?,
-        provides,
-        filename,
+        spans,
+        relations: std::sync::OnceLock::new(),
+        provides: provides.into_boxed_slice(),
         size,
-        sha256,
         name,
         version,
     })
@@ -350,21 +489,28 @@ fn package_from(
 
 /// Parses a `Packages` index; `source` names it in errors.
 pub fn parse_packages(text: &str, source: &str) -> Result<Vec<BinaryPackage>, PackagesError> {
-    parse_packages_shared(text.into(), source, 0)
+    parse_packages_shared(std::sync::Arc::new(text.to_string()), source, 0)
 }
 
 /// Parses a piece of a `Packages` index that starts `line_offset` lines into it (so messages
 /// give the line in the whole file); the packages share `text` for their control stanzas.
 pub fn parse_packages_shared(
-    text: std::sync::Arc<str>,
+    text: std::sync::Arc<String>,
     source: &str,
     line_offset: usize,
 ) -> Result<Vec<BinaryPackage>, PackagesError> {
-    deb822::parse(&text)
-        .map_err(|e| e.shifted(line_offset))?
-        .iter()
-        .map(|stanza| package_from(stanza, &text, source, line_offset))
-        .collect()
+    // Sized up front (a stanza ends at a blank line): growing by doubling left freed
+    // buffers of every size behind, kept resident between the packages that outlive them.
+    let mut packages = Vec::with_capacity(text.matches("\n\n").count() + 1);
+    deb822::visit(&text, |stanza| {
+        packages.push(package_from(stanza, &text, source, line_offset)?);
+        Ok::<(), PackagesError>(())
+    })
+    .map_err(|error| match error {
+        PackagesError::Deb822(error) => PackagesError::Deb822(error.shifted(line_offset)),
+        other => other,
+    })?;
+    Ok(packages)
 }
 
 #[cfg(test)]
@@ -412,7 +558,8 @@ mod tests {
         let packages = parse_packages(&text, "Packages").unwrap();
         assert_eq!(packages.len(), 2);
         assert_eq!(packages[0].multi_arch, MultiArch::Foreign);
-        assert_eq!(packages[0].depends.len(), 2);
+        assert_eq!(packages[0].relations().depends.len(), 2);
+        assert!(packages[0].relations().conflicts.is_empty());
         assert_eq!(
             packages[0].provides[0].1.as_ref().unwrap().to_string(),
             "1.0"

@@ -87,7 +87,10 @@ pub struct LoadedSuite {
     pub release: Release,
     /// (index path, sha256) of every index read: the lock records them.
     pub indexes: Vec<(String, Sha256Hex)>,
-    pub packages: Vec<BinaryPackage>,
+    /// The packages, in the pieces their indexes were parsed in (see [`AptIndex::from_chunks`]).
+    ///
+    /// [`AptIndex::from_chunks`]: super::closure::AptIndex::from_chunks
+    pub packages: Vec<Vec<BinaryPackage>>,
     /// Why the Release's dates would have been refused, when `allow_expired` let it through.
     pub stale: Option<String>,
     /// Set by the caller when `--allow-older-release` let through a Release older than the
@@ -382,13 +385,17 @@ fn decode_and_parse(
     bytes: Vec<u8>,
     compression: Compression,
     label: &str,
-) -> Result<Vec<BinaryPackage>, RemoteError> {
+) -> Result<Vec<Vec<BinaryPackage>>, RemoteError> {
     let mut reader: Box<dyn Read + Send> = match compression {
         Compression::Xz => Box::new(liblzma::read::XzDecoder::new(std::io::Cursor::new(bytes))),
         Compression::Gzip => Box::new(flate2::read::GzDecoder::new(std::io::Cursor::new(bytes))),
         Compression::Plain => {
             let text = String::from_utf8_lossy(&bytes).into_owned();
-            return Ok(parse_packages_shared(text.into(), label, 0)?);
+            return Ok(vec![parse_packages_shared(
+                std::sync::Arc::new(text),
+                label,
+                0,
+            )?]);
         }
     };
     std::thread::scope(|scope| {
@@ -409,8 +416,10 @@ fn decode_and_parse(
                 if pending.len() >= PIECE
                     && let Some(blank) = pending.windows(2).rposition(|w| w == b"\n\n")
                 {
-                    let rest = pending.split_off(blank + 2);
-                    let piece = std::mem::replace(&mut pending, rest);
+                    // The piece gets a buffer of exactly its size (it is kept for the whole
+                    // resolve); `pending` keeps its own buffer for the next one.
+                    let piece = pending[..blank + 2].to_vec();
+                    pending.drain(..blank + 2);
                     if pieces.send(text(piece)?).is_err() {
                         // The parser stopped at an error; nothing more is wanted.
                         return Ok(());
@@ -418,7 +427,7 @@ fn decode_and_parse(
                 }
             }
             if !pending.is_empty() {
-                let _ = pieces.send(text(pending)?);
+                let _ = pieces.send(text(pending[..].to_vec())?);
             }
             Ok(())
         });
@@ -427,8 +436,10 @@ fn decode_and_parse(
         let mut parse_error = None;
         for piece in received {
             let piece_lines = piece.bytes().filter(|b| *b == b'\n').count();
-            match parse_packages_shared(piece.into(), label, lines) {
-                Ok(parsed) => packages.extend(parsed),
+            // Each piece's packages stay a vector of their own: joining them copied every
+            // package of the suite once more, at the peak of a resolve.
+            match parse_packages_shared(std::sync::Arc::new(piece), label, lines) {
+                Ok(parsed) => packages.push(parsed),
                 Err(error) => {
                     parse_error = Some(error);
                     break;
@@ -469,17 +480,19 @@ mod tests {
     fn pieces_parse_to_the_same_packages_as_the_whole() {
         let text = big_index(6000);
         assert!(text.len() > 2 * PIECE, "the test spans several pieces");
-        let whole = parse_packages_shared(text.as_str().into(), "Packages", 0).unwrap();
+        let whole =
+            parse_packages_shared(std::sync::Arc::new(text.clone()), "Packages", 0).unwrap();
         let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
         std::io::Write::write_all(&mut xz, text.as_bytes()).unwrap();
         let compressed = xz.finish().unwrap();
         let pieces = decode_and_parse(compressed, Compression::Xz, "Packages.xz").unwrap();
-        assert_eq!(pieces, whole);
+        assert!(pieces.len() > 1, "several pieces");
+        assert_eq!(pieces.concat(), whole);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
         let pieces =
             decode_and_parse(gz.finish().unwrap(), Compression::Gzip, "Packages.gz").unwrap();
-        assert_eq!(pieces.len(), 6000);
+        assert_eq!(pieces.iter().map(Vec::len).sum::<usize>(), 6000);
     }
 
     #[test]

@@ -75,8 +75,10 @@ fn parse_uri(text: &str, file: &str, line: usize) -> Result<Url, SourcesError> {
 fn signed_by(value: Option<&str>) -> SignedBy {
     match value.map(str::trim) {
         None | Some("") => SignedBy::Default,
+        // apt takes a value with a key block as the key itself, written as a multi-line
+        // field (continuation lines indented, an empty line as ` .`).
         Some(value) if value.contains("BEGIN PGP PUBLIC KEY BLOCK") => {
-            SignedBy::Inline(value.to_string())
+            SignedBy::Inline(deb822::unfold(value).trim().to_string() + "\n")
         }
         Some(value) => SignedBy::Files(
             value
@@ -306,5 +308,38 @@ mod tests {
         let sources = host_sources(root.path()).unwrap();
         let uris: Vec<&str> = sources.iter().map(|s| s.uri.as_str()).collect();
         assert_eq!(uris, ["http://127.0.0.1/a/", "http://127.0.0.1/b/"]);
+    }
+
+    #[test]
+    fn an_embedded_signed_by_key_block_is_read_as_apt_reads_it() {
+        let key = crate::debian::signature::tests::test_key(3, "Embedded <e@example.invalid>");
+        let armour = crate::debian::signature::tests::public_armour(&key);
+        // As a .sources file writes it: indented, the empty line after the header as ` .`.
+        let folded: String = armour
+            .trim_end()
+            .lines()
+            .map(|line| {
+                if line.is_empty() {
+                    " .\n".to_string()
+                } else {
+                    format!(" {line}\n")
+                }
+            })
+            .collect();
+        assert!(
+            folded.contains("\n .\n"),
+            "the armour has an empty line: {folded}"
+        );
+        let text = format!(
+            "Types: deb\nURIs: http://127.0.0.1:9/debian\nSuites: stable\nComponents: main\nSigned-By:\n{folded}"
+        );
+        let sources = parse_sources(&text, "x.sources").unwrap();
+        let SignedBy::Inline(inline) = &sources[0].signed_by else {
+            panic!("{:?}", sources[0].signed_by);
+        };
+        let keyring =
+            crate::debian::signature::Keyring::from_bytes(inline.as_bytes(), "x.sources:1")
+                .expect("the embedded key reads");
+        assert_eq!(keyring.len(), 1);
     }
 }

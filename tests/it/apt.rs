@@ -245,7 +245,7 @@ impl Repository {
             SystemTime::now(),
             false,
         ))?;
-        let index = AptIndex::new(suite.packages, &["amd64"]);
+        let index = AptIndex::new(suite.packages.concat(), &["amd64"]);
         let chosen = closure(
             &index,
             &Base::default(),
