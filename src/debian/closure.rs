@@ -1337,6 +1337,18 @@ mod tests {
             error.to_string(),
             "combo 1: nothing satisfies `libbar` (other 1 breaks or conflicts with libbar 1)"
         );
+        // Another alternative of a hard dependency, when the first conflicts with what is
+        // already chosen (apt takes the next alternative that installs).
+        let packages = [
+            "server 1 Depends: base-files, mta-a | mta-b",
+            "base-files 1",
+            "mta-a 1 Conflicts: base-files",
+            "mta-b 1",
+        ];
+        assert_eq!(
+            resolve(&packages, &["server"], &[]).unwrap(),
+            ["base-files=1", "mta-b=1", "server=1"]
+        );
     }
 
     #[test]

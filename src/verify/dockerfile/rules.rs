@@ -39,6 +39,10 @@ pub const RULES: &[(&str, &str)] = &[
         "An install forbids source builds that the lock needs",
     ),
     ("DF016", "--no-build-isolation while the lock builds sdists"),
+    (
+        "DF017",
+        "A heredoc RUN installs packages without `set -e`, so a failed install can pass",
+    ),
     ("DF020", "A network fallback after an offline install"),
     ("DF021", "An index URL is configured in the build"),
     ("DF022", "--find-links points at the network"),
@@ -55,6 +59,10 @@ pub const RULES: &[(&str, &str)] = &[
     (
         "DF033",
         "A read-only/read-write mount option with a value (Buildah/Podman reject it)",
+    ),
+    (
+        "DF034",
+        "A mount's `from=` names a variable, which builders do not expand",
     ),
     ("DF040", "An apt cache mount without sharing=locked"),
     ("DF041", "An apt cache mount without an explicit id"),
@@ -424,6 +432,9 @@ struct Stage {
     line: usize,
     variables: Variables,
     air_gapped: bool,
+    /// Another stage's offline install mounts this stage's files (`--mount=from=`): what it
+    /// assembles there must be assembled offline too.
+    feeds_air_gapped: bool,
     docker_clean_disabled: bool,
     /// COPY destinations -> context sources.
     copies: Vec<(String, String)>,
@@ -454,6 +465,92 @@ fn is_wheelhouse_mount(mount: &Mount, settings: &AuditSettings) -> bool {
             .source
             .as_deref()
             .is_some_and(|s| under(s, &settings.wheelhouse))
+}
+
+/// The stage `from` names among `earlier` (by its `AS` name, or by its number as BuildKit
+/// allows); `None` for an image.
+fn stage_named(earlier: &[Stage], from: &str) -> Option<usize> {
+    let lower = from.to_ascii_lowercase();
+    earlier
+        .iter()
+        .position(|stage| stage.name.as_deref() == Some(lower.as_str()))
+        .or_else(|| from.parse::<usize>().ok().filter(|&n| n < earlier.len()))
+}
+
+/// A bind mount of another stage's files that holds the wheelhouse that stage copied in from
+/// the build context (`COPY wheelhouse /wheelhouse` in a `FROM scratch AS wheels` stage, then
+/// `--mount=type=bind,from=wheels,source=/wheelhouse,target=/wheelhouse`): returned as the
+/// mount of the wheelhouse itself, with the target where the wheelhouse appears.
+fn staged_wheelhouse(mount: &Mount, earlier: &[Stage], settings: &AuditSettings) -> Option<Mount> {
+    if mount.kind != MountType::Bind {
+        return None;
+    }
+    let stage = &earlier[stage_named(earlier, mount.from.as_deref()?)?];
+    let source = clean_path(mount.source.as_deref().unwrap_or("/"));
+    let target = mount.target.as_deref()?;
+    stage.copies.iter().find_map(|(dest, context_source)| {
+        if !under(&clean_path(context_source), &settings.wheelhouse) {
+            return None;
+        }
+        let dest = clean_path(dest);
+        // The mount shows the stage's `source` at `target`: the wheelhouse is inside it.
+        let inside = if source.is_empty() {
+            Some(dest.as_str())
+        } else if dest == source {
+            Some("")
+        } else {
+            dest.strip_prefix(&format!("{source}/"))
+        }?;
+        let mut staged = mount.clone();
+        staged.target = Some(if inside.is_empty() {
+            target.to_string()
+        } else {
+            format!("{}/{inside}", target.trim_end_matches('/'))
+        });
+        Some(staged)
+    })
+}
+
+/// DF017: a heredoc RUN is one shell script; without `set -e` a failing install in its middle
+/// does not fail the step (only the last command's status counts), so a broken air-gapped
+/// install can go unnoticed.
+fn check_heredoc_errexit(instruction: &Instruction, line: usize, add: &mut Add<'_>) {
+    for heredoc in &instruction.heredocs {
+        let installs = simple_commands(&heredoc.body).iter().any(|(_, words)| {
+            let words = strip_prefixes(words);
+            install_command(words).is_some()
+                || (words
+                    .first()
+                    .is_some_and(|w| matches!(basename(w), "apt-get" | "apt"))
+                    && words.get(1).is_some_and(|w| w == "install"))
+        });
+        if !installs {
+            continue;
+        }
+        let errexit = heredoc.body.lines().any(|text| {
+            let text = text.trim();
+            let shebang_e = text.starts_with("#!")
+                && text
+                    .split_whitespace()
+                    .skip(1)
+                    .any(|w| w.starts_with('-') && w.contains('e'));
+            let set_e = text.strip_prefix("set ").is_some_and(|rest| {
+                rest.split_whitespace().any(|w| {
+                    (w.starts_with('-') && !w.starts_with("--") && w.contains('e'))
+                        || w == "errexit"
+                })
+            });
+            shebang_e || set_e
+        });
+        if !errexit {
+            add(
+                "DF017",
+                Severity::Warning,
+                line,
+                "this heredoc installs packages without `set -e`: the shell runs on after a failed command and only the last one decides the step, so a broken install can pass; start the heredoc with `set -eu`".into(),
+            );
+        }
+    }
 }
 
 /// Audits one Dockerfile. `uri` names it in findings.
@@ -524,6 +621,7 @@ pub fn audit(
                         line: instruction.line,
                         variables: inherited.0,
                         air_gapped: false,
+                        feeds_air_gapped: false,
                         docker_clean_disabled: inherited.1,
                         copies: Vec::new(),
                     });
@@ -561,6 +659,17 @@ pub fn audit(
                             .any(|(_, words)| install_command(words).is_some());
                         if installs || mounts.iter().any(|m| is_wheelhouse_mount(m, settings)) {
                             stages[at].air_gapped = true;
+                        }
+                        if installs {
+                            for mount in &mounts {
+                                if let Some(source) = mount
+                                    .from
+                                    .as_deref()
+                                    .and_then(|from| stage_named(&stages[..at], from))
+                                {
+                                    stages[source].feeds_air_gapped = true;
+                                }
+                            }
                         }
                     }
                 }
@@ -666,6 +775,9 @@ pub fn audit(
                     for source in sources {
                         copies.push((expand(dest, &variables), expand(source, &variables)));
                     }
+                    if let Some(at) = stage_index {
+                        stages[at].copies = copies.clone();
+                    }
                 }
             }
             "ADD" => {
@@ -693,13 +805,26 @@ pub fn audit(
             }
             "RUN" => {
                 let Some(at) = stage_index else { continue };
-                let air_gapped = stages[at].air_gapped;
+                let air_gapped = stages[at].air_gapped || stages[at].feeds_air_gapped;
                 let mounts: Vec<Mount> = instruction
                     .flags
                     .iter()
                     .filter(|(name, _)| name == "mount")
                     .map(|(_, value)| parse_mount(value, &variables))
                     .collect();
+                for mount in &mounts {
+                    if let Some(from) = mount.from.as_deref().filter(|f| f.contains('$')) {
+                        add(
+                            "DF034",
+                            Severity::Error,
+                            line,
+                            format!(
+                                "`from={from}`: BuildKit and Buildah do not expand variables in a mount's `from`, so the build looks for an image literally named `{from}`; write the stage or image name"
+                            ),
+                        );
+                    }
+                }
+                check_heredoc_errexit(instruction, line, &mut add);
                 check_mounts(
                     &mounts,
                     line,
@@ -710,9 +835,14 @@ pub fn audit(
                 );
                 let script = run_script(instruction);
                 let commands = simple_commands(&script);
+                let staged: Vec<Mount> = mounts
+                    .iter()
+                    .filter_map(|m| staged_wheelhouse(m, &stages[..at], settings))
+                    .collect();
                 let wheel_mounts: Vec<&Mount> = mounts
                     .iter()
                     .filter(|m| is_wheelhouse_mount(m, settings))
+                    .chain(&staged)
                     .collect();
                 let mut offline_install_seen = false;
                 for (join, words) in &commands {
@@ -1226,6 +1356,9 @@ fn check_network_command(
         }
         p if is_pip(p) && second == "download" => {
             Some("`pip download` reaches an index".to_string())
+        }
+        p if is_pip(p) && second == "wheel" && !words.iter().any(|w| w == "--no-index") => {
+            Some("`pip wheel` without --no-index reaches an index".to_string())
         }
         "apt-get" | "apt" if second == "update" => {
             // A local repository in the wheelhouse (file: sources) keeps apt offline.
