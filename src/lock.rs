@@ -33,7 +33,7 @@ pub enum LockError {
         "no targets: list them in airlock.toml ([python] targets) or pass --python-version and --python-platform"
     )]
     NoTargets,
-    #[error("{0}")]
+    #[error(transparent)]
     Requirements(#[from] RequirementErrors),
     #[error("cannot set up the package index")]
     Index(#[from] IndexError),
@@ -74,6 +74,20 @@ fn warn_unusable(
         reporter.event(Event::Warning {
             message: format!(
                 "{name} {version} was ruled out, another version was chosen: {reason}"
+            ),
+        });
+    }
+    // Extras the chosen version does not have: pip and uv install without them and warn.
+    let mut missing = std::collections::BTreeSet::new();
+    for resolution in resolutions {
+        for (name, version, extra) in &resolution.missing_extras {
+            missing.insert((name.to_string(), version.to_string(), extra.to_string()));
+        }
+    }
+    for (name, version, extra) in missing {
+        reporter.event(Event::Warning {
+            message: format!(
+                "{name} {version} has no extra named `{extra}`; it is installed without it (check the spelling in the requirements)"
             ),
         });
     }
@@ -176,7 +190,7 @@ pub struct LockReport {
     /// The indexes searched, in order, without credentials.
     pub indexes: Vec<String>,
     /// Where the primary index came from (`--index-url`, `the environment`, …).
-    pub index_source: &'static str,
+    pub index_source: String,
 }
 
 /// `path` relative to `root` when it is inside it, for messages and the lock.
@@ -262,9 +276,24 @@ pub async fn lock_all(
     let mut reports = Vec::new();
     for requirements_path in &request.requirements {
         let input = parse_requirements(requirements_path, &DiskLoader, &env)?;
+        if input.requirements.is_empty() {
+            reporter.event(Event::Warning {
+                message: format!(
+                    "{} names no requirement; its lock will hold no package",
+                    display_path(requirements_path, &request.root)
+                ),
+            });
+        }
         let mut index_inputs = request.indexes.clone();
         index_inputs.requirements_index_url = input.index_url.clone();
         index_inputs.requirements_extra_index_urls = input.extra_index_urls.clone();
+        index_inputs.requirements_index_origin =
+            input.index_url_at.as_ref().map(ToString::to_string);
+        index_inputs.requirements_extra_origins = input
+            .extra_index_urls_at
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         let selection = select_indexes(&index_inputs, &env, &request.cache_dir)?;
         let lockfile = request.lockfiles.join(lock_filename(requirements_path));
         let lock_label = display_path(&lockfile, &request.root);
@@ -295,7 +324,7 @@ pub async fn lock_all(
             index_requests: 0,
             cache_hits: 0,
             indexes: selection.urls.iter().map(redact).collect(),
-            index_source: selection.primary_source,
+            index_source: selection.primary_source.clone(),
         };
         let locked_packages = || existing_lock.as_ref().map_or(0, |lock| lock.packages.len());
         match request.mode {
@@ -321,7 +350,8 @@ pub async fn lock_all(
                     request.offline,
                     reporter.clone(),
                     tokio::runtime::Handle::current(),
-                )?;
+                )?
+                .with_origins(selection.origins.clone());
                 sources.insert(selection.urls.clone(), source.clone());
                 source
             }

@@ -308,6 +308,22 @@ fn targets_from_flags(versions: &[String], platforms: &[String]) -> Result<Vec<T
 }
 
 fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8, mode: LockMode) -> Result<ExitCode> {
+    let format = args.format;
+    let (code, summary) = resolve_and_report(args, quiet, verbose, mode)?;
+    if format == SummaryFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    }
+    Ok(code)
+}
+
+/// Resolves and reports in text (unless quiet or JSON); returns the exit code and the JSON
+/// summary, which the caller prints (`sync` folds it into its own document).
+fn resolve_and_report(
+    args: ResolveArgs,
+    quiet: bool,
+    verbose: u8,
+    mode: LockMode,
+) -> Result<(ExitCode, serde_json::Value)> {
     let started = Instant::now();
     let flag_targets = targets_from_flags(&args.python_version, &args.python_platform)?;
     let config = load_config(args.config.as_deref())?;
@@ -399,18 +415,16 @@ fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8, mode: LockMode) -> R
         .map(|r| r.status)
         .chain(apt_report.iter().map(|r| r.status))
         .any(|status| matches!(status, LockStatus::Missing | LockStatus::Stale));
+    let summary = serde_json::json!({
+        "command": "resolve",
+        "check": args.check,
+        "ok": !failed_check,
+        "seconds": elapsed.as_secs_f64(),
+        "locks": reports,
+        "apt": apt_report,
+    });
     match args.format {
-        SummaryFormat::Json => {
-            let summary = serde_json::json!({
-                "command": "resolve",
-                "check": args.check,
-                "ok": !failed_check,
-                "seconds": elapsed.as_secs_f64(),
-                "locks": reports,
-                "apt": apt_report,
-            });
-            println!("{}", serde_json::to_string_pretty(&summary)?);
-        }
+        SummaryFormat::Json => {}
         SummaryFormat::Text if !quiet => {
             for report in &reports {
                 let lock = display_path(&report.lockfile, &request.root);
@@ -487,11 +501,12 @@ fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8, mode: LockMode) -> R
         }
         SummaryFormat::Text => {}
     }
-    Ok(if failed_check {
+    let code = if failed_check {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    };
+    Ok((code, summary))
 }
 
 /// Exit code for Ctrl-C, as shells report a SIGINT death.
@@ -521,6 +536,21 @@ fn fetch_and_report(
     quiet: bool,
     format: SummaryFormat,
 ) -> Result<ExitCode> {
+    let (code, summary) = fetch_and_summarize(request, root, quiet, format)?;
+    if let Some(summary) = summary.filter(|_| format == SummaryFormat::Json) {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    }
+    Ok(code)
+}
+
+/// Fetches and reports in text (unless quiet or JSON); returns the exit code and, when the
+/// fetch ran to its end, the JSON summary for the caller to print.
+fn fetch_and_summarize(
+    request: &FetchRequest,
+    root: &Path,
+    quiet: bool,
+    format: SummaryFormat,
+) -> Result<(ExitCode, Option<serde_json::Value>)> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let reporter = progress::reporter(quiet || format == SummaryFormat::Json);
     let outcome = runtime.block_on(async {
@@ -536,14 +566,12 @@ fn fetch_and_report(
             "interrupted: finished files are in place; partial downloads stay as .airlock-partial-* in {} and resume on the next run",
             display_path(&request.wheelhouse, root)
         );
-        return Ok(ExitCode::from(INTERRUPTED));
+        return Ok((ExitCode::from(INTERRUPTED), None));
     };
     let report = outcome?;
+    let summary = serde_json::json!({ "command": "fetch", "ok": true, "report": report });
     match format {
-        SummaryFormat::Json => {
-            let summary = serde_json::json!({ "command": "fetch", "ok": true, "report": report });
-            println!("{}", serde_json::to_string_pretty(&summary)?);
-        }
+        SummaryFormat::Json => {}
         SummaryFormat::Text if !quiet => {
             // Binary units, as the progress bar shows them.
             let megabytes = report.downloaded_bytes as f64 / (1024.0 * 1024.0);
@@ -593,7 +621,7 @@ fn fetch_and_report(
         }
         SummaryFormat::Text => {}
     }
-    Ok(ExitCode::SUCCESS)
+    Ok((ExitCode::SUCCESS, Some(summary)))
 }
 
 fn run_sync(args: SyncArgs, quiet: bool, verbose: u8) -> Result<ExitCode> {
@@ -608,8 +636,26 @@ fn run_sync(args: SyncArgs, quiet: bool, verbose: u8) -> Result<ExitCode> {
         .unwrap_or_else(|| config.python.lockfiles.clone());
     let format = args.resolve.format;
     let offline = args.resolve.offline;
-    let code = run_resolve(args.resolve, quiet, verbose, LockMode::IfChanged)?;
+    // One JSON document for the whole command: the resolve and fetch summaries inside it.
+    let print = |resolve: serde_json::Value, fetch: Option<serde_json::Value>| -> Result<()> {
+        if format == SummaryFormat::Json {
+            let ok = resolve["ok"].as_bool().unwrap_or(false)
+                && fetch
+                    .as_ref()
+                    .is_some_and(|f| f["ok"].as_bool().unwrap_or(false));
+            let summary = serde_json::json!({
+                "command": "sync",
+                "ok": ok,
+                "resolve": resolve,
+                "fetch": fetch,
+            });
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        Ok(())
+    };
+    let (code, resolved) = resolve_and_report(args.resolve, quiet, verbose, LockMode::IfChanged)?;
     if code != ExitCode::SUCCESS {
+        print(resolved, None)?;
         return Ok(code);
     }
     let request = FetchRequest {
@@ -623,7 +669,9 @@ fn run_sync(args: SyncArgs, quiet: bool, verbose: u8) -> Result<ExitCode> {
         cache_dir: Some(default_cache_dir()),
         apt_signing_key: config.apt.signing_key.clone(),
     };
-    fetch_and_report(&request, &config.root, quiet, format)
+    let (code, fetched) = fetch_and_summarize(&request, &config.root, quiet, format)?;
+    print(resolved, fetched)?;
+    Ok(code)
 }
 
 fn run_verify(args: VerifyArgs) -> Result<ExitCode> {

@@ -15,11 +15,12 @@ use crate::digest::Sha256Hex;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ReleaseError {
-    #[error("{origin}: {source}")]
+    // The stanza error is part of this message (it has no line of its own to add), so it
+    // is not also a source that the error chain would print again.
+    #[error("{origin}: {problem}")]
     Deb822 {
         origin: String,
-        #[source]
-        source: deb822::Deb822Error,
+        problem: deb822::Deb822Error,
     },
     #[error("{origin}: the Release file is empty")]
     Empty { origin: String },
@@ -64,9 +65,9 @@ pub struct Release {
 }
 
 pub fn parse_release(text: &str, origin: &str) -> Result<Release, ReleaseError> {
-    let stanzas = deb822::parse(text).map_err(|source| ReleaseError::Deb822 {
+    let stanzas = deb822::parse(text).map_err(|problem| ReleaseError::Deb822 {
         origin: origin.to_string(),
-        source,
+        problem,
     })?;
     let stanza = stanzas.first().ok_or_else(|| ReleaseError::Empty {
         origin: origin.to_string(),

@@ -20,8 +20,8 @@ use pgp::types::{KeyDetails, Tag};
 pub enum SignatureError {
     #[error("{origin}: cannot read the keyring: {message}")]
     Keyring { origin: String, message: String },
-    #[error("{origin}: the keyring holds no public keys")]
-    EmptyKeyring { origin: String },
+    #[error("{origin}: the keyring holds no public key airlock can use{why}")]
+    EmptyKeyring { origin: String, why: String },
     #[error("{origin}: not a readable OpenPGP signed message: {message}")]
     Unreadable { origin: String, message: String },
     #[error(
@@ -54,6 +54,28 @@ pub enum SignatureError {
 pub struct Keyring {
     keys: Vec<SignedPublicKey>,
     origin: String,
+}
+
+/// An OpenPGP library error as a sentence: its text can end in the parser's internal state
+/// (`Error(Error { input: [122, 45, …], code: Tag })`), which says nothing to a user and
+/// floods the terminal; that part is cut.
+pub fn plain_message(error: &dyn std::fmt::Display) -> String {
+    let text = error.to_string();
+    let cut = ["Error(Error {", "Error {", "input: ["]
+        .iter()
+        .filter_map(|marker| text.find(marker))
+        .min();
+    match cut {
+        Some(at) => {
+            let kept = text[..at].trim_end().trim_end_matches(':').trim_end();
+            if kept.is_empty() {
+                "the data is malformed".to_string()
+            } else {
+                format!("{kept} (malformed data)")
+            }
+        }
+        None => text,
+    }
 }
 
 /// Digests apt (and gpg's default policy) no longer accept for data signatures.
@@ -253,21 +275,27 @@ impl Keyring {
         let armoured = bytes
             .windows(b"-----BEGIN PGP PUBLIC KEY BLOCK".len())
             .any(|w| w == b"-----BEGIN PGP PUBLIC KEY BLOCK");
-        let keys: Vec<SignedPublicKey> = if armoured {
+        // A keyring may hold keys this reader cannot use (an algorithm it does not know); as
+        // with gpgv they are passed over, and said when no key is left.
+        let (keys, unreadable): (Vec<_>, Vec<_>) = if armoured {
             SignedPublicKey::from_armor_many(Cursor::new(bytes.to_vec()))
-                .map_err(|e| error(e.to_string()))?
+                .map_err(|e| error(plain_message(&e)))?
                 .0
-                .filter_map(Result::ok)
-                .collect()
+                .partition(Result::is_ok)
         } else {
             SignedPublicKey::from_bytes_many(Cursor::new(bytes.to_vec()))
-                .map_err(|e| error(e.to_string()))?
-                .filter_map(Result::ok)
-                .collect()
+                .map_err(|e| error(plain_message(&e)))?
+                .partition(Result::is_ok)
         };
+        let keys: Vec<SignedPublicKey> = keys.into_iter().flatten().collect();
         if keys.is_empty() {
             return Err(SignatureError::EmptyKeyring {
                 origin: origin.to_string(),
+                why: unreadable
+                    .into_iter()
+                    .find_map(Result::err)
+                    .map(|e| format!(" (a key it holds cannot be read: {})", plain_message(&e)))
+                    .unwrap_or_default(),
             });
         }
         Ok(Keyring {
@@ -441,11 +469,11 @@ impl Keyring {
         };
         // Release.gpg may hold several signatures, one after the other.
         let (signatures, _) = DetachedSignature::from_string_many(signature)
-            .map_err(|e| unreadable(e.to_string()))?;
+            .map_err(|e| unreadable(plain_message(&e)))?;
         let signatures: Vec<Signature> = signatures
             .map(|s| s.map(|s| s.signature))
             .collect::<Result<_, _>>()
-            .map_err(|e| unreadable(e.to_string()))?;
+            .map_err(|e| unreadable(plain_message(&e)))?;
         if signatures.is_empty() {
             return Err(unreadable("it holds no signature".into()));
         }
@@ -458,7 +486,7 @@ fn read_clearsigned(text: &str, origin: &str) -> Result<CleartextSignedMessage, 
         .map(|(message, _)| message)
         .map_err(|e| SignatureError::Unreadable {
             origin: origin.to_string(),
-            message: e.to_string(),
+            message: plain_message(&e),
         })
 }
 
@@ -934,5 +962,35 @@ pub(crate) mod tests {
             matches!(error, SignatureError::Unreadable { .. }),
             "{error}"
         );
+    }
+
+    #[test]
+    fn unreadable_input_is_said_in_words_not_as_the_parser_state() {
+        let key = test_key(1, "A <a@example.invalid>");
+        let keyring = Keyring::from_bytes(public_armour(&key).as_bytes(), "k.asc").unwrap();
+        let broken = "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nhello\n-----BEGIN PGP SIGNATURE-----\n\n8bxyz\n-----END PGP SIGNATURE-----\n";
+        for error in [
+            keyring
+                .verify_clearsigned(broken, "InRelease", SystemTime::now())
+                .unwrap_err(),
+            keyring
+                .verify_detached(
+                    b"data",
+                    "-----BEGIN PGP SIGNATURE-----\n\n8bxyz\n-----END PGP SIGNATURE-----\n",
+                    "Release.gpg",
+                    SystemTime::now(),
+                )
+                .unwrap_err(),
+        ] {
+            let text = error.to_string();
+            assert!(
+                !text.contains("Error {") && !text.contains("input: ["),
+                "{text}"
+            );
+            assert!(
+                text.contains("not a readable OpenPGP signed message"),
+                "{text}"
+            );
+        }
     }
 }

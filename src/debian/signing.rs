@@ -41,7 +41,7 @@ pub enum SigningError {
 fn read_key_file(path: &Path) -> Result<Vec<u8>, SigningError> {
     std::fs::read(path).map_err(|e| SigningError::Read {
         path: path.display().to_string(),
-        message: e.to_string(),
+        message: super::signature::plain_message(&e),
     })
 }
 
@@ -52,7 +52,7 @@ fn parse_key<K: Deserializable>(bytes: &[u8]) -> Result<K, String> {
     } else {
         K::from_bytes(Cursor::new(bytes))
     }
-    .map_err(|e| e.to_string())
+    .map_err(|e| super::signature::plain_message(&e))
 }
 
 /// The public key of `[apt] signing-key` as armour, for verify and apt's `signed-by=`. The file
@@ -161,7 +161,7 @@ impl RepositorySigner {
     ) -> Result<SignedRelease, SigningError> {
         let error = |e: pgp::errors::Error| SigningError::Sign {
             path: self.origin.clone(),
-            message: e.to_string(),
+            message: super::signature::plain_message(&e),
         };
         let key_created = key.created_at().as_secs();
         let created = date

@@ -15,11 +15,12 @@ pub enum SourcesError {
         line: usize,
         message: String,
     },
-    #[error("{file}: {source}")]
+    // The stanza error is part of this message (it has no line of its own to add), so it
+    // is not also a source that the error chain would print again.
+    #[error("{file}: {problem}")]
     Deb822 {
         file: String,
-        #[source]
-        source: deb822::Deb822Error,
+        problem: deb822::Deb822Error,
     },
 }
 
@@ -92,9 +93,9 @@ fn signed_by(value: Option<&str>) -> SignedBy {
 
 /// Parses a deb822 `.sources` file; `deb-src` entries and `Enabled: no` stanzas are skipped.
 pub fn parse_sources(text: &str, file: &str) -> Result<Vec<AptSource>, SourcesError> {
-    let stanzas = deb822::parse(text).map_err(|source| SourcesError::Deb822 {
+    let stanzas = deb822::parse(text).map_err(|problem| SourcesError::Deb822 {
         file: file.to_string(),
-        source,
+        problem,
     })?;
     let mut sources = Vec::new();
     for stanza in stanzas {

@@ -67,8 +67,26 @@ pub enum IndexError {
     },
     #[error("{url} is not a readable wheel: {message}")]
     BadWheel { url: String, message: String },
-    #[error("invalid index URL `{url}`: {message}")]
-    InvalidUrl { url: String, message: String },
+    #[error("{origin}: invalid index URL `{url}`: {message}")]
+    InvalidUrl {
+        url: String,
+        message: String,
+        /// Where it was set (`--index-url`, `requirements.in:3`, ...).
+        origin: String,
+    },
+    #[error("cannot read pip's configuration {}; fix its permissions, or name the index with --index-url", .path.display())]
+    PipConfig {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{page} (the index set by {origin})")]
+    Page {
+        page: String,
+        origin: String,
+        #[source]
+        source: Box<IndexError>,
+    },
     #[error(
         "no package index is configured: pass --index-url, set PIP_INDEX_URL, or install pip so airlock can use its default index"
     )]
@@ -196,6 +214,8 @@ struct Inner {
     cache: HttpCache,
     indexes: Vec<Url>,
     strategy: IndexStrategy,
+    /// Where each index was set, for messages (empty when the caller did not say).
+    origins: Vec<String>,
     offline: bool,
     policy: RetryPolicy,
     permits: Semaphore,
@@ -227,6 +247,7 @@ pub fn parse_index_url(text: &str) -> Result<Url, IndexError> {
     let invalid = |message: String| IndexError::InvalidUrl {
         url: crate::net::redact_str(text),
         message,
+        origin: "an index URL".to_string(),
     };
     let mut url = Url::parse(text.trim()).map_err(|e| invalid(e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -239,6 +260,15 @@ pub fn parse_index_url(text: &str) -> Result<Url, IndexError> {
 }
 
 impl RemoteIndex {
+    /// Names where each index was set (parallel to the URLs given to [`RemoteIndex::new`]), so
+    /// an error reading one says which setting to fix.
+    pub fn with_origins(mut self, origins: Vec<String>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.origins = origins;
+        }
+        self
+    }
+
     pub fn new(
         indexes: Vec<Url>,
         keep: Vec<Tags>,
@@ -254,6 +284,7 @@ impl RemoteIndex {
                 cache,
                 indexes,
                 strategy,
+                origins: Vec::new(),
                 offline,
                 policy: RetryPolicy::default(),
                 permits: Semaphore::new(128),
@@ -312,12 +343,49 @@ impl Inner {
 
     async fn fetch_project(&self, name: &PackageName) -> Result<ProjectFiles, IndexError> {
         let mut merged = ProjectFiles::default();
-        for index in &self.indexes {
+        for (at, index) in self.indexes.iter().enumerate() {
+            let found =
+                self.fetch_page(name, index)
+                    .await
+                    .map_err(|error| match self.origins.get(at) {
+                        // Say which setting chose this index: a wrong URL is fixed there.
+                        Some(origin) => IndexError::Page {
+                            page: index
+                                .join(&format!("{name}/"))
+                                .map_or_else(|_| redact(index), |url| redact(&url)),
+                            origin: origin.clone(),
+                            source: Box::new(error),
+                        },
+                        None => error,
+                    })?;
+            let Some(files) = found else {
+                continue;
+            };
+            let found = !files.files.is_empty();
+            merged.merge(files);
+            if found && self.strategy == IndexStrategy::FirstIndex {
+                break;
+            }
+        }
+        self.reporter.event(Event::ProjectListed {
+            name: name.to_string(),
+        });
+        Ok(merged)
+    }
+
+    /// One index's page for `name`, read and filtered; `None` when the index does not have it.
+    async fn fetch_page(
+        &self,
+        name: &PackageName,
+        index: &Url,
+    ) -> Result<Option<ProjectFiles>, IndexError> {
+        {
             let url = index
                 .join(&format!("{name}/"))
                 .map_err(|e| IndexError::InvalidUrl {
                     url: redact(index),
                     message: e.to_string(),
+                    origin: "the index".to_string(),
                 })?;
             // The permit covers the read and the parse: a page's body lives only while its
             // permit is held, so at most that many bodies are in memory at once.
@@ -337,7 +405,7 @@ impl Inner {
                 )
                 .await?;
             let Some(body) = body else {
-                continue;
+                return Ok(None);
             };
             self.count(body.from_cache);
             let format = simple::PageFormat::of(body.content_type.as_deref(), &url)?;
@@ -362,16 +430,8 @@ impl Inner {
             for file in &mut files.files {
                 file.index = Some(index_label.clone());
             }
-            let found = !files.files.is_empty();
-            merged.merge(files);
-            if found && self.strategy == IndexStrategy::FirstIndex {
-                break;
-            }
+            Ok(Some(files))
         }
-        self.reporter.event(Event::ProjectListed {
-            name: name.to_string(),
-        });
-        Ok(merged)
     }
 
     /// Says once per page which files airlock refused or cannot pin, so a file that seems
@@ -754,6 +814,9 @@ pub struct IndexInputs {
     pub flag_extra_index_urls: Vec<String>,
     pub requirements_index_url: Option<String>,
     pub requirements_extra_index_urls: Vec<String>,
+    /// The `file:line` that set `requirements_index_url`, and each extra index's.
+    pub requirements_index_origin: Option<String>,
+    pub requirements_extra_origins: Vec<String>,
     pub config_index_url: Option<String>,
     pub config_extra_index_urls: Vec<String>,
 }
@@ -762,7 +825,10 @@ pub struct IndexInputs {
 #[derive(Debug, Clone)]
 pub struct IndexSelection {
     pub urls: Vec<Url>,
-    pub primary_source: &'static str,
+    /// Where each URL was set (`--index-url`, `PIP_INDEX_URL`, `requirements.in:3`,
+    /// `airlock.toml`, a pip.conf, pip's default), for messages.
+    pub origins: Vec<String>,
+    pub primary_source: String,
 }
 
 /// Picks the index: `--index-url` > `PIP_INDEX_URL`/`UV_INDEX_URL`/`UV_DEFAULT_INDEX` >
@@ -774,59 +840,108 @@ pub fn select_indexes(
     env: &dyn Fn(&str) -> Option<String>,
     cache_dir: &Path,
 ) -> Result<IndexSelection, IndexError> {
-    let env_value = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|name| env(name).filter(|v| !v.trim().is_empty()))
+    let pip_config = read_pip_config(env)?;
+    let env_named = |names: &[&str]| {
+        names.iter().find_map(|name| {
+            env(name)
+                .filter(|v| !v.trim().is_empty())
+                .map(|value| (value, name.to_string()))
+        })
     };
-    let pip_config = read_pip_config(env);
-    let (primary, primary_source) = if let Some(url) = &inputs.flag_index_url {
-        (url.clone(), "--index-url")
-    } else if let Some(url) = env_value(&["PIP_INDEX_URL", "UV_INDEX_URL", "UV_DEFAULT_INDEX"]) {
-        (url, "the environment")
+    let primary = if let Some(url) = &inputs.flag_index_url {
+        (url.clone(), "--index-url".to_string())
+    } else if let Some(found) = env_named(&["PIP_INDEX_URL", "UV_INDEX_URL", "UV_DEFAULT_INDEX"]) {
+        found
     } else if let Some(url) = &inputs.requirements_index_url {
-        (url.clone(), "the requirements file")
+        (
+            url.clone(),
+            inputs
+                .requirements_index_origin
+                .clone()
+                .unwrap_or_else(|| "the requirements file".into()),
+        )
     } else if let Some(url) = &inputs.config_index_url {
-        (url.clone(), "airlock.toml")
-    } else if let Some(url) = pip_config.index_url.clone() {
-        (url, "pip's configuration")
+        (url.clone(), "airlock.toml".to_string())
+    } else if let Some(found) = pip_config.index_url.clone() {
+        found
     } else {
         (
             pip_default_index(cache_dir).ok_or(IndexError::NoIndex)?,
-            "pip's default",
+            "pip's default".to_string(),
         )
     };
-    let mut texts = vec![primary];
-    texts.extend(inputs.flag_extra_index_urls.iter().cloned());
+    let primary_source = primary.1.clone();
+    let mut texts: Vec<(String, String)> = vec![primary];
+    texts.extend(
+        inputs
+            .flag_extra_index_urls
+            .iter()
+            .map(|url| (url.clone(), "--extra-index-url".to_string())),
+    );
     for name in ["PIP_EXTRA_INDEX_URL", "UV_EXTRA_INDEX_URL"] {
         if let Some(value) = env(name) {
-            texts.extend(value.split_whitespace().map(str::to_string));
+            texts.extend(
+                value
+                    .split_whitespace()
+                    .map(|url| (url.to_string(), name.to_string())),
+            );
         }
     }
-    texts.extend(inputs.requirements_extra_index_urls.iter().cloned());
-    texts.extend(inputs.config_extra_index_urls.iter().cloned());
+    texts.extend(
+        inputs
+            .requirements_extra_index_urls
+            .iter()
+            .enumerate()
+            .map(|(at, url)| {
+                let origin = inputs
+                    .requirements_extra_origins
+                    .get(at)
+                    .cloned()
+                    .unwrap_or_else(|| "the requirements file".into());
+                (url.clone(), origin)
+            }),
+    );
+    texts.extend(
+        inputs
+            .config_extra_index_urls
+            .iter()
+            .map(|url| (url.clone(), "airlock.toml".to_string())),
+    );
     texts.extend(pip_config.extra_index_urls);
     let mut urls: Vec<Url> = Vec::new();
-    for text in texts {
-        let url = parse_index_url(&text)?;
+    let mut origins = Vec::new();
+    for (text, origin) in texts {
+        let url = parse_index_url(&text).map_err(|error| match error {
+            IndexError::InvalidUrl { url, message, .. } => IndexError::InvalidUrl {
+                url,
+                message,
+                origin: origin.clone(),
+            },
+            other => other,
+        })?;
         if !urls.contains(&url) {
             urls.push(url);
+            origins.push(origin);
         }
     }
     Ok(IndexSelection {
         urls,
+        origins,
         primary_source,
     })
 }
 
 #[derive(Debug, Default)]
 struct PipConfig {
-    index_url: Option<String>,
-    extra_index_urls: Vec<String>,
+    /// The URL and the file that set it.
+    index_url: Option<(String, String)>,
+    extra_index_urls: Vec<(String, String)>,
 }
 
 /// pip's configuration files in pip's loading order (later wins), `[global]` then `[install]`.
-fn read_pip_config(env: &dyn Fn(&str) -> Option<String>) -> PipConfig {
+/// A file that is absent is skipped, as pip skips it; one that exists but cannot be read is
+/// an error, since the index it names would be silently replaced by another.
+fn read_pip_config(env: &dyn Fn(&str) -> Option<String>) -> Result<PipConfig, IndexError> {
     let mut files: Vec<PathBuf> = Vec::new();
     let xdg_dirs = env("XDG_CONFIG_DIRS").unwrap_or_else(|| "/etc/xdg".into());
     files.extend(
@@ -848,23 +963,31 @@ fn read_pip_config(env: &dyn Fn(&str) -> Option<String>) -> PipConfig {
     }
     let mut config = PipConfig::default();
     for file in files {
-        let Ok(text) = std::fs::read_to_string(&file) else {
-            continue;
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => {
+                return Err(IndexError::PipConfig { path: file, source });
+            }
         };
+        let origin = file.display().to_string();
         for section in ["global", "install"] {
             let values = ini_section(&text, section);
             if let Some(url) = values.get("index-url").or(values.get("index_url")) {
-                config.index_url = Some(url.clone());
+                config.index_url = Some((url.clone(), origin.clone()));
             }
             if let Some(urls) = values
                 .get("extra-index-url")
                 .or(values.get("extra_index_url"))
             {
-                config.extra_index_urls = urls.split_whitespace().map(str::to_string).collect();
+                config.extra_index_urls = urls
+                    .split_whitespace()
+                    .map(|url| (url.to_string(), origin.clone()))
+                    .collect();
             }
         }
     }
-    config
+    Ok(config)
 }
 
 /// Reads one section of an INI file, with indented continuation lines appended.

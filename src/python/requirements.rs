@@ -150,6 +150,9 @@ pub struct RequirementsInput {
     pub constraints: Vec<RequirementLine>,
     pub index_url: Option<String>,
     pub extra_index_urls: Vec<String>,
+    /// The lines that set `index_url` and each of `extra_index_urls`, for messages.
+    pub index_url_at: Option<Location>,
+    pub extra_index_urls_at: Vec<Location>,
     pub no_index: bool,
     pub pre: bool,
     /// `--only-binary`, `--no-binary` and `--prefer-binary` lines, in order.
@@ -467,8 +470,14 @@ impl Parser<'_> {
                     let nested_constraint = option == "--constraint";
                     self.parse_file(&included, nested_constraint, Some(location.clone()));
                 }
-                "--index-url" => self.input.index_url = Some(value),
-                "--extra-index-url" => self.input.extra_index_urls.push(value),
+                "--index-url" => {
+                    self.input.index_url = Some(value);
+                    self.input.index_url_at = Some(location.clone());
+                }
+                "--extra-index-url" => {
+                    self.input.extra_index_urls.push(value);
+                    self.input.extra_index_urls_at.push(location.clone());
+                }
                 "--no-index" => self.input.no_index = true,
                 "--pre" => self.input.pre = true,
                 "--require-hashes" => self.require_hashes = Some(location.clone()),

@@ -402,6 +402,9 @@ pub struct Resolution {
     /// Versions ruled out because their distribution was unusable (an sdist that does not
     /// build), with the reason: the caller says so, since another version was chosen.
     pub unusable: BTreeMap<(PackageName, Version), String>,
+    /// Extras asked for that the chosen version does not declare (pip and uv ignore them,
+    /// with a warning): the caller says so.
+    pub missing_extras: Vec<(PackageName, Version, ExtraName)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -1380,6 +1383,16 @@ pub fn resolve(
             continue;
         };
         let package_extras = extras.remove(name).unwrap_or_default();
+        if !package_extras.is_empty() {
+            let metadata = provider.metadata_of(name, version)?;
+            for extra in &package_extras {
+                if !metadata.provides_extra.contains(extra) {
+                    resolution
+                        .missing_extras
+                        .push((name.clone(), version.clone(), extra.clone()));
+                }
+            }
+        }
         let mut dependencies = BTreeSet::new();
         let active = std::iter::once(None).chain(package_extras.iter().map(Some));
         for extra in active {

@@ -110,6 +110,18 @@ fn fetch_fills_a_flat_verified_wheelhouse_and_skips_what_is_present() {
     );
     let bytes = std::fs::read(project.path().join("wheelhouse").join(CORELIB_X86)).unwrap();
     assert_eq!(sha256_hex(&bytes), index.wheel_sha256(CORELIB_X86));
+
+    // `sync --format json` prints one document, with both halves inside it.
+    let stdout = project.stdout_of(&["sync", "--format", "json"], 0);
+    let summary: serde_json::Value =
+        serde_json::from_str(&stdout).expect("one JSON document on stdout");
+    assert_eq!(summary["command"], "sync");
+    assert_eq!(summary["ok"], true);
+    assert_eq!(summary["resolve"]["locks"][0]["status"], "up-to-date");
+    assert!(
+        summary["fetch"]["report"]["files"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
 }
 
 #[test]

@@ -272,3 +272,73 @@ version = "2.0.0"
     project.airlock().arg("resolve").assert().success();
     assert_eq!(pins(&project), ["torch==2.1.0+cu118"]);
 }
+
+#[test]
+fn an_index_error_names_the_line_that_chose_the_index() {
+    // A port that was free a moment ago: nothing answers there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let project = Project::new();
+    project.write(
+        "requirements.in",
+        &format!("# the team's mirror\n--index-url http://127.0.0.1:{closed}/simple/\nsix\n"),
+    );
+    let flags = [
+        "resolve",
+        "-r",
+        "requirements.in",
+        "--python-version",
+        "3.12",
+        "--python-platform",
+        "x86_64-manylinux_2_36",
+    ];
+    let stderr = project.stderr_of(&flags, 2);
+    assert!(
+        stderr.contains(&format!(
+            "http://127.0.0.1:{closed}/simple/six/ (the index set by requirements.in:2)"
+        )),
+        "{stderr}"
+    );
+    project.write(
+        "requirements.in",
+        "six\n--extra-index-url ftp://mirror.invalid/\n",
+    );
+    let stderr = project.stderr_of(&flags, 2);
+    assert!(
+        stderr.contains("requirements.in:2: invalid index URL `ftp://mirror.invalid/`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_empty_requirements_file_and_an_unknown_extra_are_said() {
+    let index = FakeIndex::start(
+        r#"
+[[package]]
+name = "webapp"
+version = "1.0"
+requires-dist = ["speedups ; extra == 'fast'"]
+
+[[package]]
+name = "speedups"
+version = "1.0"
+"#,
+    );
+    let project = one_target_project("# nothing yet\n", &index);
+    let stderr = project.stderr_of(&["resolve"], 0);
+    assert!(
+        stderr.contains("requirements.in names no requirement; its lock will hold no package"),
+        "{stderr}"
+    );
+    project.write("requirements.in", "webapp[turbo,fast]\n");
+    let stderr = project.stderr_of(&["resolve"], 0);
+    assert!(
+        stderr.contains("webapp 1.0 has no extra named `turbo`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("extra named `fast`"), "{stderr}");
+    assert_eq!(pins(&project), ["speedups==1.0", "webapp==1.0"]);
+}

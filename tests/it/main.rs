@@ -463,7 +463,7 @@ fn credentials_never_reach_the_lock_or_the_output() {
     assert_mentions(
         &stderr,
         &[&format!(
-            "indexes {} (primary from the environment)",
+            "indexes {} (primary from PIP_INDEX_URL)",
             index.url
         )],
     );
@@ -487,6 +487,11 @@ fn requirement_file_errors_name_file_and_line() {
             "requirements/app.in:3: `git+https://127.0.0.1/repo.git` is a version-control source",
             "requirements/more.in:1: environment variable ${MISSING_VERSION} is not set",
         ],
+    );
+    assert_eq!(
+        stderr.matches("is an editable install").count(),
+        1,
+        "each problem is said once, not again as a cause:\n{stderr}"
     );
     assert!(
         index.requests().is_empty(),
