@@ -8,6 +8,7 @@
 //! - [`fetch`]: the `fetch` operation: locks to a verified, flat wheelhouse.
 //! - [`lock`]: the `resolve` operation: inputs to lockfiles, `--check`, fingerprints.
 //! - [`reporter`]: how the library reports progress without printing.
+//! - [`sandbox`]: running a program with no network (`unshare -n`, or `-rn` unprivileged).
 
 pub mod config;
 pub mod dates;
@@ -18,4 +19,5 @@ pub mod lock;
 pub mod net;
 pub mod python;
 pub mod reporter;
+pub mod sandbox;
 pub mod verify;

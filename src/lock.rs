@@ -195,10 +195,14 @@ pub struct LockReport {
 
 /// `path` relative to `root` when it is inside it, for messages and the lock.
 pub fn display_path(path: &Path, root: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .to_string_lossy()
-        .replace('\\', "/")
+    let text = path.strip_prefix(root).unwrap_or(path).to_string_lossy();
+    // On Windows the separator is written as `/` (as locks record paths); elsewhere a
+    // backslash is part of a file name and must survive the round trip through a lock.
+    if cfg!(windows) {
+        text.replace('\\', "/")
+    } else {
+        text.into_owned()
+    }
 }
 
 fn fingerprint(

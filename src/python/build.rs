@@ -142,13 +142,7 @@ impl HostPython {
             &format!("{machine}-manylinux_{glibc}"),
         )
         .map_err(|e| unsupported(e.to_string()))?;
-        let isolate_network = Command::new("unshare")
-            .args(["-n", "true"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
+        let isolate_network = crate::sandbox::can_isolate();
         let timeout = std::env::var("AIRLOCK_BUILD_TIMEOUT")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -165,9 +159,8 @@ impl HostPython {
     /// possible.
     fn command(&self, home: &Path) -> Command {
         let mut command = if self.isolate_network {
-            let mut command = Command::new("unshare");
-            command.args(["-n", "--"]).arg(&self.python);
-            command
+            crate::sandbox::offline(&self.python)
+                .expect("isolation was probed when the build Python was chosen")
         } else {
             Command::new(&self.python)
         };

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
 use super::{Finding, Severity};
 use crate::config::{AptBase, AptConfig};
@@ -351,20 +350,20 @@ fn rehearse_apt(
         format!("APT::Architecture={}", lock.architecture),
         format!("APT::Architectures={}", lock.architectures().join(",")),
     ];
-    let run = |verb: &[&str]| {
-        let mut command = Command::new("unshare");
-        command.args(["-n", "apt-get", "-q"]);
+    let run = |verb: &[&str]| -> Result<std::process::Output, String> {
+        let mut command = crate::sandbox::offline("apt-get")?;
+        command.arg("-q");
         for option in &options {
             command.args(["-o", option]);
         }
-        command.args(verb).output()
+        command.args(verb).output().map_err(|e| e.to_string())
     };
     let update = match run(&["update"]) {
         Ok(output) => output,
         Err(error) => {
             return vec![finding(
                 Severity::Error,
-                format!("cannot run `unshare -n apt-get`: {error}"),
+                format!("cannot run apt-get with no network: {error}"),
             )];
         }
     };

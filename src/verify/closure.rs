@@ -264,6 +264,81 @@ fn chain_to(target: &LockedTarget, name: &str) -> Option<String> {
     None
 }
 
+/// What re-resolving a lock from the wheelhouse needs, read from the lock and its
+/// requirements file.
+struct Prepared<'a> {
+    tool: &'a crate::python::pylock::AirlockTable,
+    input: crate::python::requirements::RequirementsInput,
+    options: ResolveOptions,
+    label: String,
+}
+
+/// Reads what [`check_lock`] and [`resolved_pins`] resolve with; the error is a finding's
+/// rule and message.
+fn prepare<'a>(
+    lock: &'a PyLock,
+    root: &Path,
+    prerelease: PrereleaseMode,
+    binary_config: &[BinaryArg],
+) -> Result<Prepared<'a>, (&'static str, String)> {
+    let Some(tool) = lock.tool.as_ref().map(|t| &t.airlock) else {
+        return Err(("AL204", "the lock has no [tool.airlock] table, so airlock cannot re-check its closure; re-create it with `airlock resolve`".into()));
+    };
+    let requirements_path = tool
+        .requirements_path(root)
+        .map_err(|message| ("AL204", message))?;
+    let env = |name: &str| std::env::var(name).ok();
+    let input = parse_requirements(&requirements_path, &DiskLoader, &env)
+        .map_err(|errors| ("AL201", format!("cannot read its requirements: {errors}")))?;
+    let binary = BinaryPolicy::from_args(binary_config.iter().chain(&input.binary))
+        .map_err(|e| ("AL201", format!("--only-binary/--no-binary: {e}")))?;
+    let options = ResolveOptions {
+        prerelease: if input.pre {
+            PrereleaseMode::Allow
+        } else {
+            prerelease
+        },
+        binary,
+    };
+    Ok(Prepared {
+        tool,
+        input,
+        options,
+        label: display_path(&requirements_path, root),
+    })
+}
+
+/// The pins the wheelhouse alone resolves the lock's requirements to for `target` (name ->
+/// version), or `None` when it does not resolve. `verify --rehearse` uses it to tell a
+/// difference that comes only from the interpreter's patch level.
+pub fn resolved_pins(
+    lock: &PyLock,
+    root: &Path,
+    source: &WheelhouseSource,
+    prerelease: PrereleaseMode,
+    binary_config: &[BinaryArg],
+    target: &Target,
+) -> Option<BTreeMap<String, String>> {
+    let prepared = prepare(lock, root, prerelease, binary_config).ok()?;
+    let source = LockedWheelhouse::new(source, &prepared.tool.sdists);
+    let resolution = resolve(
+        &source,
+        &prepared.label,
+        &prepared.input.requirements,
+        &prepared.input.constraints,
+        target,
+        &prepared.options,
+    )
+    .ok()?;
+    Some(
+        resolution
+            .packages
+            .values()
+            .map(|p| (p.name.to_string(), p.version.to_string()))
+            .collect(),
+    )
+}
+
 /// Closure findings for one lock.
 pub fn check_lock(
     lock: &PyLock,
@@ -275,37 +350,16 @@ pub fn check_lock(
 ) -> Vec<Finding> {
     let error =
         |rule, message: String| Finding::new(rule, Severity::Error, lock_uri, None, message);
-    let Some(tool) = lock.tool.as_ref().map(|t| &t.airlock) else {
-        return vec![error("AL204", "the lock has no [tool.airlock] table, so airlock cannot re-check its closure; re-create it with `airlock resolve`".into())];
-    };
-    let requirements_path = match tool.requirements_path(root) {
-        Ok(path) => path,
-        Err(message) => return vec![error("AL204", message)],
-    };
-    let env = |name: &str| std::env::var(name).ok();
-    let input = match parse_requirements(&requirements_path, &DiskLoader, &env) {
-        Ok(input) => input,
-        Err(errors) => {
-            return vec![error(
-                "AL201",
-                format!("cannot read its requirements: {errors}"),
-            )];
-        }
-    };
-    let binary = match BinaryPolicy::from_args(binary_config.iter().chain(&input.binary)) {
-        Ok(binary) => binary,
-        Err(e) => return vec![error("AL201", format!("--only-binary/--no-binary: {e}"))],
-    };
-    let options = ResolveOptions {
-        prerelease: if input.pre {
-            PrereleaseMode::Allow
-        } else {
-            prerelease
-        },
-        binary,
+    let Prepared {
+        tool,
+        input,
+        options,
+        label,
+    } = match prepare(lock, root, prerelease, binary_config) {
+        Ok(prepared) => prepared,
+        Err((rule, message)) => return vec![error(rule, message)],
     };
     let source = &LockedWheelhouse::new(source, &tool.sdists);
-    let label = display_path(&requirements_path, root);
     let mut findings = Vec::new();
     for locked in &tool.targets {
         let target = match Target::new(&locked.python_version, &locked.python_platform) {

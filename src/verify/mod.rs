@@ -274,6 +274,31 @@ pub struct PythonVerify {
     pub rehearse_with: Option<String>,
 }
 
+/// The directory a lock's recorded requirements path is relative to: the project root, or,
+/// when the file is not there, the directory that holds the lockfiles directory. A project
+/// with no airlock.toml has its root where `resolve` ran; verified from elsewhere with
+/// `--lockfiles project/lockfiles`, the lock still finds `project/requirements.in`.
+fn requirements_root(
+    lock: &crate::python::pylock::PyLock,
+    request: &PythonVerify,
+) -> std::path::PathBuf {
+    let Some(tool) = &lock.tool else {
+        return request.root.clone();
+    };
+    let found_under = |root: &std::path::Path| {
+        tool.airlock
+            .requirements_path(root)
+            .is_ok_and(|path| path.is_file())
+    };
+    if found_under(&request.root) {
+        return request.root.clone();
+    }
+    match request.lockfiles.parent() {
+        Some(beside) if found_under(beside) => beside.to_path_buf(),
+        _ => request.root.clone(),
+    }
+}
+
 /// Integrity and closure findings for every lock. Reads only the disk.
 pub fn verify_python(request: &PythonVerify) -> Result<Vec<Finding>, VerifyError> {
     use crate::lock::display_path;
@@ -316,17 +341,18 @@ pub fn verify_python(request: &PythonVerify) -> Result<Vec<Finding>, VerifyError
                 continue;
             }
         };
+        let root = requirements_root(&lock, request);
         findings.extend(closure::check_lock(
             &lock,
             &uri,
-            &request.root,
+            &root,
             &source,
             request.prerelease,
             &request.binary,
         ));
         if let (Some(python), Some(tool)) = (&request.rehearse_with, &lock.tool) {
             // An unsafe path was reported by check_lock (AL204); nothing is rehearsed for it.
-            let Ok(requirements) = tool.airlock.requirements_path(&request.root) else {
+            let Ok(requirements) = tool.airlock.requirements_path(&root) else {
                 continue;
             };
             for locked in &tool.airlock.targets {
@@ -336,6 +362,16 @@ pub fn verify_python(request: &PythonVerify) -> Result<Vec<Finding>, VerifyError
                 ) else {
                     continue;
                 };
+                let reresolve = |target: &crate::python::target::Target| {
+                    closure::resolved_pins(
+                        &lock,
+                        &root,
+                        &source,
+                        request.prerelease,
+                        &request.binary,
+                        target,
+                    )
+                };
                 findings.extend(rehearse::rehearse_target(
                     python,
                     &target,
@@ -343,6 +379,7 @@ pub fn verify_python(request: &PythonVerify) -> Result<Vec<Finding>, VerifyError
                     &request.wheelhouse,
                     &requirements,
                     &uri,
+                    &reresolve,
                 )?);
             }
         }

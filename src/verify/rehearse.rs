@@ -20,9 +20,7 @@ use crate::python::target::{Arch, Os, Target};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RehearseError {
-    #[error(
-        "--rehearse needs network namespaces (`unshare -n`), which failed here ({0}); run it as root or where user namespaces are allowed"
-    )]
+    #[error("--rehearse needs network namespaces, which this machine does not give: {0}")]
     NoNamespace(String),
     #[error("--rehearse needs Python with pip ({python} -m pip): {message}")]
     NoPip { python: String, message: String },
@@ -118,13 +116,22 @@ pub fn report_installs(report: &str) -> Option<BTreeMap<String, String>> {
 
 /// The `major.minor` of an interpreter, if it runs.
 fn interpreter_version(python: &str) -> Option<(u32, u32)> {
+    interpreter_full_version(python).map(|(major, minor, _)| (major, minor))
+}
+
+/// The `major.minor.micro` of an interpreter, if it runs.
+fn interpreter_full_version(python: &str) -> Option<(u32, u32, u32)> {
     let output = Command::new(python)
-        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .args(["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"])
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&output.stdout);
-    let (major, minor) = text.trim().split_once('.')?;
-    Some((major.parse().ok()?, minor.parse().ok()?))
+    let mut parts = text.trim().split('.').map(str::parse::<u32>);
+    Some((
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+    ))
 }
 
 /// The interpreter to run pip with for `target`: `python3.X` matching the target when one is on
@@ -218,9 +225,8 @@ fn built_sdists(locked: &LockedTarget) -> Vec<&str> {
 /// Runs `python ARGS` inside `unshare -n`; errors that mean the rehearsal cannot run at all
 /// become [`RehearseError`], pip's own failures come back as the output.
 fn run_offline(python: &str, args: &[String]) -> Result<std::process::Output, RehearseError> {
-    let output = Command::new("unshare")
-        .arg("-n")
-        .arg(python)
+    let output = crate::sandbox::offline(python)
+        .map_err(RehearseError::NoNamespace)?
         .arg("-m")
         .args(args)
         .output()
@@ -313,6 +319,10 @@ fn rehearse_builds(
     Ok(findings)
 }
 
+/// airlock's own resolution from the wheelhouse for a target (name -> version), for telling
+/// a difference that comes only from the interpreter's patch level.
+pub type Reresolve<'a> = &'a dyn Fn(&Target) -> Option<BTreeMap<String, String>>;
+
 /// Runs pip for one lock target inside `unshare -n`.
 pub fn rehearse_target(
     python: &str,
@@ -321,6 +331,7 @@ pub fn rehearse_target(
     wheelhouse: &Path,
     requirements: &Path,
     lock_uri: &str,
+    reresolve: Reresolve<'_>,
 ) -> Result<Vec<Finding>, RehearseError> {
     let scratch = tempfile::tempdir().map_err(RehearseError::Scratch)?;
     let (python, version) = choose_python(target, python);
@@ -418,8 +429,47 @@ pub fn rehearse_target(
             format!("{target}: pip wrote no readable --report"),
         )]);
     };
-    findings.extend(compare(target, locked, &installs, lock_uri, caveat));
+    let mut differences = compare(target, locked, &installs, lock_uri, caveat);
+    if !caveat && !differences.is_empty() {
+        explain_patch_level(python, target, &installs, reresolve, &mut differences);
+    }
+    findings.extend(differences);
     Ok(findings)
+}
+
+/// pip evaluates `python_full_version` markers for the interpreter it runs on (3.11.7),
+/// while a target written `3.11` is resolved as 3.11.0. When airlock's own resolution for the
+/// interpreter's exact version gives what pip gives, the difference is the patch level alone:
+/// the findings become notes that say so and how to lock for that patch level.
+fn explain_patch_level(
+    python: &str,
+    target: &Target,
+    installs: &BTreeMap<String, String>,
+    reresolve: Reresolve<'_>,
+    differences: &mut [Finding],
+) {
+    let Some((major, minor, micro)) = interpreter_full_version(python) else {
+        return;
+    };
+    let locked_as = target.python_version.patch.unwrap_or(0);
+    if micro == locked_as {
+        return;
+    }
+    let Ok(exact) = Target::new(
+        &format!("{major}.{minor}.{micro}"),
+        &target.platform.to_string(),
+    ) else {
+        return;
+    };
+    if reresolve(&exact).as_ref() != Some(installs) {
+        return;
+    }
+    for finding in differences.iter_mut() {
+        finding.severity = Severity::Note;
+        finding.message.push_str(&format!(
+            " (only the patch level: pip runs on Python {major}.{minor}.{micro}, the lock resolved for {major}.{minor}.{locked_as}, and markers such as python_full_version differ; lock with --python-version {major}.{minor}.{micro} if the image runs that)"
+        ));
+    }
 }
 
 /// The Python that runs pip: `AIRLOCK_PYTHON`, else `python3`.

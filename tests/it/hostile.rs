@@ -342,3 +342,70 @@ version = "1.0"
     assert!(!stderr.contains("extra named `fast`"), "{stderr}");
     assert_eq!(pins(&project), ["speedups==1.0", "webapp==1.0"]);
 }
+
+#[test]
+fn a_flags_only_lock_with_a_backslash_in_its_file_name_verifies_from_anywhere() {
+    let index = FakeIndex::start(UNUSED);
+    let (name, bytes) = serve_wheel(&index, "name = \"webapp\"\nversion = \"1.0\"");
+    index.serve_page(
+        "/simple/webapp/",
+        "application/vnd.pypi.simple.v1+json",
+        &json_page(&[entry(
+            &name,
+            serde_json::json!({"sha256": sha256_hex(&bytes)}),
+        )]),
+    );
+    let outer = Project::new();
+    let project_dir = outer.path().join("project");
+    std::fs::create_dir_all(&project_dir).unwrap();
+    // On Linux a backslash is a character of a file name like any other.
+    std::fs::write(project_dir.join("req\\uirements.in"), "webapp\n").unwrap();
+    let run = |dir: &std::path::Path, args: &[&str], code: i32| {
+        let output = outer
+            .airlock()
+            .current_dir(dir)
+            .args(args)
+            .assert()
+            .code(code)
+            .get_output()
+            .clone();
+        crate::support::text(&output.stderr)
+    };
+    run(
+        &project_dir,
+        &[
+            "resolve",
+            "-r",
+            "req\\uirements.in",
+            "--index-url",
+            &index.url,
+            "--python-version",
+            "3.12",
+            "--python-platform",
+            "x86_64-manylinux_2_36",
+        ],
+        0,
+    );
+    let lock =
+        std::fs::read_to_string(project_dir.join("lockfiles/pylock.req-uirements.toml")).unwrap();
+    assert!(
+        lock.contains("requirements = 'req\\uirements.in'"),
+        "{lock}"
+    );
+    run(&project_dir, &["fetch"], 0);
+    let stderr = run(&project_dir, &["verify"], 0);
+    assert!(stderr.contains("0 finding(s)"), "{stderr}");
+    // From the directory above, naming the project's lockfiles and wheelhouse.
+    let stderr = run(
+        outer.path(),
+        &[
+            "verify",
+            "--lockfiles",
+            "project/lockfiles",
+            "--wheelhouse",
+            "project/wheelhouse",
+        ],
+        0,
+    );
+    assert!(stderr.contains("0 finding(s)"), "{stderr}");
+}

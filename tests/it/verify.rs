@@ -272,3 +272,72 @@ fn rehearse_runs_pip_offline_against_the_wheelhouse() {
         ],
     );
 }
+
+#[test]
+fn rehearse_calls_a_difference_of_the_patch_level_alone_a_note() {
+    // pip runs on this machine's Python (3.X.Y); the target is written 3.X, resolved as
+    // 3.X.0. A dependency only older patch releases need is locked, and pip skips it.
+    let Ok(output) = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, pip; print('%d.%d.%d' % sys.version_info[:3])",
+        ])
+        .output()
+    else {
+        crate::support::skip("no python3 here");
+        return;
+    };
+    let full = text(&output.stdout).trim().to_string();
+    let parts: Vec<&str> = full.split('.').collect();
+    if !output.status.success() || parts.len() != 3 {
+        crate::support::skip("python3 has no pip");
+        return;
+    }
+    if parts[2] == "0" || std::env::consts::ARCH != "x86_64" {
+        crate::support::skip("needs an x86_64 host whose Python is past its .0 release");
+        return;
+    }
+    let minor = format!("{}.{}", parts[0], parts[1]);
+    let index = FakeIndex::start(&format!(
+        r#"
+[[package]]
+name = "app"
+version = "1.0"
+requires-dist = ["oldfix ; python_full_version < '{full}'"]
+
+[[package]]
+name = "oldfix"
+version = "1.0"
+"#
+    ));
+    let project = Project::new();
+    project.write("requirements/app.in", "app\n");
+    project.write(
+        "airlock.toml",
+        &format!(
+            "[python]\nrequirements = [\"requirements/app.in\"]\nindex-url = \"{}\"\ntargets = [{{ python-version = \"{minor}\", python-platform = \"x86_64-manylinux_2_36\" }}]\n",
+            index.url
+        ),
+    );
+    project.airlock().arg("sync").assert().success();
+    assert!(project.read("lockfiles/pylock.app.toml").contains("oldfix"));
+    let output = project
+        .airlock()
+        .args(["verify", "--rehearse"])
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    if output.status.code() == Some(2) && stderr.contains("network namespaces") {
+        crate::support::skip(&stderr);
+        return;
+    }
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_mentions(
+        &stderr,
+        &[
+            "note RH002",
+            "the lock pins oldfix 1.0, but pip would not install it",
+            &format!("only the patch level: pip runs on Python {full}"),
+        ],
+    );
+}
