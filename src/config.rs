@@ -274,17 +274,9 @@ impl Config {
                 Err(error) => problems.push(format!("python.targets[{index}]: {error}")),
             }
         }
-        let mut requirements = Vec::new();
-        for (index, file) in python.requirements.iter().enumerate() {
-            let resolved = root.join(file);
-            if !resolved.is_file() {
-                problems.push(format!(
-                    "python.requirements[{index}]: {} does not exist",
-                    resolved.display()
-                ));
-            }
-            requirements.push(resolved);
-        }
+        // Files are checked when a command reads them (src/settings.rs): `-r other.txt` does
+        // not fail because a file listed here is missing.
+        let requirements: Vec<PathBuf> = python.requirements.iter().map(|f| root.join(f)).collect();
         let mut lock_names: Vec<String> = requirements
             .iter()
             .map(|r| crate::python::pylock::lock_filename(r))
@@ -318,18 +310,7 @@ impl Config {
         }
         let mut dockerfiles = None;
         if let Some(list) = &verify.dockerfiles {
-            let mut paths = Vec::new();
-            for (index, file) in list.iter().enumerate() {
-                let path = root.join(file);
-                if !path.is_file() {
-                    problems.push(format!(
-                        "verify.dockerfiles[{index}]: {} does not exist",
-                        path.display()
-                    ));
-                }
-                paths.push(path);
-            }
-            dockerfiles = Some(paths);
+            dockerfiles = Some(list.iter().map(|file| root.join(file)).collect());
         }
         for (index, package) in apt.packages.iter().enumerate() {
             if let Err(error) = package.parse::<crate::debian::closure::Request>() {
@@ -339,24 +320,9 @@ impl Config {
         let base = match apt.base.as_deref() {
             None | Some("none") => AptBase::None,
             Some("minbase") => AptBase::Minbase,
-            Some(path) => {
-                let resolved = root.join(path);
-                if !resolved.is_file() {
-                    problems.push(format!("apt.base = {path:?}: expected \"none\", \"minbase\" or a dpkg status file, and {} does not exist", resolved.display()));
-                }
-                AptBase::Status(resolved)
-            }
+            Some(path) => AptBase::Status(root.join(path)),
         };
-        let signing_key = apt.signing_key.as_ref().map(|key| {
-            let resolved = root.join(key);
-            if !resolved.is_file() {
-                problems.push(format!(
-                    "apt.signing-key = {key:?}: {} does not exist",
-                    resolved.display()
-                ));
-            }
-            resolved
-        });
+        let signing_key = apt.signing_key.as_ref().map(|key| root.join(key));
         let mut apt_sources = None;
         if let Some(sources) = &apt.sources {
             let mut parsed = Vec::new();
@@ -483,7 +449,6 @@ lockfiles = "../elsewhere"
             "python.targets[1]: Python version `2.7` is not supported",
             "python.targets[2]: unknown Python platform `sparc-solaris`",
             "python.targets[3]: cp3.12 on x86_64-manylinux_2_36 is listed twice",
-            "python.requirements[0]:",
             "python.requirements: two files would share the lockfile pylock.missing.toml",
             "python.only-binary: `not a name!` is not a package name",
             "python.lockfiles = \"../elsewhere\"",
@@ -517,7 +482,6 @@ lockfiles = "../elsewhere"
             .to_string();
         for expected in [
             "apt.packages[2]: `bad=x:y`",
-            "apt.base = \"missing-status\"",
             "apt.sources[0]:1: `ftp://127.0.0.1/x`: only http, https and file sources",
         ] {
             assert!(

@@ -11,15 +11,18 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use airlock::config::{Config, discover};
+use airlock::config::Config;
 use airlock::fetch::{FetchRequest, fetch_all};
-use airlock::lock::{LockMode, LockRequest, LockStatus, display_path, lock_all};
+use airlock::lock::{LockMode, LockStatus, display_path, lock_all};
 use airlock::net::cache::{default_cache_dir, write_atomic};
 use airlock::python::export::to_requirements_txt;
-use airlock::python::index::{IndexInputs, IndexStrategy};
+use airlock::python::index::IndexStrategy;
 use airlock::python::pylock::{PyLock, lockfiles_in};
 use airlock::python::resolver::{BinaryArg, PrereleaseMode};
-use airlock::python::target::Target;
+use airlock::settings::{
+    FetchFlags, ResolveFlags, ResolveSettings, VerifyFlags, VerifySettings, fetch_request,
+    load_project,
+};
 use airlock::verify;
 
 #[derive(Parser)]
@@ -29,6 +32,9 @@ use airlock::verify;
     about = "Prepare air-gapped builds (Python wheels and Debian packages): resolve, lock, fetch, verify"
 )]
 struct Cli {
+    /// The configuration file (default: airlock.toml here or in a parent directory).
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
     /// Print only errors.
     #[arg(short, long, global = true)]
     quiet: bool,
@@ -59,9 +65,6 @@ enum Command {
 struct LintArgs {
     /// Dockerfiles to audit (default: [verify] dockerfiles, or those found in the project).
     files: Vec<PathBuf>,
-    /// The configuration file (default: airlock.toml here or in a parent directory).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
     /// Output format: human text, JSON, or SARIF 2.1.0 for code scanning.
     #[arg(long, value_enum, default_value = "text")]
     format: FindingFormat,
@@ -76,9 +79,6 @@ enum FindingFormat {
 
 #[derive(Args)]
 struct VerifyArgs {
-    /// The configuration file (default: airlock.toml here or in a parent directory).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
     /// Where the lockfiles are (default: [python] lockfiles, or lockfiles/).
     #[arg(long, value_name = "DIR")]
     lockfiles: Option<PathBuf>,
@@ -106,9 +106,6 @@ struct FetchOptions {
 
 #[derive(Args)]
 struct FetchArgs {
-    /// The configuration file (default: airlock.toml here or in a parent directory).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
     /// Where the lockfiles are (default: [python] lockfiles, or lockfiles/).
     #[arg(long, value_name = "DIR")]
     lockfiles: Option<PathBuf>,
@@ -147,9 +144,6 @@ struct ResolveArgs {
     /// Target platform in uv's syntax (e.g. x86_64-manylinux_2_36); repeatable.
     #[arg(long, value_name = "PLATFORM")]
     python_platform: Vec<String>,
-    /// The configuration file (default: airlock.toml here or in a parent directory).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
     /// Where lockfiles go (default: [python] lockfiles, or lockfiles/).
     #[arg(long, value_name = "DIR")]
     lockfiles: Option<PathBuf>,
@@ -261,13 +255,14 @@ struct ExportArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = cli.quiet;
+    let config = cli.config.as_deref();
     let outcome = match cli.command {
-        Command::Resolve(args) => run_resolve(args, quiet, cli.verbose, LockMode::Write),
-        Command::Fetch(args) => run_fetch(args, quiet),
-        Command::Sync(args) => run_sync(args, quiet, cli.verbose),
-        Command::Verify(args) => run_verify(args),
-        Command::Lint(args) => run_lint(args),
-        Command::Export(args) => run_export(args),
+        Command::Resolve(args) => run_resolve(args, config, quiet, cli.verbose, LockMode::Write),
+        Command::Fetch(args) => run_fetch(args, config, quiet),
+        Command::Sync(args) => run_sync(args, config, quiet, cli.verbose),
+        Command::Verify(args) => run_verify(args, config),
+        Command::Lint(args) => run_lint(args, config),
+        Command::Export(args) => run_export(args, config),
     };
     match outcome {
         Ok(code) => code,
@@ -281,35 +276,43 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn load_config(explicit: Option<&Path>) -> Result<Config> {
-    let path = match explicit {
-        Some(path) => Some(path.to_path_buf()),
-        None => discover(&std::env::current_dir().context("cannot read the current directory")?),
-    };
-    match path {
-        Some(path) => Ok(Config::load(&path)?),
-        None => Ok(Config::empty(PathBuf::from("."))),
+/// The flags of `resolve` for the settings layer.
+fn resolve_flags(args: &ResolveArgs) -> ResolveFlags {
+    ResolveFlags {
+        requirements: args.requirements.clone(),
+        python_versions: args.python_version.clone(),
+        python_platforms: args.python_platform.clone(),
+        lockfiles: args.lockfiles.clone(),
+        index_url: args.index_url.clone(),
+        extra_index_urls: args.extra_index_url.clone(),
+        index_strategy: args.index_strategy.map(|strategy| match strategy {
+            StrategyArg::FirstIndex => IndexStrategy::FirstIndex,
+            StrategyArg::UnsafeBestMatch => IndexStrategy::UnsafeBestMatch,
+        }),
+        prerelease: args.prerelease.map(|mode| match mode {
+            PrereleaseArg::Allow => PrereleaseMode::Allow,
+            PrereleaseArg::Disallow => PrereleaseMode::Disallow,
+            PrereleaseArg::IfNecessaryOrExplicit => PrereleaseMode::IfNecessaryOrExplicit,
+        }),
+        binary: binary_flags(args),
+        offline: args.offline,
+        apt_packages: args.apt_package.clone(),
+        apt_base: args.apt_base.clone(),
+        allow_expired_release: args.allow_expired_release,
+        allow_older_release: args.allow_older_release,
     }
 }
 
-fn targets_from_flags(versions: &[String], platforms: &[String]) -> Result<Vec<Target>> {
-    if versions.len() != platforms.len() {
-        bail!(
-            "--python-version was given {} time(s) and --python-platform {} time(s); give them in pairs, one pair per target",
-            versions.len(),
-            platforms.len()
-        );
-    }
-    versions
-        .iter()
-        .zip(platforms)
-        .map(|(version, platform)| Target::new(version, platform).map_err(Into::into))
-        .collect()
-}
-
-fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8, mode: LockMode) -> Result<ExitCode> {
+fn run_resolve(
+    args: ResolveArgs,
+    config: Option<&Path>,
+    quiet: bool,
+    verbose: u8,
+    mode: LockMode,
+) -> Result<ExitCode> {
     let format = args.format;
-    let (code, summary) = resolve_and_report(args, quiet, verbose, mode)?;
+    let project = load_project(config)?;
+    let (code, summary) = resolve_and_report(&args, &project, quiet, verbose, mode)?;
     if format == SummaryFormat::Json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     }
@@ -319,89 +322,25 @@ fn run_resolve(args: ResolveArgs, quiet: bool, verbose: u8, mode: LockMode) -> R
 /// Resolves and reports in text (unless quiet or JSON); returns the exit code and the JSON
 /// summary, which the caller prints (`sync` folds it into its own document).
 fn resolve_and_report(
-    args: ResolveArgs,
+    args: &ResolveArgs,
+    project: &Config,
     quiet: bool,
     verbose: u8,
     mode: LockMode,
 ) -> Result<(ExitCode, serde_json::Value)> {
     let started = Instant::now();
-    let flag_targets = targets_from_flags(&args.python_version, &args.python_platform)?;
-    let config = load_config(args.config.as_deref())?;
-    let python = &config.python;
-    let request = LockRequest {
-        root: config.root.clone(),
-        requirements: if args.requirements.is_empty() {
-            python.requirements.clone()
-        } else {
-            args.requirements.clone()
-        },
-        targets: if flag_targets.is_empty() {
-            python.targets.clone()
-        } else {
-            flag_targets
-        },
-        lockfiles: args
-            .lockfiles
-            .clone()
-            .unwrap_or_else(|| python.lockfiles.clone()),
-        indexes: IndexInputs {
-            flag_index_url: args.index_url.clone(),
-            flag_extra_index_urls: args.extra_index_url.clone(),
-            config_index_url: python.index_url.clone(),
-            config_extra_index_urls: python.extra_index_urls.clone(),
-            ..IndexInputs::default()
-        },
-        index_strategy: match args.index_strategy {
-            Some(StrategyArg::FirstIndex) => IndexStrategy::FirstIndex,
-            Some(StrategyArg::UnsafeBestMatch) => IndexStrategy::UnsafeBestMatch,
-            None => python.index_strategy,
-        },
-        prerelease: match args.prerelease {
-            Some(PrereleaseArg::Allow) => PrereleaseMode::Allow,
-            Some(PrereleaseArg::Disallow) => PrereleaseMode::Disallow,
-            Some(PrereleaseArg::IfNecessaryOrExplicit) => PrereleaseMode::IfNecessaryOrExplicit,
-            None => python.prerelease,
-        },
-        binary_config: python.binary.clone(),
-        binary_flags: binary_flags(&args),
-        offline: args.offline,
-        mode: if args.check { LockMode::Check } else { mode },
-        cache_dir: default_cache_dir(),
-    };
+    let mode = if args.check { LockMode::Check } else { mode };
+    let settings = ResolveSettings::new(project, &resolve_flags(args), mode, default_cache_dir())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let reporter = progress::reporter(quiet || args.format == SummaryFormat::Json);
-    let mut apt = config.apt.clone();
-    if !args.apt_package.is_empty() {
-        apt.packages = args.apt_package.clone();
-    }
-    if let Some(base) = &args.apt_base {
-        apt.base = match base.as_str() {
-            "none" => airlock::config::AptBase::None,
-            "minbase" => airlock::config::AptBase::Minbase,
-            path => airlock::config::AptBase::Status(PathBuf::from(path)),
-        };
-    }
-    let python_wanted = !request.requirements.is_empty() || apt.packages.is_empty();
     let outcome = runtime.block_on(async {
-        let reports = if python_wanted {
-            lock_all(&request, reporter.clone()).await?
-        } else {
-            Vec::new()
+        let reports = match &settings.python {
+            Some(request) => lock_all(request, reporter.clone()).await?,
+            None => Vec::new(),
         };
-        let apt_report = if apt.packages.is_empty() {
-            None
-        } else {
-            let apt_request = airlock::lock::AptLockRequest {
-                root: request.root.clone(),
-                lockfiles: request.lockfiles.clone(),
-                config: apt.clone(),
-                offline: request.offline,
-                mode: request.mode,
-                cache_dir: request.cache_dir.clone(),
-                allow_expired_release: args.allow_expired_release,
-                allow_older_release: args.allow_older_release,
-            };
-            Some(airlock::lock::lock_apt(&apt_request).await?)
+        let apt_report = match &settings.apt {
+            Some(request) => Some(airlock::lock::lock_apt(request).await?),
+            None => None,
         };
         anyhow::Ok((reports, apt_report))
     });
@@ -426,12 +365,13 @@ fn resolve_and_report(
     match args.format {
         SummaryFormat::Json => {}
         SummaryFormat::Text if !quiet => {
+            let root = &settings.root;
             for report in &reports {
-                let lock = display_path(&report.lockfile, &request.root);
+                let lock = display_path(&report.lockfile, root);
                 if verbose > 0 {
                     eprintln!(
                         "{}: indexes {} (primary from {})",
-                        display_path(&report.requirements, &request.root),
+                        display_path(&report.requirements, root),
                         report.indexes.join(", "),
                         report.index_source
                     );
@@ -450,14 +390,18 @@ fn resolve_and_report(
                         format!("{lock} is missing; run `airlock resolve` to create it")
                     }
                     LockStatus::Stale => format!(
-                        "{lock} is out of date with {}; run `airlock resolve`",
-                        display_path(&report.requirements, &request.root)
+                        "{lock} is out of date with {}: {}; run `airlock resolve`",
+                        display_path(&report.requirements, root),
+                        report
+                            .stale_because
+                            .as_deref()
+                            .unwrap_or("its inputs changed")
                     ),
                 };
                 eprintln!("{line}");
             }
             if let Some(apt) = &apt_report {
-                let lock = display_path(&apt.lockfile, &request.root);
+                let lock = display_path(&apt.lockfile, root);
                 let line = match apt.status {
                     LockStatus::Written => format!(
                         "Resolved {} Debian packages for {}; wrote {lock}",
@@ -490,7 +434,7 @@ fn resolve_and_report(
                     eprintln!("note: a recommended package is left out, as apt would: {dropped}");
                 }
             }
-            if !args.check && python_wanted {
+            if !args.check && settings.python.is_some() {
                 let requests: u64 = reports.iter().map(|r| r.index_requests).sum();
                 let hits: u64 = reports.iter().map(|r| r.cache_hits).sum();
                 eprintln!(
@@ -512,22 +456,16 @@ fn resolve_and_report(
 /// Exit code for Ctrl-C, as shells report a SIGINT death.
 const INTERRUPTED: u8 = 130;
 
-fn run_fetch(args: FetchArgs, quiet: bool) -> Result<ExitCode> {
-    let config = load_config(args.config.as_deref())?;
-    let request = FetchRequest {
-        lockfiles: args
-            .lockfiles
-            .unwrap_or_else(|| config.python.lockfiles.clone()),
-        wheelhouse: args
-            .options
-            .wheelhouse
-            .unwrap_or_else(|| config.fetch.wheelhouse.clone()),
-        jobs: args.options.jobs.unwrap_or(config.fetch.jobs),
+fn run_fetch(args: FetchArgs, config: Option<&Path>, quiet: bool) -> Result<ExitCode> {
+    let project = load_project(config)?;
+    let flags = FetchFlags {
+        lockfiles: args.lockfiles.clone(),
+        wheelhouse: args.options.wheelhouse.clone(),
+        jobs: args.options.jobs,
         offline: args.offline,
-        cache_dir: Some(default_cache_dir()),
-        apt_signing_key: config.apt.signing_key.clone(),
     };
-    fetch_and_report(&request, &config.root, quiet, args.format)
+    let request = fetch_request(&project, &flags, default_cache_dir())?;
+    fetch_and_report(&request, &project.root, quiet, args.format)
 }
 
 fn fetch_and_report(
@@ -624,18 +562,12 @@ fn fetch_and_summarize(
     Ok((ExitCode::SUCCESS, Some(summary)))
 }
 
-fn run_sync(args: SyncArgs, quiet: bool, verbose: u8) -> Result<ExitCode> {
+fn run_sync(args: SyncArgs, config: Option<&Path>, quiet: bool, verbose: u8) -> Result<ExitCode> {
     if args.resolve.check {
-        bail!("sync has no --check; use `airlock resolve --check`");
+        return Err(airlock::settings::SettingsError::SyncCheck.into());
     }
-    let config = load_config(args.resolve.config.as_deref())?;
-    let lockfiles = args
-        .resolve
-        .lockfiles
-        .clone()
-        .unwrap_or_else(|| config.python.lockfiles.clone());
+    let project = load_project(config)?;
     let format = args.resolve.format;
-    let offline = args.resolve.offline;
     // One JSON document for the whole command: the resolve and fetch summaries inside it.
     let print = |resolve: serde_json::Value, fetch: Option<serde_json::Value>| -> Result<()> {
         if format == SummaryFormat::Json {
@@ -653,84 +585,62 @@ fn run_sync(args: SyncArgs, quiet: bool, verbose: u8) -> Result<ExitCode> {
         }
         Ok(())
     };
-    let (code, resolved) = resolve_and_report(args.resolve, quiet, verbose, LockMode::IfChanged)?;
+    let (code, resolved) =
+        resolve_and_report(&args.resolve, &project, quiet, verbose, LockMode::IfChanged)?;
     if code != ExitCode::SUCCESS {
         print(resolved, None)?;
         return Ok(code);
     }
-    let request = FetchRequest {
-        lockfiles,
-        wheelhouse: args
-            .options
-            .wheelhouse
-            .unwrap_or_else(|| config.fetch.wheelhouse.clone()),
-        jobs: args.options.jobs.unwrap_or(config.fetch.jobs),
-        offline,
-        cache_dir: Some(default_cache_dir()),
-        apt_signing_key: config.apt.signing_key.clone(),
+    let flags = FetchFlags {
+        lockfiles: args.resolve.lockfiles.clone(),
+        wheelhouse: args.options.wheelhouse.clone(),
+        jobs: args.options.jobs,
+        offline: args.resolve.offline,
     };
-    let (code, fetched) = fetch_and_summarize(&request, &config.root, quiet, format)?;
+    let request = fetch_request(&project, &flags, default_cache_dir())?;
+    let (code, fetched) = fetch_and_summarize(&request, &project.root, quiet, format)?;
     print(resolved, fetched)?;
     Ok(code)
 }
 
-fn run_verify(args: VerifyArgs) -> Result<ExitCode> {
-    let config = load_config(args.config.as_deref())?;
-    let python = &config.python;
-    let lockfiles = args.lockfiles.unwrap_or_else(|| python.lockfiles.clone());
-    let lockfiles_dir = lockfiles.clone();
-    let args_wheelhouse = args.wheelhouse.clone();
-    let apt_locked = lockfiles_dir
-        .join(airlock::debian::aptlock::APT_LOCK_FILE)
-        .is_file();
+fn run_verify(args: VerifyArgs, config: Option<&Path>) -> Result<ExitCode> {
+    let project = load_project(config)?;
+    let flags = VerifyFlags {
+        lockfiles: args.lockfiles.clone(),
+        wheelhouse: args.wheelhouse.clone(),
+        rehearse: args.rehearse,
+    };
+    let settings = VerifySettings::new(&project, &flags, default_cache_dir())?;
+    let root = &settings.root;
     let mut findings = Vec::new();
-    if !python.requirements.is_empty() && !python.targets.is_empty() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .context("cannot start the async runtime")?;
+    if let Some(request) = &settings.python_freshness {
         // Lock freshness is the same check as `resolve --check`: no network.
-        let request = LockRequest {
-            root: config.root.clone(),
-            requirements: python.requirements.clone(),
-            targets: python.targets.clone(),
-            lockfiles: lockfiles.clone(),
-            indexes: IndexInputs {
-                config_index_url: python.index_url.clone(),
-                config_extra_index_urls: python.extra_index_urls.clone(),
-                ..IndexInputs::default()
-            },
-            index_strategy: python.index_strategy,
-            prerelease: python.prerelease,
-            binary_config: python.binary.clone(),
-            binary_flags: Vec::new(),
-            offline: true,
-            mode: LockMode::Check,
-            cache_dir: default_cache_dir(),
-        };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .context("cannot start the async runtime")?;
-        let reports = runtime.block_on(lock_all(
-            &request,
+        match runtime.block_on(lock_all(
+            request,
             std::sync::Arc::new(airlock::reporter::NoopReporter),
-        ))?;
-        findings.extend(verify::stale_lock_findings(&reports, &config.root));
+        )) {
+            Ok(reports) => findings.extend(verify::stale_lock_findings(&reports, root)),
+            Err(error) => findings.push(verify::Finding::new(
+                "AL203",
+                verify::Severity::Error,
+                display_path(&settings.lockfiles, root),
+                None,
+                format!(
+                    "cannot tell whether the locks are current: {}",
+                    airlock::fetch::error_chain(&error)
+                ),
+            )),
+        }
     }
-    if !config.apt.packages.is_empty() {
-        // The apt lock's freshness, the same check as `resolve --check`: it reads airlock.toml,
-        // the host's apt sources and dpkg architectures, and the base; no network.
-        let request = airlock::lock::AptLockRequest {
-            root: config.root.clone(),
-            lockfiles: lockfiles.clone(),
-            config: config.apt.clone(),
-            offline: true,
-            mode: LockMode::Check,
-            cache_dir: default_cache_dir(),
-            allow_expired_release: false,
-            allow_older_release: false,
-        };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .context("cannot start the async runtime")?;
-        match runtime.block_on(airlock::lock::lock_apt(&request)) {
-            Ok(report) => findings.extend(verify::stale_apt_lock_finding(&report, &config.root)),
+    if let Some(request) = &settings.apt_freshness {
+        // The apt lock's freshness, the same check as `resolve --check`: it reads airlock.toml
+        // (or the lock's own record), the host's apt sources and dpkg architectures unless
+        // [apt] pins them, and the base; no network.
+        match runtime.block_on(airlock::lock::lock_apt(request)) {
+            Ok(report) => findings.extend(verify::stale_apt_lock_finding(&report, root)),
             Err(error) => findings.push(verify::Finding::new(
                 "AP109",
                 verify::Severity::Error,
@@ -743,40 +653,33 @@ fn run_verify(args: VerifyArgs) -> Result<ExitCode> {
             )),
         }
     }
-    let python_findings = verify::verify_python(&verify::PythonVerify {
-        root: config.root.clone(),
-        lockfiles,
-        wheelhouse: args
-            .wheelhouse
-            .unwrap_or_else(|| config.fetch.wheelhouse.clone()),
-        prerelease: python.prerelease,
-        binary: python.binary.clone(),
-        rehearse_with: args.rehearse.then(verify::rehearse::python),
-    });
-    match python_findings {
+    let apt_locked = settings
+        .lockfiles
+        .join(airlock::debian::aptlock::APT_LOCK_FILE)
+        .is_file();
+    match verify::verify_python(&settings.python) {
         Ok(found) => findings.extend(found),
         // A project that locks only Debian packages has no pylock to check (a missing apt
         // lock is AP109 above).
         Err(verify::VerifyError::Locks(airlock::fetch::FetchError::NoLocks(_)))
-            if apt_locked || !config.apt.packages.is_empty() => {}
+            if apt_locked || settings.apt_freshness.is_some() => {}
         Err(error) => return Err(error.into()),
     }
-    let wheelhouse = args_wheelhouse.unwrap_or_else(|| config.fetch.wheelhouse.clone());
     if let Some(apt) = verify::apt::verify_apt(
-        &lockfiles_dir,
-        &wheelhouse,
-        &display_path(&wheelhouse, &config.root),
-        &config.apt,
-        args.rehearse,
+        &settings.lockfiles,
+        &settings.wheelhouse,
+        &display_path(&settings.wheelhouse, root),
+        &settings.apt,
+        settings.rehearse,
     ) {
         findings.extend(apt);
     }
-    findings.extend(audit_dockerfiles(&config, &[])?);
+    findings.extend(audit_dockerfiles(&project, &[])?);
     report_findings(&findings, args.format)
 }
 
-fn run_lint(args: LintArgs) -> Result<ExitCode> {
-    let config = load_config(args.config.as_deref())?;
+fn run_lint(args: LintArgs, config: Option<&Path>) -> Result<ExitCode> {
+    let config = load_project(config)?;
     let findings = audit_dockerfiles(&config, &args.files)?;
     report_findings(&findings, args.format)
 }
@@ -839,12 +742,12 @@ fn report_findings(findings: &[verify::Finding], format: FindingFormat) -> Resul
     })
 }
 
-fn run_export(args: ExportArgs) -> Result<ExitCode> {
+fn run_export(args: ExportArgs, config: Option<&Path>) -> Result<ExitCode> {
     let ExportFormat::RequirementsTxt = args.format;
     let lock_path = match args.lock {
         Some(path) => path,
         None => {
-            let config = load_config(None)?;
+            let config = load_project(config)?;
             let dir = &config.python.lockfiles;
             let locks =
                 lockfiles_in(dir).with_context(|| format!("cannot list {}", dir.display()))?;

@@ -24,6 +24,10 @@ pub struct AptLock {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub foreign_architectures: Vec<String>,
     pub base: String,
+    /// For a dpkg status file as base: where it is, relative to the project root (`base`
+    /// holds its digest), so a project with no airlock.toml finds it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_file: Option<String>,
     pub recommends: bool,
     pub requested: Vec<String>,
     #[serde(default)]
@@ -79,7 +83,7 @@ impl AptLock {
     pub fn build(
         fingerprint: String,
         architectures: &[String],
-        base: &str,
+        (base, base_file): (&str, Option<String>),
         recommends: bool,
         requested: &[String],
         suites: &[LoadedSuite],
@@ -135,6 +139,7 @@ impl AptLock {
             architecture: architectures.first().cloned().unwrap_or_default(),
             foreign_architectures: architectures.iter().skip(1).cloned().collect(),
             base: base.to_string(),
+            base_file,
             recommends,
             requested,
             sources,

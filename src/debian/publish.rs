@@ -141,6 +141,7 @@ mod tests {
             architecture: "amd64".into(),
             foreign_architectures: vec![],
             base: "none".into(),
+            base_file: None,
             recommends: false,
             requested: vec!["curl".into()],
             sources: vec![LockedSuite {

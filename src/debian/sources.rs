@@ -7,8 +7,14 @@ use url::Url;
 
 use super::deb822;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum SourcesError {
+    #[error("cannot read {file}")]
+    Unreadable {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{file}:{line}: {message}")]
     Invalid {
         file: String,
@@ -205,26 +211,40 @@ pub fn parse_list(text: &str, file: &str) -> Result<Vec<AptSource>, SourcesError
 /// The host's sources: `etc/apt/sources.list` and `etc/apt/sources.list.d/*.{list,sources}`
 /// under `root` (`/` normally), in apt's order (the main file, then the directory sorted).
 pub fn host_sources(root: &Path) -> Result<Vec<AptSource>, SourcesError> {
+    // As apt: a file it would read and cannot is an error, never a source quietly lost.
+    let unreadable = |path: &Path, source: std::io::Error| SourcesError::Unreadable {
+        file: path.display().to_string(),
+        source,
+    };
     let mut sources = Vec::new();
     let main = root.join("etc/apt/sources.list");
-    if let Ok(text) = std::fs::read_to_string(&main) {
-        sources.extend(parse_list(&text, &main.display().to_string())?);
+    match std::fs::read_to_string(&main) {
+        Ok(text) => sources.extend(parse_list(&text, &main.display().to_string())?),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(unreadable(&main, error)),
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("etc/apt/sources.list.d"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let parts = root.join("etc/apt/sources.list.d");
+    let mut files: Vec<PathBuf> = Vec::new();
+    match std::fs::read_dir(&parts) {
+        Ok(entries) => {
+            for entry in entries {
+                let path = entry.map_err(|error| unreadable(&parts, error))?.path();
+                let name = path.to_string_lossy();
+                if name.ends_with(".sources") || name.ends_with(".list") {
+                    files.push(path);
+                }
+            }
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(unreadable(&parts, error)),
+    }
     files.sort();
     for file in files {
         let name = file.display().to_string();
-        let Ok(text) = std::fs::read_to_string(&file) else {
-            continue;
-        };
+        let text = std::fs::read_to_string(&file).map_err(|error| unreadable(&file, error))?;
         if name.ends_with(".sources") {
             sources.extend(parse_sources(&text, &name)?);
-        } else if name.ends_with(".list") {
+        } else {
             sources.extend(parse_list(&text, &name)?);
         }
     }

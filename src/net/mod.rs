@@ -78,6 +78,9 @@ pub fn redirect_refusal(previous: &[Url], next: &Url) -> Option<&'static str> {
 /// The shared client: connection pooling, HTTP/2 where offered, bounded redirects that never
 /// downgrade from https to http.
 pub fn client() -> Result<reqwest::Client, NetError> {
+    // rustls needs a process-wide crypto provider; the only way installing it fails is that
+    // one is installed already (by an earlier client), which is the one wanted.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let redirects = reqwest::redirect::Policy::custom(|attempt| {
         match redirect_refusal(attempt.previous(), attempt.url()) {
             Some(reason) => attempt.error(reason),

@@ -818,6 +818,11 @@ pub struct IndexInputs {
     pub requirements_index_origin: Option<String>,
     pub requirements_extra_origins: Vec<String>,
     pub config_index_url: Option<String>,
+    /// The indexes an existing lock was made from (in order): they take the place of pip's
+    /// configuration and default, which differ from machine to machine, so a lock stays
+    /// current where only those differ. Naming an index (flag, environment, requirements
+    /// file, airlock.toml) overrides them.
+    pub recorded: Vec<String>,
     pub config_extra_index_urls: Vec<String>,
 }
 
@@ -862,6 +867,8 @@ pub fn select_indexes(
         )
     } else if let Some(url) = &inputs.config_index_url {
         (url.clone(), "airlock.toml".to_string())
+    } else if let Some(url) = inputs.recorded.first() {
+        (url.clone(), "the lock".to_string())
     } else if let Some(found) = pip_config.index_url.clone() {
         found
     } else {
@@ -907,7 +914,18 @@ pub fn select_indexes(
             .iter()
             .map(|url| (url.clone(), "airlock.toml".to_string())),
     );
-    texts.extend(pip_config.extra_index_urls);
+    if primary_source == "the lock" {
+        // The lock's list is the whole list it was made with.
+        texts.extend(
+            inputs
+                .recorded
+                .iter()
+                .skip(1)
+                .map(|url| (url.clone(), "the lock".to_string())),
+        );
+    } else {
+        texts.extend(pip_config.extra_index_urls);
+    }
     let mut urls: Vec<Url> = Vec::new();
     let mut origins = Vec::new();
     for (text, origin) in texts {

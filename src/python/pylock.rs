@@ -125,6 +125,17 @@ pub struct AirlockTable {
     pub requirements: String,
     /// The indexes searched, in order, without credentials.
     pub indexes: Vec<String>,
+    /// The settings the lock was made with, when not the defaults (absent keys are the
+    /// defaults, so locks made with the defaults read as they always have): a project with no
+    /// airlock.toml reads them back for `--check`, `sync` and `verify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_strategy: Option<crate::python::index::IndexStrategy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prerelease: Option<crate::python::resolver::PrereleaseMode>,
+    /// The wheel/sdist switches given by airlock.toml and flags (`--only-binary=:all:`), in
+    /// the order they applied; a requirements file's own lines are part of its content.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub binary: Vec<String>,
     pub targets: Vec<LockedTarget>,
     /// The metadata used for each sdist a target builds, so `verify` can check the closure
     /// offline; tied to the file by its sha256.
@@ -274,6 +285,9 @@ pub struct LockContext<'a> {
     pub fingerprint: String,
     pub requirements: String,
     pub indexes: &'a [url::Url],
+    pub index_strategy: crate::python::index::IndexStrategy,
+    pub prerelease: crate::python::resolver::PrereleaseMode,
+    pub binary: &'a [crate::python::resolver::BinaryArg],
 }
 
 fn locked_file(file: &DistFile) -> Option<LockedFile> {
@@ -489,6 +503,13 @@ pub fn build_lock(
                 inputs_fingerprint: context.fingerprint.clone(),
                 requirements: context.requirements.clone(),
                 indexes: context.indexes.iter().map(redact).collect(),
+                index_strategy: (context.index_strategy
+                    != crate::python::index::IndexStrategy::default())
+                .then_some(context.index_strategy),
+                prerelease: (context.prerelease
+                    != crate::python::resolver::PrereleaseMode::default())
+                .then_some(context.prerelease),
+                binary: context.binary.iter().map(ToString::to_string).collect(),
                 targets: locked_targets,
                 sdists: sdists.into_values().collect(),
                 build_packages,
@@ -630,6 +651,9 @@ mod tests {
             fingerprint: "f".repeat(64),
             requirements: "r.in".into(),
             indexes: &indexes,
+            index_strategy: Default::default(),
+            prerelease: Default::default(),
+            binary: &[],
         };
         let lock = build_lock(&targets, &resolutions, &[], &context);
         let summary: Vec<_> = lock
@@ -692,6 +716,9 @@ mod tests {
             inputs_fingerprint: String::new(),
             requirements: requirements.into(),
             indexes: vec![],
+            index_strategy: None,
+            prerelease: None,
+            binary: Vec::new(),
             targets: vec![],
             sdists: vec![],
             build_packages: vec![],

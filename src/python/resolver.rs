@@ -173,6 +173,37 @@ pub enum BinaryArg {
     PreferBinary,
 }
 
+/// As pip writes it: `--only-binary=X`, `--no-binary=X`, `--prefer-binary` (a lock records
+/// the switches so a project with no airlock.toml reads them back).
+impl fmt::Display for BinaryArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BinaryArg::OnlyBinary(value) => write!(f, "--only-binary={value}"),
+            BinaryArg::NoBinary(value) => write!(f, "--no-binary={value}"),
+            BinaryArg::PreferBinary => f.write_str("--prefer-binary"),
+        }
+    }
+}
+
+impl FromStr for BinaryArg {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text == "--prefer-binary" {
+            return Ok(BinaryArg::PreferBinary);
+        }
+        if let Some(value) = text.strip_prefix("--only-binary=") {
+            return Ok(BinaryArg::OnlyBinary(value.to_string()));
+        }
+        if let Some(value) = text.strip_prefix("--no-binary=") {
+            return Ok(BinaryArg::NoBinary(value.to_string()));
+        }
+        Err(format!(
+            "`{text}` is not --only-binary=…, --no-binary=… or --prefer-binary"
+        ))
+    }
+}
+
 /// An invalid `--only-binary`/`--no-binary` value.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("`{value}` is not a package name, :all: or :none:")]

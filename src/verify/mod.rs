@@ -399,7 +399,10 @@ pub fn stale_lock_findings(
             let lock = display_path(&report.lockfile, root);
             let message = match report.status {
                 LockStatus::Missing => format!("{lock} is missing; run `airlock resolve` while online"),
-                LockStatus::Stale => format!("{lock} was made from other inputs than these; run `airlock resolve` and `airlock fetch`"),
+                LockStatus::Stale => format!(
+                    "{lock} was made from other inputs than these: {}; run `airlock resolve` and `airlock fetch`",
+                    report.stale_because.as_deref().unwrap_or("they changed")
+                ),
                 _ => return None,
             };
             Some(Finding::new("AL203", Severity::Error, display_path(&report.requirements, root), None, message))

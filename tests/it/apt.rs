@@ -1162,3 +1162,105 @@ fn a_file_that_is_no_deb_is_refused_at_fetch_and_verify_even_with_the_right_dige
         ],
     );
 }
+
+/// A host root (for `AIRLOCK_APT_ROOT`) whose apt sources name the fake archive, signed by its
+/// key (written into the root).
+fn host_root_with_sources(repository: &Repository) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let keys = root.path().join("etc/apt/keyrings");
+    std::fs::create_dir_all(&keys).unwrap();
+    let armour = repository
+        .key
+        .to_public_key()
+        .to_armored_string(Default::default())
+        .unwrap();
+    std::fs::write(keys.join("test.asc"), armour).unwrap();
+    let parts = root.path().join("etc/apt/sources.list.d");
+    std::fs::create_dir_all(&parts).unwrap();
+    std::fs::write(
+        parts.join("test.sources"),
+        format!(
+            "Types: deb\nURIs: {}debian\nSuites: stable\nComponents: main\nSigned-By: /etc/apt/keyrings/test.asc\n",
+            repository.server.root(),
+        ),
+    )
+    .unwrap();
+    root
+}
+
+#[test]
+fn a_flags_only_apt_project_checks_and_verifies_without_the_flags_again() {
+    let repository = repository(PACKAGES, FUTURE, None);
+    let host = host_root_with_sources(&repository);
+    let project = crate::support::Project::new();
+    project.write(
+        "base/status",
+        "Package: libcurl4\nStatus: install ok installed\nArchitecture: amd64\nVersion: 7.74.0-1\n",
+    );
+    let run = |args: &[&str], code: i32| {
+        let output = project
+            .airlock()
+            .args(args)
+            .env("AIRLOCK_APT_ROOT", host.path())
+            .assert()
+            .code(code)
+            .get_output()
+            .clone();
+        crate::support::text(&output.stderr)
+    };
+    run(
+        &[
+            "resolve",
+            "--apt-package",
+            "curl",
+            "--apt-base",
+            "base/status",
+        ],
+        0,
+    );
+    let lock = project.read("lockfiles/apt.lock.toml");
+    assert!(lock.contains("base-file = \"base/status\""), "{lock}");
+    run(&["fetch"], 0);
+    let stderr = run(&["resolve", "--check"], 0);
+    assert_mentions(&stderr, &["lockfiles/apt.lock.toml is up to date"]);
+    let stderr = run(&["verify"], 0);
+    assert_mentions(&stderr, &["0 finding(s)"]);
+    // Another package on the command line is another input.
+    let stderr = run(&["resolve", "--check", "--apt-package", "libcurl4"], 1);
+    assert_mentions(&stderr, &["apt.lock.toml is out of date"]);
+}
+
+#[test]
+fn pinned_sources_keep_a_moved_project_current_on_a_host_with_other_sources() {
+    let repository = repository(PACKAGES, FUTURE, None);
+    let project = apt_project(&repository, "\"curl\"");
+    project.stderr_of(&["sync"], 0);
+    // The project moves to another directory on a machine whose apt sources are others
+    // (here: none at all); [apt] pins its sources and architectures.
+    let moved = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", project.path().display()))
+        .arg(moved.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let empty_host = tempfile::tempdir().unwrap();
+    for (args, code) in [(&["resolve", "--check"][..], 0), (&["verify"][..], 0)] {
+        let output = project
+            .airlock()
+            .current_dir(moved.path())
+            .env("AIRLOCK_CACHE_DIR", moved.path().join(".cache"))
+            .env("AIRLOCK_APT_ROOT", empty_host.path())
+            .args(args)
+            .assert()
+            .code(code)
+            .get_output()
+            .clone();
+        let stderr = crate::support::text(&output.stderr);
+        assert!(
+            !stderr.contains("out of date") && !stderr.contains("AP109"),
+            "{stderr}"
+        );
+    }
+}

@@ -6,6 +6,7 @@ mod hostile;
 mod lint;
 mod parse_speed;
 mod sdist;
+mod settings;
 mod support;
 mod verify;
 
@@ -509,10 +510,23 @@ fn config_errors_are_collected_and_exit_2() {
     let stderr = project.stderr_of(&["resolve"], 2);
     assert_mentions(
         &stderr,
-        &[
-            "python.targets[0]: unknown Python platform `x86_64-nonsense`",
-            "python.requirements[0]:",
-        ],
+        &["python.targets[0]: unknown Python platform `x86_64-nonsense`"],
+    );
+    project.write(
+        "airlock.toml",
+        "[python]\nrequirements = [\"nope.in\"]\ntargets = [{ python-version = \"3.12\", python-platform = \"x86_64-manylinux_2_36\" }]\n",
+    );
+    // A missing file is a problem only for the command that reads it, named as configured.
+    let stderr = project.stderr_of(&["resolve", "--offline"], 2);
+    assert_mentions(
+        &stderr,
+        &["python.requirements[0]:", "nope.in does not exist"],
+    );
+    project.write("x.in", "");
+    let stderr = project.stderr_of(&["resolve", "--offline", "-r", "x.in"], 0);
+    assert!(
+        !stderr.contains("nope.in"),
+        "-r replaces the configured files:\n{stderr}"
     );
     let stderr = project.stderr_of(&["resolve", "-r", "x.in", "--python-version", "3.12"], 2);
     assert!(stderr.contains("give them in pairs"));
