@@ -21,7 +21,7 @@ use url::Url;
 use crate::digest::{SafeFileName, Sha256Hex};
 
 use super::retry::Outcome;
-use super::{RetryDecision, RetryPolicy, redact};
+use super::{RetryDecision, RetryPolicy, redact, tls_refusal};
 use crate::reporter::{Event, Reporter};
 
 /// One file to put in place.
@@ -49,6 +49,16 @@ pub enum DownloadError {
         label: String,
         url: String,
         seconds: u64,
+    },
+    #[error(
+        "{label}: {url}: the server's TLS certificate was refused ({reason}); if a proxy on \
+         this network intercepts TLS, add its CA to the system's trust store or name the CA \
+         file in SSL_CERT_FILE"
+    )]
+    Certificate {
+        label: String,
+        url: String,
+        reason: String,
     },
     #[error("{label}: downloading {url} failed")]
     Transport {
@@ -524,6 +534,13 @@ impl Downloader {
         let mut response = match request.send().await {
             Ok(response) => response,
             // A redirect loop or a refused downgrade will not change on a retry.
+            Err(source) if let Some(reason) = tls_refusal(&source) => {
+                return Err(DownloadError::Certificate {
+                    label: item.label.clone(),
+                    url: redact(&item.url),
+                    reason,
+                });
+            }
             Err(source) if source.is_redirect() => {
                 return Err(DownloadError::Transport {
                     label: item.label.clone(),

@@ -24,6 +24,12 @@ pub enum NetError {
         #[source]
         source: reqwest::Error,
     },
+    #[error(
+        "{url}: the server's TLS certificate was refused ({reason}); if a proxy on this network \
+         intercepts TLS, add its CA to the system's trust store or name the CA file in \
+         SSL_CERT_FILE"
+    )]
+    Certificate { url: String, reason: String },
     #[error("{url} answered HTTP {status}")]
     Status { url: String, status: u16 },
     #[error("{url} asked to retry after {seconds} s, longer than the {limit} s airlock waits")]
@@ -120,6 +126,8 @@ pub async fn get_with_retry(
                 },
                 SystemTime::now(),
             ),
+            // A refused certificate is refused again on every retry.
+            Err(error) if tls_refusal(error).is_some() => RetryDecision::GiveUp,
             Err(error) if error.is_connect() || error.is_timeout() || error.is_request() => {
                 policy.decide(attempt, retry::Outcome::Transport, SystemTime::now())
             }
@@ -140,6 +148,12 @@ pub async fn get_with_retry(
             RetryDecision::GiveUp | RetryDecision::Done => {
                 return match outcome {
                     Ok(response) => Ok(response),
+                    Err(source) if let Some(reason) = tls_refusal(&source) => {
+                        Err(NetError::Certificate {
+                            url: redact(url),
+                            reason,
+                        })
+                    }
                     Err(source) => Err(NetError::Request {
                         url: redact(url),
                         source,
@@ -148,6 +162,27 @@ pub async fn get_with_retry(
             }
         }
     }
+}
+
+/// What rustls said when it ended the handshake, if that is why `error` happened. rustls'
+/// error travels inside `io::Error`s (nested two deep by the connector), whose `source()`
+/// skips what they wrap, so each link is also opened through `io::Error::get_ref`.
+pub(crate) fn tls_refusal(error: &reqwest::Error) -> Option<String> {
+    let mut link: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = link {
+        let mut inner = Some(current);
+        while let Some(candidate) = inner {
+            if let Some(tls) = candidate.downcast_ref::<rustls::Error>() {
+                return Some(tls.to_string());
+            }
+            inner = candidate
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .map(|wrapped| wrapped as &(dyn std::error::Error + 'static));
+        }
+        link = current.source();
+    }
+    None
 }
 
 /// The body of a 2xx answer; any other status is an error naming the URL.

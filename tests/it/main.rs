@@ -15,7 +15,7 @@ mod fetch_support {
     pub use crate::fetch::{resolved, wheels};
 }
 
-use support::{FakeIndex, Fault, Project, assert_mentions, text};
+use support::{FakeIndex, Fault, Project, TlsFront, assert_mentions, text};
 
 const BASIC: &str = r#"
 [[package]]
@@ -556,5 +556,70 @@ version = "1.0"
     assert_eq!(
         pins(&project.read("lockfiles/pylock.app.toml"))[0],
         ["lib==2.0"]
+    );
+}
+
+/// Corporate networks intercept TLS with their own CA. The system store does not know
+/// it, so the first run is refused with the reason and the URL; naming the CA in
+/// SSL_CERT_FILE (as for pip, curl and git) is all it takes, for pages and downloads.
+#[test]
+fn tls_trusts_a_private_ca_named_by_ssl_cert_file() {
+    let index = FakeIndex::start(BASIC);
+    let front = TlsFront::start(&index);
+    let project = Project::new();
+    project.write("requirements.in", "webapp\n");
+    let resolve = [
+        "resolve",
+        "-r",
+        "requirements.in",
+        "--index-url",
+        front.url.as_str(),
+        "--python-version",
+        "3.12",
+        "--python-platform",
+        "x86_64-manylinux_2_36",
+    ];
+    let stderr = project.stderr_of(&resolve, 2);
+    assert_mentions(
+        &stderr,
+        &[
+            front.url.as_str(),
+            "TLS certificate was refused",
+            "UnknownIssuer",
+            "SSL_CERT_FILE",
+        ],
+    );
+    assert!(!project.path().join("lockfiles").exists());
+
+    let ca = project.write("corp-ca.pem", &front.ca_pem);
+    let output = project
+        .airlock()
+        .args(resolve)
+        .env("SSL_CERT_FILE", &ca)
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    assert_mentions(&text(&output.stderr), &["Resolved 2 packages"]);
+    let lock = project.read("lockfiles/pylock.requirements.toml");
+    let files = front.url.replace("/simple/", "/files/");
+    assert!(
+        lock.contains(&files),
+        "downloads go through TLS too:\n{lock}"
+    );
+
+    let stderr = project.stderr_of(&["fetch"], 2);
+    assert_mentions(&stderr, &[files.as_str(), "TLS certificate was refused"]);
+    project
+        .airlock()
+        .args(["fetch"])
+        .env("SSL_CERT_FILE", &ca)
+        .assert()
+        .code(0);
+    assert!(
+        project
+            .path()
+            .join("wheelhouse/corelib-2.0-cp312-cp312-manylinux_2_17_x86_64.whl")
+            .is_file()
     );
 }

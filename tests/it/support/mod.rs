@@ -786,7 +786,10 @@ impl Project {
             // The host's own pip configuration must not reach the tests' pip and index choice.
             .env_remove("XDG_CONFIG_HOME")
             .env_remove("PIP_FIND_LINKS")
-            .env_remove("PIP_NO_INDEX");
+            .env_remove("PIP_NO_INDEX")
+            // Trust comes from the system store unless a test names a CA file.
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR");
         command
     }
 }
@@ -954,4 +957,80 @@ pub fn can_unshare_network() -> bool {
         .args(["-n", "true"])
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+/// A TLS front for a [`FakeIndex`], with a certificate from a private CA — what a
+/// corporate proxy that intercepts TLS presents. Each connection is decrypted, its one
+/// request passed to the plain index, and the answer (the index closes after one) sent back.
+pub struct TlsFront {
+    pub url: String,
+    /// The private CA's certificate (PEM), which no system store trusts.
+    pub ca_pem: String,
+}
+
+impl TlsFront {
+    pub fn start(backend: &FakeIndex) -> TlsFront {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "airlock test CA");
+        let ca_key = KeyPair::generate().unwrap();
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap();
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let backend_port = backend.port;
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let config = config.clone();
+                std::thread::spawn(move || relay(stream, config, backend_port));
+            }
+        });
+        TlsFront {
+            url: format!("https://127.0.0.1:{port}/simple/"),
+            ca_pem: ca_cert.pem(),
+        }
+    }
+}
+
+fn relay(stream: TcpStream, config: Arc<rustls::ServerConfig>, backend_port: u16) {
+    let connection = rustls::ServerConnection::new(config).unwrap();
+    let mut tls = rustls::StreamOwned::new(connection, stream);
+    // The request head ends at the blank line; the index is only ever sent GETs.
+    let mut request = Vec::new();
+    let mut byte = [0u8; 1];
+    while !request.ends_with(b"\r\n\r\n") {
+        match tls.read(&mut byte) {
+            Ok(1) => request.push(byte[0]),
+            // A client that refuses the certificate hangs up here.
+            _ => return,
+        }
+    }
+    let mut plain = TcpStream::connect(("127.0.0.1", backend_port)).unwrap();
+    plain.write_all(&request).unwrap();
+    let mut response = Vec::new();
+    plain.read_to_end(&mut response).unwrap();
+    let _ = tls.write_all(&response);
+    tls.conn.send_close_notify();
+    let _ = tls.flush();
 }
