@@ -346,6 +346,10 @@ fn rehearse_apt(
         format!("Dir::State::Lists={}", root.join("lists").display()),
         format!("Dir::Cache={}", root.join("cache").display()),
         format!("Dir::State::status={}", status.display()),
+        // apt's download methods drop to the `_apt` user, who cannot enter a private scratch
+        // directory or a project under a 0700 home. The rehearsal reads only airlock's own
+        // files, with no network, so the methods run as the caller.
+        "APT::Sandbox::User=root".into(),
         format!("APT::Install-Recommends={}", lock.recommends),
         format!("APT::Architecture={}", lock.architecture),
         format!("APT::Architectures={}", lock.architectures().join(",")),

@@ -1264,3 +1264,19 @@ fn pinned_sources_keep_a_moved_project_current_on_a_host_with_other_sources() {
         );
     }
 }
+
+/// A project under a directory only its owner may enter (a 0700 home, `mktemp -d`): apt's
+/// methods, which drop to the `_apt` user, could not read the rehearsal's lists there.
+#[test]
+fn rehearse_works_in_a_directory_only_its_owner_can_enter() {
+    use std::os::unix::fs::PermissionsExt;
+    let repository = repository(PACKAGES, FUTURE, None);
+    let project = apt_project(&repository, "\"curl\"");
+    std::fs::set_permissions(project.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    project.stderr_of(&["sync"], 0);
+    let Some((code, stderr)) = rehearse(&project) else {
+        return;
+    };
+    assert_eq!(code, 0, "{stderr}");
+    assert_mentions(&stderr, &["0 finding(s)"]);
+}
