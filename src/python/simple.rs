@@ -451,7 +451,17 @@ impl RequiresPythonCache {
         }
         let parsed = super::lenient::version_specifiers(text)
             .map(|(specifiers, _)| Some(Arc::new(specifiers)))
-            .map_err(|error| format!("its requires-python `{text}` is invalid: {error}"));
+            .map_err(|error| {
+                // The parser's text ends in a copy of the input with a caret line under it;
+                // in a one-line warning about index data the first line says it all.
+                let error = error.to_string();
+                let reason = error
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches(':');
+                format!("its requires-python `{text}` is invalid: {reason}")
+            });
         self.0.insert(text.to_string(), parsed.clone());
         parsed
     }
