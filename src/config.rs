@@ -79,6 +79,7 @@ struct RawAptSource {
 struct RawVerify {
     dockerfiles: Option<Vec<String>>,
     context: Option<String>,
+    builder: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,6 +180,8 @@ pub struct VerifyConfig {
     pub dockerfiles: Option<Vec<PathBuf>>,
     /// The build context the Dockerfiles are built with.
     pub context: PathBuf,
+    /// The builder `verify --build` uses (`--builder` wins).
+    pub builder: crate::verify::build::BuilderChoice,
 }
 
 /// Concurrent downloads by default: enough to fill a fast link, few enough for any server.
@@ -227,6 +230,7 @@ impl Config {
             verify: VerifyConfig {
                 dockerfiles: None,
                 context: root.clone(),
+                builder: Default::default(),
             },
             apt: AptConfig {
                 packages: Vec::new(),
@@ -308,6 +312,14 @@ impl Config {
                 "verify.context = {context:?}: must be a relative path inside the project"
             ));
         }
+        let builder = match verify.builder.as_deref().map(str::parse) {
+            None => Default::default(),
+            Some(Ok(builder)) => builder,
+            Some(Err(error)) => {
+                problems.push(format!("verify.builder: {error}"));
+                Default::default()
+            }
+        };
         let mut dockerfiles = None;
         if let Some(list) = &verify.dockerfiles {
             dockerfiles = Some(list.iter().map(|file| root.join(file)).collect());
@@ -408,6 +420,7 @@ impl Config {
             verify: VerifyConfig {
                 dockerfiles,
                 context: root.join(context),
+                builder,
             },
             apt: AptConfig {
                 packages: apt.packages,

@@ -306,6 +306,18 @@ pub struct VerifyFlags {
     pub lockfiles: Option<PathBuf>,
     pub wheelhouse: Option<PathBuf>,
     pub rehearse: bool,
+    /// `--build`, with `--builder` (flag or AIRLOCK_BUILDER) and `--keep`.
+    pub build: bool,
+    pub builder: Option<String>,
+    pub keep: bool,
+}
+
+/// How `verify --build` builds: the builder is `--builder` > AIRLOCK_BUILDER >
+/// `[verify] builder` > auto.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildSettings {
+    pub builder: crate::verify::build::BuilderChoice,
+    pub keep: bool,
 }
 
 /// What `verify` checks: the locks' freshness (as `resolve --check` would say it, offline),
@@ -322,6 +334,8 @@ pub struct VerifySettings {
     /// `[apt]` with what a project without airlock.toml recorded in its apt lock.
     pub apt: AptConfig,
     pub rehearse: bool,
+    /// `None` without `--build`.
+    pub build: Option<BuildSettings>,
 }
 
 /// The root a project with no airlock.toml was resolved from: where its locks' recorded
@@ -393,6 +407,20 @@ impl VerifySettings {
             LockMode::Check,
             cache_dir,
         )?;
+        let build = if flags.build {
+            let builder = match &flags.builder {
+                Some(name) => name
+                    .parse()
+                    .map_err(|error| SettingsError::Invalid(vec![format!("--builder: {error}")]))?,
+                None => config.verify.builder,
+            };
+            Some(BuildSettings {
+                builder,
+                keep: flags.keep,
+            })
+        } else {
+            None
+        };
         let from_locks = config.path.is_none();
         let python_freshness = check
             .python
@@ -420,6 +448,7 @@ impl VerifySettings {
             lockfiles,
             wheelhouse,
             rehearse: flags.rehearse,
+            build,
         })
     }
 }

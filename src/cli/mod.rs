@@ -92,6 +92,17 @@ struct VerifyArgs {
     /// target and compare with the lock. Python: AIRLOCK_PYTHON, else python3.
     #[arg(long)]
     rehearse: bool,
+    /// Also build each Dockerfile for real with the network off and nothing pulled; base
+    /// images must already be in the builder's local storage.
+    #[arg(long)]
+    build: bool,
+    /// The builder for --build: auto (docker when its daemon answers, then podman, then
+    /// buildah), docker, podman or buildah (default: [verify] builder, or auto).
+    #[arg(long, value_name = "NAME", env = "AIRLOCK_BUILDER")]
+    builder: Option<String>,
+    /// Keep the images --build made (tagged localhost/airlock-verify-…) instead of removing them.
+    #[arg(long, requires = "build")]
+    keep: bool,
 }
 
 #[derive(Args)]
@@ -260,7 +271,7 @@ pub fn main() -> ExitCode {
         Command::Resolve(args) => run_resolve(args, config, quiet, cli.verbose, LockMode::Write),
         Command::Fetch(args) => run_fetch(args, config, quiet),
         Command::Sync(args) => run_sync(args, config, quiet, cli.verbose),
-        Command::Verify(args) => run_verify(args, config),
+        Command::Verify(args) => run_verify(args, config, quiet),
         Command::Lint(args) => run_lint(args, config),
         Command::Export(args) => run_export(args, config),
     };
@@ -603,12 +614,15 @@ fn run_sync(args: SyncArgs, config: Option<&Path>, quiet: bool, verbose: u8) -> 
     Ok(code)
 }
 
-fn run_verify(args: VerifyArgs, config: Option<&Path>) -> Result<ExitCode> {
+fn run_verify(args: VerifyArgs, config: Option<&Path>, quiet: bool) -> Result<ExitCode> {
     let project = load_project(config)?;
     let flags = VerifyFlags {
         lockfiles: args.lockfiles.clone(),
         wheelhouse: args.wheelhouse.clone(),
         rehearse: args.rehearse,
+        build: args.build,
+        builder: args.builder.clone(),
+        keep: args.keep,
     };
     let settings = VerifySettings::new(&project, &flags, default_cache_dir())?;
     let root = &settings.root;
@@ -675,6 +689,38 @@ fn run_verify(args: VerifyArgs, config: Option<&Path>) -> Result<ExitCode> {
         findings.extend(apt);
     }
     findings.extend(audit_dockerfiles(&project, &[])?);
+    if let Some(build) = settings.build {
+        let engine = verify::build::ContainerCli::detect(build.builder)?;
+        let audit = audit_settings(&project)?;
+        let mut jobs = Vec::new();
+        for file in dockerfile_list(&project, &[]) {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let parsed = verify::dockerfile::parser::parse(&text);
+            jobs.push(verify::build::BuildJob {
+                uri: display_path(&file, &project.root),
+                images: verify::dockerfile::rules::base_images(&parsed, &audit),
+                dockerfile: file,
+                context: project.verify.context.clone(),
+                parsed,
+            });
+        }
+        let view = verify::build::LockView::read(&settings.lockfiles, root);
+        let show = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let progress = |what: &str| {
+            if show {
+                eprintln!("airlock: {what}…");
+            }
+        };
+        findings.extend(verify::build::verify_builds(
+            &engine,
+            &jobs,
+            &view,
+            &settings.wheelhouse,
+            verify::build::BuildOptions { keep: build.keep },
+            &progress,
+        )?);
+    }
     report_findings(&findings, args.format)
 }
 
@@ -684,14 +730,10 @@ fn run_lint(args: LintArgs, config: Option<&Path>) -> Result<ExitCode> {
     report_findings(&findings, args.format)
 }
 
-/// Audits `files` (or the configured / discovered Dockerfiles) against the project's settings.
-fn audit_dockerfiles(config: &Config, files: &[PathBuf]) -> Result<Vec<verify::Finding>> {
-    use verify::dockerfile::{DiskContext, audit_file, discover, rules::AuditSettings};
-    let context = DiskContext {
-        root: config.verify.context.clone(),
-    };
+/// What the Dockerfile rules compare the files with: the project's paths and locks.
+fn audit_settings(config: &Config) -> Result<verify::dockerfile::rules::AuditSettings> {
     let relative = |path: &Path| display_path(path, &config.verify.context);
-    let settings = AuditSettings {
+    Ok(verify::dockerfile::rules::AuditSettings {
         wheelhouse: relative(&config.fetch.wheelhouse),
         lockfiles: relative(&config.python.lockfiles),
         requirements: config
@@ -702,18 +744,30 @@ fn audit_dockerfiles(config: &Config, files: &[PathBuf]) -> Result<Vec<verify::F
             .collect(),
         targets: config.python.targets.clone(),
         source_builds: verify::dockerfile::source_builds(&config.python.lockfiles)?,
+    })
+}
+
+/// `files`, or the configured Dockerfiles, or those found in the project.
+fn dockerfile_list(config: &Config, files: &[PathBuf]) -> Vec<PathBuf> {
+    if !files.is_empty() {
+        return files.to_vec();
+    }
+    config
+        .verify
+        .dockerfiles
+        .clone()
+        .unwrap_or_else(|| verify::dockerfile::discover(&config.root))
+}
+
+/// Audits `files` (or the configured / discovered Dockerfiles) against the project's settings.
+fn audit_dockerfiles(config: &Config, files: &[PathBuf]) -> Result<Vec<verify::Finding>> {
+    use verify::dockerfile::{DiskContext, audit_file};
+    let context = DiskContext {
+        root: config.verify.context.clone(),
     };
-    let files = if !files.is_empty() {
-        files.to_vec()
-    } else {
-        config
-            .verify
-            .dockerfiles
-            .clone()
-            .unwrap_or_else(|| discover(&config.root))
-    };
+    let settings = audit_settings(config)?;
     let mut findings = Vec::new();
-    for file in files {
+    for file in dockerfile_list(config, files) {
         let uri = display_path(&file, &config.root);
         findings.extend(
             audit_file(&file, &uri, &context, &settings)

@@ -37,7 +37,7 @@ pub enum Arch {
 }
 
 impl Arch {
-    fn parse(text: &str) -> Option<Self> {
+    pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "x86_64" | "amd64" => Self::X86_64,
             "aarch64" | "arm64" => Self::Aarch64,
@@ -50,7 +50,7 @@ impl Arch {
     }
 
     /// The name in Linux platform tags and in `platform_machine` on Linux.
-    fn linux_name(self) -> &'static str {
+    pub fn linux_name(self) -> &'static str {
         match self {
             Self::X86_64 => "x86_64",
             Self::Aarch64 => "aarch64",

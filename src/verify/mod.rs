@@ -5,6 +5,7 @@
 //! scanning uploads take). Nothing here opens a socket: verify builds no HTTP client at all.
 
 pub mod apt;
+pub mod build;
 pub mod closure;
 pub mod dockerfile;
 pub mod integrity;
@@ -167,6 +168,24 @@ pub const RULES: &[(&str, &str)] = &[
         "apt-get cannot install the requested packages from the local repository, offline",
     ),
     ("RH102", "apt's offline plan differs from the apt lock"),
+    (
+        "BD101",
+        "A base image's Python or platform is none of the lock's targets",
+    ),
+    (
+        "BD102",
+        "A base image's glibc is older than the lock target's manylinux allows",
+    ),
+    ("BD103", "A base image's Python could not be read"),
+    ("BD201", "The offline build failed at a step"),
+    (
+        "BD202",
+        "pip could not install a locked package in the offline build",
+    ),
+    ("BD203", "A build step tried to reach the network"),
+    ("BD204", "An sdist did not build in the offline build"),
+    ("BD205", "The Dockerfile built with no network"),
+    ("BD206", "A built image could not be removed"),
 ];
 
 /// Output formats.
@@ -452,13 +471,14 @@ mod tests {
             include_str!("closure.rs"),
             include_str!("rehearse.rs"),
             include_str!("apt.rs"),
+            include_str!("build.rs"),
         ];
         let mut seen = std::collections::BTreeSet::new();
         for source in sources {
             for (start, _) in source.match_indices('"') {
                 let id = source[start + 1..].split('"').next().unwrap_or("");
                 let shaped = id.len() == 5
-                    && ["AL", "AP", "RH"].contains(&&id[..2])
+                    && ["AL", "AP", "RH", "BD"].contains(&&id[..2])
                     && id[2..].bytes().all(|b| b.is_ascii_digit());
                 if shaped {
                     seen.insert(id.to_string());

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `airlock` binary against a fake index on 127.0.0.1.
 
 mod apt;
+mod build;
 mod fetch;
 mod hostile;
 mod lint;

@@ -553,6 +553,95 @@ fn check_heredoc_errexit(instruction: &Instruction, line: usize, add: &mut Add<'
     }
 }
 
+/// The first pass over a Dockerfile: its stages, and which ones install packages (the
+/// air-gapped ones); also the global ARGs (those before the first FROM).
+fn stages_of(file: &Dockerfile, settings: &AuditSettings) -> (Variables, Vec<Stage>) {
+    let mut global = Variables::new();
+    let mut stages: Vec<Stage> = Vec::new();
+    let mut current: Option<usize> = None;
+    for instruction in &file.instructions {
+        match instruction.keyword.as_str() {
+            "FROM" => {
+                let words = split_words(&instruction.args);
+                let base = words
+                    .first()
+                    .map(|w| expand(w, &global))
+                    .unwrap_or_default();
+                let name = match words.as_slice() {
+                    [_, as_word, name, ..] if as_word.eq_ignore_ascii_case("as") => {
+                        Some(name.to_ascii_lowercase())
+                    }
+                    _ => None,
+                };
+                let inherited = stages
+                    .iter()
+                    .find(|s| s.name.as_deref() == Some(&base.to_ascii_lowercase()))
+                    .map(|s| (s.variables.clone(), s.docker_clean_disabled))
+                    .unwrap_or_default();
+                stages.push(Stage {
+                    name,
+                    base,
+                    line: instruction.line,
+                    variables: inherited.0,
+                    air_gapped: false,
+                    feeds_air_gapped: false,
+                    docker_clean_disabled: inherited.1,
+                    copies: Vec::new(),
+                });
+                current = Some(stages.len() - 1);
+            }
+            "ARG" => {
+                for word in split_words(&instruction.args) {
+                    let (name, value) = match word.split_once('=') {
+                        Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                        None => (word.clone(), None),
+                    };
+                    match current {
+                        None => {
+                            global.insert(name, value.unwrap_or_default());
+                        }
+                        Some(at) => {
+                            let value = value
+                                .or_else(|| global.get(&name).cloned())
+                                .unwrap_or_default();
+                            stages[at].variables.insert(name, value);
+                        }
+                    }
+                }
+            }
+            "RUN" => {
+                if let Some(at) = current {
+                    let mounts: Vec<Mount> = instruction
+                        .flags
+                        .iter()
+                        .filter(|(name, _)| name == "mount")
+                        .map(|(_, value)| parse_mount(value, &stages[at].variables))
+                        .collect();
+                    let installs = simple_commands(&run_script(instruction))
+                        .iter()
+                        .any(|(_, words)| install_command(words).is_some());
+                    if installs || mounts.iter().any(|m| is_wheelhouse_mount(m, settings)) {
+                        stages[at].air_gapped = true;
+                    }
+                    if installs {
+                        for mount in &mounts {
+                            if let Some(source) = mount
+                                .from
+                                .as_deref()
+                                .and_then(|from| stage_named(&stages[..at], from))
+                            {
+                                stages[source].feeds_air_gapped = true;
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (global, stages)
+}
+
 /// Audits one Dockerfile. `uri` names it in findings.
 pub fn audit(
     file: &Dockerfile,
@@ -591,92 +680,7 @@ pub fn audit(
         );
     }
     let dockerignore = context.dockerignore().unwrap_or_default();
-    let mut global = Variables::new();
-    let mut stages: Vec<Stage> = Vec::new();
-    // First pass: stages, and which ones install from the wheelhouse (the air-gapped ones).
-    {
-        let mut current: Option<usize> = None;
-        for instruction in &file.instructions {
-            match instruction.keyword.as_str() {
-                "FROM" => {
-                    let words = split_words(&instruction.args);
-                    let base = words
-                        .first()
-                        .map(|w| expand(w, &global))
-                        .unwrap_or_default();
-                    let name = match words.as_slice() {
-                        [_, as_word, name, ..] if as_word.eq_ignore_ascii_case("as") => {
-                            Some(name.to_ascii_lowercase())
-                        }
-                        _ => None,
-                    };
-                    let inherited = stages
-                        .iter()
-                        .find(|s| s.name.as_deref() == Some(&base.to_ascii_lowercase()))
-                        .map(|s| (s.variables.clone(), s.docker_clean_disabled))
-                        .unwrap_or_default();
-                    stages.push(Stage {
-                        name,
-                        base,
-                        line: instruction.line,
-                        variables: inherited.0,
-                        air_gapped: false,
-                        feeds_air_gapped: false,
-                        docker_clean_disabled: inherited.1,
-                        copies: Vec::new(),
-                    });
-                    current = Some(stages.len() - 1);
-                }
-                "ARG" => {
-                    for word in split_words(&instruction.args) {
-                        let (name, value) = match word.split_once('=') {
-                            Some((n, v)) => (n.to_string(), Some(v.to_string())),
-                            None => (word.clone(), None),
-                        };
-                        match current {
-                            None => {
-                                global.insert(name, value.unwrap_or_default());
-                            }
-                            Some(at) => {
-                                let value = value
-                                    .or_else(|| global.get(&name).cloned())
-                                    .unwrap_or_default();
-                                stages[at].variables.insert(name, value);
-                            }
-                        }
-                    }
-                }
-                "RUN" => {
-                    if let Some(at) = current {
-                        let mounts: Vec<Mount> = instruction
-                            .flags
-                            .iter()
-                            .filter(|(name, _)| name == "mount")
-                            .map(|(_, value)| parse_mount(value, &stages[at].variables))
-                            .collect();
-                        let installs = simple_commands(&run_script(instruction))
-                            .iter()
-                            .any(|(_, words)| install_command(words).is_some());
-                        if installs || mounts.iter().any(|m| is_wheelhouse_mount(m, settings)) {
-                            stages[at].air_gapped = true;
-                        }
-                        if installs {
-                            for mount in &mounts {
-                                if let Some(source) = mount
-                                    .from
-                                    .as_deref()
-                                    .and_then(|from| stage_named(&stages[..at], from))
-                                {
-                                    stages[source].feeds_air_gapped = true;
-                                }
-                            }
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
+    let (global, mut stages) = stages_of(file, settings);
     // Second pass: the rules, with variables as they are at each instruction.
     let mut stage_index: Option<usize> = None;
     let mut variables = Variables::new();
@@ -901,18 +905,57 @@ pub fn audit(
 
 type Add<'a> = dyn FnMut(&'static str, Severity, usize, String) + 'a;
 
-fn check_base_image(stage: &Stage, stages: &[Stage], settings: &AuditSettings, add: &mut Add<'_>) {
-    // Follow `FROM <stage>` to the image the stage really starts from.
-    let mut base = stage.base.to_ascii_lowercase();
+/// The image a stage really starts from: `FROM <stage>` followed to its own FROM.
+fn external_base(stage: &Stage, stages: &[Stage]) -> String {
+    let mut base = stage.base.clone();
     for _ in 0..stages.len() {
+        let lower = base.to_ascii_lowercase();
         match stages
             .iter()
-            .find(|s| s.name.as_deref() == Some(base.as_str()))
+            .find(|s| s.name.as_deref() == Some(lower.as_str()))
         {
-            Some(parent) => base = parent.base.to_ascii_lowercase(),
+            Some(parent) => base = parent.base.clone(),
             None => break,
         }
     }
+    base
+}
+
+/// An image a build takes from the builder's storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseImage {
+    /// As the Dockerfile names it, global ARGs expanded.
+    pub image: String,
+    /// The line of the first FROM that starts from it.
+    pub line: usize,
+    /// A stage built on it installs packages: its Python is the one the lock must fit.
+    pub installs: bool,
+}
+
+/// The images `file` starts its stages from (each once, in order of appearance), with
+/// whether a stage on it installs packages. `scratch` is no image.
+pub fn base_images(file: &Dockerfile, settings: &AuditSettings) -> Vec<BaseImage> {
+    let (_, stages) = stages_of(file, settings);
+    let mut images: Vec<BaseImage> = Vec::new();
+    for stage in &stages {
+        let image = external_base(stage, &stages);
+        if image.is_empty() || image.eq_ignore_ascii_case("scratch") {
+            continue;
+        }
+        match images.iter_mut().find(|known| known.image == image) {
+            Some(known) => known.installs |= stage.air_gapped,
+            None => images.push(BaseImage {
+                image,
+                line: stage.line,
+                installs: stage.air_gapped,
+            }),
+        }
+    }
+    images
+}
+
+fn check_base_image(stage: &Stage, stages: &[Stage], settings: &AuditSettings, add: &mut Add<'_>) {
+    let base = external_base(stage, stages).to_ascii_lowercase();
     let Some((major, minor, musl, glibc)) = python_image(&base) else {
         return;
     };
