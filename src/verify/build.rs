@@ -775,6 +775,7 @@ const NETWORK_SIGNS: &[&str] = &[
     "failed to establish a new connection",
     "no address associated with hostname",
     "could not connect to",
+    "connection refused",
     "connecttimeouterror",
     "failed to fetch http",
 ];
