@@ -949,36 +949,46 @@ pub fn explain_missing(
     let dist = locked[0];
     let pinned = format!("{}=={} ({})", dist.name, dist.version, dist.lockfile);
     let image_target = python.and_then(ImagePython::as_target);
-    let fits = |file: &str| -> bool {
-        if !file.ends_with(".whl") {
-            // An sdist builds anywhere it has its build requirements.
-            return true;
-        }
-        match (&image_target, WheelFilename::from_str(file)) {
-            (Some(target), Ok(wheel)) => target.tags().is_compatible(&wheel),
-            _ => true,
-        }
-    };
-    let fitting: Vec<&String> = dist.files.iter().filter(|f| fits(f)).collect();
+    let in_wheelhouse = |file: &str| wheelhouse.iter().any(|w| w == file);
+    let (wheels, sdists): (Vec<&String>, Vec<&String>) =
+        dist.files.iter().partition(|f| f.ends_with(".whl"));
+    let fitting: Vec<&String> = wheels
+        .iter()
+        .copied()
+        .filter(
+            |file| match (&image_target, WheelFilename::from_str(file)) {
+                (Some(target), Ok(wheel)) => target.tags().is_compatible(&wheel),
+                // Without the image's tags every wheel is given the benefit of the doubt.
+                _ => true,
+            },
+        )
+        .collect();
     if fitting.is_empty() {
         let python = python.map_or_else(|| "this image's Python".to_string(), ToString::to_string);
+        let sdist = match sdists.first() {
+            Some(sdist) if !in_wheelhouse(sdist) => format!(
+                ", and its sdist {sdist} is not in the wheelhouse (no lock target builds it)"
+            ),
+            _ => String::new(),
+        };
         return format!(
-            "pip found no distribution for {requirement}: {pinned} is locked with {}, and none of them installs on {python}; lock for this image's Python or build FROM the image the lock targets",
-            dist.files.join(", ")
+            "pip found no distribution for {requirement}: {pinned} is locked with {}, none of which installs on {python}{sdist}; lock for this image's Python or build FROM the image the lock targets",
+            wheels
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
-    let absent: Vec<&&String> = fitting
+    let absent: Vec<&str> = fitting
         .iter()
-        .filter(|f| !wheelhouse.iter().any(|w| w == f.as_str()))
+        .filter(|f| !in_wheelhouse(f))
+        .map(|f| f.as_str())
         .collect();
     if absent.len() == fitting.len() {
         return format!(
             "pip found no distribution for {requirement}: {pinned} is locked, but {} {} not in the wheelhouse; run `airlock fetch`",
-            absent
-                .iter()
-                .map(|f| f.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            absent.join(", "),
             if absent.len() == 1 { "is" } else { "are" }
         );
     }
@@ -986,6 +996,52 @@ pub fn explain_missing(
         "pip found no distribution for {requirement}, although {pinned} fits this image and {} is in the wheelhouse: check that the step's --find-links names the wheelhouse mount's target",
         fitting[0]
     )
+}
+
+/// Why pip's hash check refused a file: the file it picked is either a locked one that
+/// changed, or a file no lock lists for that version (a stray another lock left in the
+/// wheelhouse, which pip prefers when it fits the image and the locked ones do not).
+pub fn explain_hash_mismatch(
+    named: &[String],
+    view: &LockView,
+    python: Option<&ImagePython>,
+) -> String {
+    let picked = named.iter().find_map(|line| {
+        let (_, url) = line.split_once("file://")?;
+        let path = url.split([' ', ')', ':']).next()?;
+        let file = path.rsplit('/').next()?;
+        Some(file.to_string())
+    });
+    let Some(file) = picked else {
+        return "pip refused files whose sha256 differs from the hashes it was given; run `airlock verify` for the wheelhouse's integrity and `airlock fetch` to replace what differs".to_string();
+    };
+    let locked = WheelFilename::from_str(&file).ok().and_then(|wheel| {
+        let name = canonical(wheel.name.as_ref());
+        let version = wheel.version.to_string();
+        view.dists
+            .iter()
+            .find(|d| canonical(&d.name) == name && d.version == version)
+    });
+    match locked {
+        Some(dist) if dist.files.contains(&file) => format!(
+            "pip refused {file}: it is the file the lock has for {}=={}, but its sha256 differs from the lock; `airlock verify` reports it (AL102) and `airlock fetch` replaces it",
+            dist.name, dist.version
+        ),
+        Some(dist) => {
+            let python =
+                python.map_or_else(|| "this image's Python".to_string(), ToString::to_string);
+            format!(
+                "pip picked {file}, which no lock lists for {}=={} ({} has {}): a file left in the wheelhouse by another lock (AL103) that fits {python} where the locked ones may not; remove stray files, and lock for the image's Python",
+                dist.name,
+                dist.version,
+                dist.lockfile,
+                dist.files.join(", ")
+            )
+        }
+        None => format!(
+            "pip refused {file}, which no lock lists: a stray file in the wheelhouse (AL103); remove it"
+        ),
+    }
 }
 
 /// One Dockerfile to build.
@@ -1203,12 +1259,8 @@ fn failure_finding(
         Diagnosis::HashMismatch(named) => (
             "BD202",
             format!(
-                "`{short}` failed: pip refused files whose sha256 differs from the lock ({}); run `airlock verify` for the wheelhouse's integrity and `airlock fetch` to replace them:{shown}",
-                if named.is_empty() {
-                    "see below".to_string()
-                } else {
-                    named.join("; ")
-                }
+                "`{short}` failed: {}:{shown}",
+                explain_hash_mismatch(&named, view, python)
             ),
         ),
         Diagnosis::SdistBuild(name) => (
@@ -1447,7 +1499,7 @@ RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \\
         let wrong_python = explain_missing("fastlib==1.0", &view(), Some(&py311), &wheelhouse);
         assert!(
             wrong_python.contains("fastlib==1.0 (lockfiles/pylock.app.toml)")
-                && wrong_python.contains("none of them installs on CPython 3.11.2"),
+                && wrong_python.contains("none of which installs on CPython 3.11.2"),
             "{wrong_python}"
         );
         let missing = explain_missing("Six==1.16.0", &view(), Some(&py311), &[]);
@@ -1464,6 +1516,34 @@ RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \\
             &["six-1.16.0-py2.py3-none-any.whl".to_string()],
         );
         assert!(present.contains("--find-links"), "{present}");
+    }
+
+    #[test]
+    fn a_hash_refusal_tells_a_stray_file_from_a_changed_one() {
+        let py311 = python(
+            (3, 11, 2),
+            "x86_64",
+            Libc::Glibc {
+                major: 2,
+                minor: 36,
+            },
+        );
+        let stray = vec![
+            "fastlib==1.0 from file:///wheelhouse/fastlib-1.0-cp311-cp311-manylinux_2_17_x86_64.whl (from -r /tmp/r.txt (line 6)):".to_string(),
+        ];
+        let said = explain_hash_mismatch(&stray, &view(), Some(&py311));
+        assert!(
+            said.contains("pip picked fastlib-1.0-cp311-cp311-manylinux_2_17_x86_64.whl, which no lock lists for fastlib==1.0")
+                && said.contains("has fastlib-1.0-cp312-cp312-manylinux_2_17_x86_64.whl")
+                && said.contains("CPython 3.11.2"),
+            "{said}"
+        );
+        let changed = vec![
+            "six==1.16.0 from file:///wheelhouse/six-1.16.0-py2.py3-none-any.whl:".to_string(),
+        ];
+        let said = explain_hash_mismatch(&changed, &view(), Some(&py311));
+        assert!(said.contains("its sha256 differs from the lock"), "{said}");
+        assert!(explain_hash_mismatch(&[], &view(), None).contains("airlock verify"));
     }
 
     #[test]

@@ -270,7 +270,7 @@ fn a_lock_for_another_python_fails_with_pips_message_mapped_to_the_lock() {
             ),
             "error BD202: `RUN --mount=type=bind,source=wheelhouse",
             &format!(
-                "fastlib==1.0 (lockfiles/pylock.app.toml) is locked with {wheel}, and none of them installs on CPython {}",
+                "fastlib==1.0 (lockfiles/pylock.app.toml) is locked with {wheel}, none of which installs on CPython {}",
                 base.python.short
             ),
             "| ERROR: No matching distribution found for fastlib==1.0",
