@@ -130,6 +130,8 @@ pub struct LockedWheel {
     pub item: DownloadItem,
     pub package: String,
     pub version: String,
+    /// The first lock that lists it.
+    pub lock: PathBuf,
 }
 
 /// The content check fetch runs on every file before it enters the wheelhouse: what verify
@@ -235,6 +237,7 @@ pub fn locked_wheels(dir: &Path) -> Result<(usize, Vec<LockedWheel>), FetchError
                             item,
                             package: package.name.clone(),
                             version: package.version.clone(),
+                            lock: path.clone(),
                         };
                         items.insert(wheel.name.to_string(), (locked, label.clone()));
                     }

@@ -12,6 +12,7 @@
 //! - [`reporter`]: how the library reports progress without printing.
 //! - [`sandbox`]: running a program with no network (`unshare -n`, or `-rn` unprivileged).
 
+pub mod bundle;
 pub mod config;
 pub mod dates;
 pub mod debian;
@@ -22,5 +23,6 @@ pub mod net;
 pub mod python;
 pub mod reporter;
 pub mod sandbox;
+pub mod sbom;
 pub mod settings;
 pub mod verify;

@@ -453,6 +453,39 @@ impl VerifySettings {
     }
 }
 
+/// What `bundle create` was told on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct BundleFlags {
+    pub lockfiles: Option<PathBuf>,
+    pub wheelhouse: Option<PathBuf>,
+}
+
+/// What `bundle create` packs: the project's configuration, requirements files (configured,
+/// and those the locks record), locks, wheelhouse, and the Dockerfiles verify audits
+/// (configured or found) with the build context they use.
+pub fn bundle_inputs(config: &Config, flags: &BundleFlags) -> crate::bundle::Inputs {
+    let root = &config.root;
+    crate::bundle::Inputs {
+        root: root.clone(),
+        config_file: config.path.clone(),
+        requirements: config.python.requirements.clone(),
+        lockfiles: flags
+            .lockfiles
+            .clone()
+            .unwrap_or_else(|| config.python.lockfiles.clone()),
+        wheelhouse: flags
+            .wheelhouse
+            .clone()
+            .unwrap_or_else(|| config.fetch.wheelhouse.clone()),
+        dockerfiles: config
+            .verify
+            .dockerfiles
+            .clone()
+            .unwrap_or_else(|| crate::verify::dockerfile::discover(root)),
+        context: config.verify.context.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

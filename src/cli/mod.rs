@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 a check found problems, 2 airlock could not do its job.
 
+mod bundle;
 mod progress;
 
 use std::path::{Path, PathBuf};
@@ -59,6 +60,9 @@ enum Command {
     Lint(LintArgs),
     /// Write a lock as a hash-pinned requirements file.
     Export(ExportArgs),
+    /// The air-gap kit: create, verify and unpack a reproducible, signed archive.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
 }
 
 #[derive(Args)]
@@ -274,6 +278,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => run_verify(args, config, quiet),
         Command::Lint(args) => run_lint(args, config),
         Command::Export(args) => run_export(args, config),
+        Command::Bundle(command) => bundle::run(command, config, quiet),
     };
     match outcome {
         Ok(code) => code,

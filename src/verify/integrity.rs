@@ -686,6 +686,7 @@ mod tests {
             },
             package: "a".into(),
             version: "1.0".into(),
+            lock: "lockfiles/pylock.a.toml".into(),
         };
         let findings = check_wheel(&path, "wheelhouse/a-1.0-py3-none-any.whl", &wheel);
         let messages: Vec<&str> = findings

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::support::{FakeIndex, assert_mentions};
 
-fn key(seed: u64) -> SignedSecretKey {
+pub(crate) fn key(seed: u64) -> SignedSecretKey {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut params = SecretKeyParamsBuilder::default();
     params

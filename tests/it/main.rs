@@ -2,6 +2,7 @@
 
 mod apt;
 mod build;
+mod bundle;
 mod fetch;
 mod hostile;
 mod lint;

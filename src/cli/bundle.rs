@@ -1,0 +1,338 @@
+//! `airlock bundle create|verify|unpack`: arguments and printing; the work is in
+//! `airlock::bundle`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+
+use airlock::bundle;
+use airlock::settings::{BundleFlags, bundle_inputs, load_project};
+
+#[derive(Subcommand)]
+pub enum BundleCommand {
+    /// Pack the project for the far side: config, requirements, locks, the locked wheels,
+    /// sdists and .debs, Dockerfiles and their context files, with a manifest and an SBOM.
+    Create(CreateArgs),
+    /// Check a bundle offline without unpacking it: every file against the manifest, the
+    /// manifest against its signature (--key), the SBOM against the manifest.
+    Verify(VerifyArgs),
+    /// Verify a bundle and unpack it into DIR (default: the current directory).
+    Unpack(UnpackArgs),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+pub struct CreateArgs {
+    /// The archive to write (with --split-size: FILE.001, FILE.002, … and FILE.sha256).
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    /// Pack only what changed since this earlier bundle (a delta; its first volume).
+    #[arg(long, value_name = "OLD_BUNDLE")]
+    since: Option<PathBuf>,
+    /// With --since: have the far side remove files the new locks no longer need.
+    #[arg(long, requires = "since")]
+    prune: bool,
+    /// Cut the archive into volumes of at most SIZE bytes (K, M, G, T: powers of 1024).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    split_size: Option<u64>,
+    /// Sign the manifest with this OpenPGP secret key (armoured or binary); its passphrase,
+    /// if any, from AIRLOCK_BUNDLE_SIGNING_PASSPHRASE.
+    #[arg(long, value_name = "KEY")]
+    sign_key: Option<PathBuf>,
+    /// Where the lockfiles are (default: [python] lockfiles, or lockfiles/).
+    #[arg(long, value_name = "DIR")]
+    lockfiles: Option<PathBuf>,
+    /// The wheelhouse directory (default: [fetch] wheelhouse, or wheelhouse/).
+    #[arg(long, value_name = "DIR")]
+    wheelhouse: Option<PathBuf>,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The bundle (the first volume of a split one: FILE.001).
+    file: PathBuf,
+    /// Require a signature by this OpenPGP public key (or keyring).
+    #[arg(long, value_name = "PUB")]
+    key: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+#[derive(Args)]
+pub struct UnpackArgs {
+    /// The bundle (the first volume of a split one: FILE.001).
+    file: PathBuf,
+    /// Where to unpack (default: the current directory).
+    dir: Option<PathBuf>,
+    /// Require a signature by this OpenPGP public key (or keyring).
+    #[arg(long, value_name = "PUB")]
+    key: Option<PathBuf>,
+    /// Replace files that differ from what the bundle carries even when no earlier bundle put
+    /// them there, and links in the way.
+    #[arg(long)]
+    force: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+/// `4G`, `700M`, `1.5G`, `4096`: bytes, K/M/G/T as powers of 1024 (a trailing `B`/`iB` is
+/// accepted).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let upper = trimmed.to_ascii_uppercase();
+    let upper = upper
+        .strip_suffix("IB")
+        .or_else(|| upper.strip_suffix('B'))
+        .unwrap_or(&upper);
+    let (number, unit) = match upper.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((at, _)) => (&upper[..at], &upper[at..]),
+        None => (upper, ""),
+    };
+    let multiplier: u64 = match unit {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return Err(format!("`{text}`: the unit must be K, M, G or T")),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size such as 4G or 700M"))?;
+    let bytes = (value * multiplier as f64) as u64;
+    if bytes < 1024 * 1024 {
+        return Err(format!("`{text}`: a volume must be at least 1M"));
+    }
+    Ok(bytes)
+}
+
+fn bar(quiet: bool, label: &str) -> Option<indicatif::ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix:.bold} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("the template is valid")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_string());
+    Some(bar)
+}
+
+fn keyring(path: Option<&Path>) -> Result<Option<airlock::debian::signature::Keyring>> {
+    let Some(path) = path else { return Ok(None) };
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Some(airlock::debian::signature::Keyring::from_bytes(
+        &bytes,
+        &path.display().to_string(),
+    )?))
+}
+
+pub fn run(command: BundleCommand, config: Option<&Path>, quiet: bool) -> Result<ExitCode> {
+    match command {
+        BundleCommand::Create(args) => create(args, config, quiet),
+        BundleCommand::Verify(args) => verify(args, quiet),
+        BundleCommand::Unpack(args) => unpack(args, quiet),
+    }
+}
+
+fn create(args: CreateArgs, config: Option<&Path>, quiet: bool) -> Result<ExitCode> {
+    let project = load_project(config)?;
+    let flags = BundleFlags {
+        lockfiles: args.lockfiles,
+        wheelhouse: args.wheelhouse,
+    };
+    let inputs = bundle_inputs(&project, &flags);
+    let signer = match &args.sign_key {
+        Some(path) => Some(airlock::debian::signing::RepositorySigner::load(
+            path,
+            std::env::var("AIRLOCK_BUNDLE_SIGNING_PASSPHRASE").ok(),
+        )?),
+        None => None,
+    };
+    let epoch =
+        match std::env::var("SOURCE_DATE_EPOCH") {
+            Ok(value) => Some(value.trim().parse::<u64>().with_context(|| {
+                format!("SOURCE_DATE_EPOCH={value:?} is not a number of seconds")
+            })?),
+            Err(_) => None,
+        };
+    let name = std::path::absolute(&project.root)
+        .ok()
+        .and_then(|root| root.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "project".into());
+    let options = bundle::CreateOptions {
+        output: args.output,
+        since: args.since,
+        prune: args.prune,
+        split_size: args.split_size,
+        signer,
+        epoch,
+        name,
+    };
+    let bar = bar(quiet, "packing");
+    let started = std::time::Instant::now();
+    let report = bundle::create(&inputs, &options, &|done, total| {
+        if let Some(bar) = &bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    })?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "files": report.files,
+                "included": report.included,
+                "bytes": report.bytes,
+                "volumes": report.volumes.iter().map(|(path, sha256, size)| serde_json::json!({"path": path, "sha256": sha256, "size": size})).collect::<Vec<_>>(),
+                "manifest-sha256": report.manifest_sha256,
+                "signed-by": report.signed_by,
+                "base": report.base,
+                "removed": report.removed,
+                "left-out": report.left_out,
+                "seconds": seconds,
+            }))?
+        ),
+        Format::Text if !quiet => {
+            let size: u64 = report.volumes.iter().map(|(_, _, size)| size).sum();
+            eprintln!(
+                "packed {} of {} file(s) ({:.1} MiB) into {} volume(s), {:.1} MiB, in {seconds:.1}s",
+                report.included,
+                report.files,
+                report.bytes as f64 / 1048576.0,
+                report.volumes.len(),
+                size as f64 / 1048576.0,
+            );
+            for (path, sha256, _) in &report.volumes {
+                eprintln!("  {path}  sha256 {sha256}");
+            }
+            if let Some(base) = &report.base {
+                eprintln!(
+                    "a delta on top of {base}; {} file(s) for the far side to remove",
+                    report.removed
+                );
+            }
+            match &report.signed_by {
+                Some(fingerprint) => eprintln!("manifest signed by {fingerprint}"),
+                None => eprintln!("manifest not signed (--sign-key signs it)"),
+            }
+            for left in &report.left_out {
+                eprintln!("left out: {left}");
+            }
+        }
+        Format::Text => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_read(read: &bundle::ReadReport, format: Format, quiet: bool, done: &str) -> ExitCode {
+    let ok = read.problems.is_empty();
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"ok": ok, "report": read}))
+                .expect("a report serialises")
+        ),
+        Format::Text => {
+            for problem in &read.problems {
+                eprintln!("error: {problem}");
+            }
+            if ok && !quiet {
+                eprintln!(
+                    "{done}: {} file(s), {:.1} MiB, {} volume(s); {}",
+                    read.files_checked,
+                    read.bytes as f64 / 1048576.0,
+                    read.volumes,
+                    match (&read.signed_by, read.signed) {
+                        (Some(fingerprint), _) => format!("manifest signed by {fingerprint}"),
+                        (None, true) => "signed, signature not checked (give --key)".into(),
+                        (None, false) => "not signed".into(),
+                    }
+                );
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn verify(args: VerifyArgs, quiet: bool) -> Result<ExitCode> {
+    let key = keyring(args.key.as_deref())?;
+    let bar = bar(quiet, "verifying");
+    let read = bundle::verify(&args.file, key.as_ref(), &|done, total| {
+        if let Some(bar) = &bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    })?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    Ok(print_read(&read, args.format, quiet, "verified"))
+}
+
+fn unpack(args: UnpackArgs, quiet: bool) -> Result<ExitCode> {
+    let key = keyring(args.key.as_deref())?;
+    let dir = args.dir.unwrap_or_else(|| PathBuf::from("."));
+    let bar = bar(quiet, "unpacking");
+    let report = bundle::unpack(
+        &args.file,
+        &dir,
+        key.as_ref(),
+        args.force,
+        &|done, total| {
+            if let Some(bar) = &bar {
+                bar.set_length(total);
+                bar.set_position(done);
+            }
+        },
+    )?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let code = print_read(&report.read, args.format, quiet, "verified");
+    if report.read.problems.is_empty() && !quiet && args.format == Format::Text {
+        eprintln!(
+            "unpacked into {}: {} written, {} already there, {} removed",
+            dir.display(),
+            report.written,
+            report.unchanged,
+            report.removed
+        );
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_take_binary_units() {
+        assert_eq!(super::parse_size("4G"), Ok(4 << 30));
+        assert_eq!(super::parse_size("700MiB"), Ok(700 << 20));
+        assert_eq!(super::parse_size("1.5g"), Ok(3 << 29));
+        assert!(super::parse_size("12").is_err());
+        assert!(super::parse_size("4X").is_err());
+    }
+}
