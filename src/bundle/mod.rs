@@ -516,7 +516,7 @@ pub struct CreateReport {
     pub left_out: Vec<String>,
 }
 
-/// Hashes every source on all cores.
+/// Hashes every source that no lock gives a digest for, on all cores.
 fn hash_sources(sources: &[Source]) -> Vec<Result<(Sha256Hex, u64), BundleError>> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -538,8 +538,13 @@ fn hash_sources(sources: &[Source]) -> Vec<Result<(Sha256Hex, u64), BundleError>
                         Ok(meta) if !meta.file_type().is_file() => Err(BundleError::Input(
                             format!("{} is not a regular file", source.path),
                         )),
-                        Ok(_) => crate::net::download::hash_file(&source.disk)
-                            .map_err(read_error(&source.disk)),
+                        // A locked file's digest is the lock's; it is checked as it is packed
+                        // (one read, not two).
+                        Ok(meta) => match &source.expected {
+                            Some(expected) => Ok((expected.clone(), meta.len())),
+                            None => crate::net::download::hash_file(&source.disk)
+                                .map_err(read_error(&source.disk)),
+                        },
                     };
                     *results[at].lock().expect("hash slot") = Some(result);
                 }
@@ -712,7 +717,8 @@ pub fn create(
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
     encoder.multithread(workers.max(1)).map_err(write_error)?;
     encoder.include_checksum(true).map_err(write_error)?;
-    let mut tar = tar::Builder::new(encoder);
+    // tar writes in small pieces; zstd takes its input in large ones.
+    let mut tar = tar::Builder::new(std::io::BufWriter::with_capacity(1 << 20, encoder));
     tar.mode(tar::HeaderMode::Deterministic);
     let mut append = |path: &str, data: &mut dyn Read, size: u64, mode: u32| {
         let mut header = header(size, mode, epoch);
@@ -753,16 +759,28 @@ pub fn create(
             append(&file.path, &mut reader, file.size, mode_of(&source.disk))?;
             let digest = Sha256Hex::from_digest(&reader.hasher.finalize());
             if digest != file.sha256 || reader.length != file.size {
-                return Err(BundleError::Input(format!(
-                    "{} changed while it was being packed; run `bundle create` again",
-                    file.path
-                )));
+                // Nothing is left behind: the unfinished volumes are removed.
+                return Err(match &source.expected {
+                    Some(expected) => BundleError::Changed {
+                        path: file.path.clone(),
+                        actual: digest.to_string(),
+                        expected: expected.to_string(),
+                        lock: source.lock.clone().unwrap_or_default(),
+                    },
+                    None => BundleError::Input(format!(
+                        "{} changed while it was being packed; run `bundle create` again",
+                        file.path
+                    )),
+                });
             }
         }
         done += file.size;
         progress(done, total);
     }
-    let encoder = tar.into_inner().map_err(write_error)?;
+    let buffered = tar.into_inner().map_err(write_error)?;
+    let encoder = buffered
+        .into_inner()
+        .map_err(|error| write_error(error.into_error()))?;
     let writer = encoder.finish().map_err(write_error)?;
     let written = writer.finish().map_err(write_error)?;
     Ok(CreateReport {

@@ -33,7 +33,9 @@ fn partial_path(path: &Path) -> PathBuf {
 struct OpenVolume {
     file: File,
     written: u64,
-    hasher: Sha256,
+    /// Volumes of a split archive are hashed for the sums file; a single file is not (a
+    /// quarter of the packing time; its manifest's digest identifies the bundle).
+    hasher: Option<Sha256>,
     path: PathBuf,
 }
 
@@ -72,7 +74,7 @@ impl VolumeWriter {
         self.current = Some(OpenVolume {
             file,
             written: 0,
-            hasher: Sha256::new(),
+            hasher: self.split.map(|_| Sha256::new()),
             path,
         });
         Ok(())
@@ -81,14 +83,18 @@ impl VolumeWriter {
     fn close_current(&mut self) -> std::io::Result<()> {
         if let Some(volume) = self.current.take() {
             volume.file.sync_all()?;
-            let digest = hex::encode(volume.hasher.finalize());
+            let digest = volume
+                .hasher
+                .map(|hasher| hex::encode(hasher.finalize()))
+                .unwrap_or_default();
             self.done.push((volume.path, digest, volume.written));
         }
         Ok(())
     }
 
     /// Closes the last volume, writes the sums file (split archives) and renames every volume
-    /// to its final name. Returns (path, sha256, size) per volume.
+    /// to its final name. Returns (path, sha256 — empty for an unsplit archive, size) per
+    /// volume.
     pub fn finish(mut self) -> std::io::Result<Vec<(PathBuf, String, u64)>> {
         if self.current.is_none() && self.done.is_empty() {
             self.open_next()?;
@@ -161,7 +167,9 @@ impl Write for VolumeWriter {
             };
             let volume = self.current.as_mut().expect("a volume is open");
             volume.file.write_all(&buf[..room])?;
-            volume.hasher.update(&buf[..room]);
+            if let Some(hasher) = &mut volume.hasher {
+                hasher.update(&buf[..room]);
+            }
             volume.written += room as u64;
             buf = &buf[room..];
         }

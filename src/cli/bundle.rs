@@ -203,7 +203,7 @@ fn create(args: CreateArgs, config: Option<&Path>, quiet: bool) -> Result<ExitCo
                 "files": report.files,
                 "included": report.included,
                 "bytes": report.bytes,
-                "volumes": report.volumes.iter().map(|(path, sha256, size)| serde_json::json!({"path": path, "sha256": sha256, "size": size})).collect::<Vec<_>>(),
+                "volumes": report.volumes.iter().map(|(path, sha256, size)| serde_json::json!({"path": path, "sha256": (!sha256.is_empty()).then_some(sha256), "size": size})).collect::<Vec<_>>(),
                 "manifest-sha256": report.manifest_sha256,
                 "signed-by": report.signed_by,
                 "base": report.base,
@@ -223,8 +223,13 @@ fn create(args: CreateArgs, config: Option<&Path>, quiet: bool) -> Result<ExitCo
                 size as f64 / 1048576.0,
             );
             for (path, sha256, _) in &report.volumes {
-                eprintln!("  {path}  sha256 {sha256}");
+                if sha256.is_empty() {
+                    eprintln!("  {path}");
+                } else {
+                    eprintln!("  {path}  sha256 {sha256}");
+                }
             }
+            eprintln!("manifest sha256 {}", report.manifest_sha256);
             if let Some(base) = &report.base {
                 eprintln!(
                     "a delta on top of {base}; {} file(s) for the far side to remove",

@@ -287,7 +287,27 @@ fn one_changed_byte_inside_a_wheel_is_caught_and_named() {
     let truncated = project.path().join("cut.tar.zst");
     std::fs::write(&truncated, cut).unwrap();
     let stderr = bundle(&project, &["verify", truncated.to_str().unwrap()], 2);
-    assert_mentions(&stderr, &["cut.tar.zst"]);
+    assert_mentions(&stderr, &["cut.tar.zst", "damaged or cut short"]);
+    // A wheel that no longer matches its lock is not packed, and no archive is left behind.
+    let on_disk = project.path().join(wheel);
+    let mut bytes = std::fs::read(&on_disk).unwrap();
+    bytes[100] ^= 0x01;
+    std::fs::write(&on_disk, bytes).unwrap();
+    let again = project.path().join("again.tar.zst");
+    let stderr = bundle(&project, &["create", "-o", again.to_str().unwrap()], 2);
+    assert_mentions(
+        &stderr,
+        &[
+            &format!("{wheel}: sha256 "),
+            "but lockfiles/pylock.app.toml locks",
+            "airlock fetch",
+        ],
+    );
+    let left: Vec<String> = files_under(project.path())
+        .into_iter()
+        .filter(|f| f.starts_with("again"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 /// A tar entry with a raw name (the tar crate refuses to write `..` itself).
