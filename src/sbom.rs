@@ -49,6 +49,29 @@ fn pypi_name(name: &str) -> String {
     out
 }
 
+/// The Debian release number of a locked suite: the major part of its Release's `Version`
+/// (`12.8` -> 12), else what its `Codename` or the suite name is (`bookworm-updates` -> 12).
+fn suite_release(lock: &crate::debian::aptlock::AptLock, uri: &str, suite: &str) -> String {
+    let locked = lock
+        .sources
+        .iter()
+        .find(|s| s.suite == suite && s.uri == uri)
+        .or_else(|| lock.sources.iter().find(|s| s.suite == suite));
+    if let Some(version) = locked.and_then(|s| s.release_version.as_deref())
+        && let Some(major) = version
+            .split('.')
+            .next()
+            .filter(|m| m.parse::<u32>().is_ok())
+    {
+        return major.to_string();
+    }
+    let by_codename = locked
+        .and_then(|s| s.codename.as_deref())
+        .map(debian_release)
+        .filter(|release| release.parse::<u32>().is_ok());
+    by_codename.unwrap_or_else(|| debian_release(suite))
+}
+
 /// `bookworm-updates` -> 12.
 fn debian_release(suite: &str) -> String {
     let codename = suite.split(['-', '/']).next().unwrap_or(suite);
@@ -147,12 +170,86 @@ fn read(path: &Path) -> Result<String, SbomError> {
     })
 }
 
-/// The SBOM of the locks in `lockfiles`, as pretty JSON bytes.
-pub fn cyclonedx(lockfiles: &Path, project: &str, epoch: u64) -> Result<Vec<u8>, SbomError> {
+/// One package file of the SBOM.
+#[derive(Debug, Clone)]
+struct Component {
+    reference: String,
+    name: String,
+    version: String,
+    purl: String,
+    sha256: String,
+    /// Where it came from (the lock's URL), for SPDX's downloadLocation.
+    url: String,
+    /// Build requirements are not installed at run time.
+    build: bool,
+    /// The targets whose installs use this file.
+    targets: Vec<String>,
+    /// Debian: (source name, source version, Debian release).
+    source: Option<(String, String, String)>,
+}
+
+/// What the locks say, before it is written in one format or the other.
+struct Model {
+    project: String,
+    epoch: u64,
+    serial: String,
+    components: Vec<Component>,
+    /// Debian release -> the references of its .debs.
+    operating_systems: BTreeMap<String, BTreeSet<String>>,
+    /// reference -> references it depends on.
+    dependencies: BTreeMap<String, BTreeSet<String>>,
+    /// What the project itself depends on: the requirements' roots and the OS.
+    roots: BTreeSet<String>,
+}
+
+/// A deb822 field, continuation lines joined.
+fn control_field(control: &str, field: &str) -> Option<String> {
+    let mut value: Option<String> = None;
+    for line in control.lines() {
+        match &mut value {
+            Some(text) if line.starts_with([' ', '\t']) => {
+                text.push(' ');
+                text.push_str(line.trim());
+            }
+            Some(_) => break,
+            None => {
+                if let Some((name, rest)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case(field)
+                {
+                    value = Some(rest.trim().to_string());
+                }
+            }
+        }
+    }
+    value
+}
+
+/// The names a Depends-style field asks for, one list of alternatives per relation.
+fn relation_names(field: &str) -> Vec<Vec<String>> {
+    field
+        .split(',')
+        .map(|relation| {
+            relation
+                .split('|')
+                .filter_map(|alternative| {
+                    let name = alternative
+                        .trim()
+                        .split([' ', '(', '[', '<'])
+                        .next()
+                        .unwrap_or_default();
+                    let name = name.split(':').next().unwrap_or_default();
+                    (!name.is_empty()).then(|| name.to_string())
+                })
+                .collect()
+        })
+        .filter(|alternatives: &Vec<String>| !alternatives.is_empty())
+        .collect()
+}
+
+fn model(lockfiles: &Path, project: &str, epoch: u64) -> Result<Model, SbomError> {
     use crate::python::pylock::{PyLock, lockfiles_in};
     let mut digest = Sha256::new();
-    // bom-ref -> component; package key (name@version) -> its bom-refs; edges by package key.
-    let mut components: BTreeMap<String, Value> = BTreeMap::new();
+    let mut components: BTreeMap<String, Component> = BTreeMap::new();
     let mut refs_of: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut roots: BTreeSet<String> = BTreeSet::new();
@@ -175,17 +272,45 @@ pub fn cyclonedx(lockfiles: &Path, project: &str, epoch: u64) -> Result<Vec<u8>,
                 message: e.to_string(),
             })?;
         let built = lock.built_sdists();
+        let targets = lock.tool.iter().flat_map(|t| &t.airlock.targets);
+        // file name -> the targets that install it (or build it, for an sdist).
+        let mut used_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for target in targets.clone() {
+            let label = format!("cp{} {}", target.python_version, target.python_platform);
+            for pin in &target.pins {
+                for file in std::iter::once(&pin.wheel).chain(&pin.sdist) {
+                    if !file.is_empty() {
+                        used_by.entry(file.clone()).or_default().push(label.clone());
+                    }
+                }
+            }
+            for build in &target.builds {
+                for pin in &build.pins {
+                    for file in std::iter::once(&pin.wheel).chain(&pin.sdist) {
+                        if !file.is_empty() {
+                            used_by.entry(file.clone()).or_default().push(label.clone());
+                        }
+                    }
+                }
+            }
+            for root in &target.roots {
+                let name = pypi_name(root);
+                if let Some(pin) = target.pins.iter().find(|pin| pypi_name(&pin.name) == name) {
+                    roots.insert(format!("pypi:{name}@{}", pin.version));
+                }
+            }
+        }
+        let versions: BTreeMap<String, String> = lock
+            .packages
+            .iter()
+            .map(|p| (pypi_name(&p.name), p.version.clone()))
+            .collect();
         let runtime = lock.packages.iter().map(|p| (p, false));
         let build = lock
             .tool
             .iter()
             .flat_map(|t| &t.airlock.build_packages)
             .map(|p| (p, true));
-        let versions: BTreeMap<String, String> = lock
-            .packages
-            .iter()
-            .map(|p| (pypi_name(&p.name), p.version.clone()))
-            .collect();
         for (package, is_build) in runtime.chain(build) {
             let name = pypi_name(&package.name);
             let key = format!("pypi:{name}@{}", package.version);
@@ -199,21 +324,21 @@ pub fn cyclonedx(lockfiles: &Path, project: &str, epoch: u64) -> Result<Vec<u8>,
                     purl_encode(&package.version),
                     purl_encode(file.name.as_str())
                 );
-                let mut component = json!({
-                    "type": "library",
-                    "bom-ref": purl,
-                    "name": name,
-                    "version": package.version,
-                    "purl": purl,
-                    "hashes": [{"alg": "SHA-256", "content": file.hashes.sha256.as_str()}],
-                });
-                if is_build {
-                    component["scope"] = json!("excluded");
-                    component["properties"] =
-                        json!([{"name": "airlock:build-requirement", "value": "true"}]);
-                }
+                let mut targets = used_by.get(file.name.as_str()).cloned().unwrap_or_default();
+                targets.sort();
+                targets.dedup();
                 // A file both a runtime and a build requirement stays a runtime one.
-                components.entry(purl.clone()).or_insert(component);
+                components.entry(purl.clone()).or_insert(Component {
+                    reference: purl.clone(),
+                    name: name.clone(),
+                    version: package.version.clone(),
+                    purl: purl.clone(),
+                    sha256: file.hashes.sha256.to_string(),
+                    url: file.url.clone(),
+                    build: is_build,
+                    targets,
+                    source: None,
+                });
                 refs_of.entry(key.clone()).or_default().insert(purl);
             }
             for dependency in &package.dependencies {
@@ -230,22 +355,23 @@ pub fn cyclonedx(lockfiles: &Path, project: &str, epoch: u64) -> Result<Vec<u8>,
                 }
             }
         }
-        if let Some(tool) = &lock.tool {
-            for target in &tool.airlock.targets {
-                for root in &target.roots {
-                    let name = pypi_name(root);
-                    if let Some(version) = target
-                        .pins
-                        .iter()
-                        .find(|pin| pypi_name(&pin.name) == name)
-                        .map(|pin| pin.version.clone())
-                    {
-                        roots.insert(format!("pypi:{name}@{version}"));
-                    }
-                }
-            }
+    }
+    let mut dependencies: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (key, refs) in &refs_of {
+        let targets: BTreeSet<String> = edges
+            .get(key)
+            .into_iter()
+            .flatten()
+            .flat_map(|dep| refs_of.get(dep).into_iter().flatten().cloned())
+            .collect();
+        for reference in refs {
+            dependencies.insert(reference.clone(), targets.clone());
         }
     }
+    let mut root_refs: BTreeSet<String> = roots
+        .iter()
+        .flat_map(|key| refs_of.get(key).into_iter().flatten().cloned())
+        .collect();
     let apt_path = lockfiles.join(crate::debian::aptlock::APT_LOCK_FILE);
     let mut operating_systems: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     if apt_path.is_file() {
@@ -255,8 +381,11 @@ pub fn cyclonedx(lockfiles: &Path, project: &str, epoch: u64) -> Result<Vec<u8>,
             path: apt_path.display().to_string(),
             message: e.to_string(),
         })?;
+        // name -> references, and what each provides, to follow Depends inside the lock.
+        let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut debs = Vec::new();
         for deb in &lock.packages {
-            let release = debian_release(&deb.suite);
+            let release = suite_release(&lock, &deb.uri, &deb.suite);
             let purl = format!(
                 "pkg:deb/debian/{}@{}?arch={}&distro=debian-{}",
                 purl_encode(&deb.name),
@@ -265,11 +394,97 @@ pub fn cyclonedx(lockfiles: &Path, project: &str, epoch: u64) -> Result<Vec<u8>,
                 purl_encode(&release)
             );
             let (source, source_version) = source_of(&deb.control, &deb.name, &deb.version);
-            let (epoch_part, upstream, revision) = split_debian_version(&source_version);
-            let mut properties = vec![
-                json!({"name": "aquasecurity:trivy:SrcName", "value": source}),
-                json!({"name": "aquasecurity:trivy:SrcVersion", "value": upstream}),
-            ];
+            by_name
+                .entry(deb.name.clone())
+                .or_default()
+                .push(purl.clone());
+            if let Some(provides) = control_field(&deb.control, "Provides") {
+                for names in relation_names(&provides) {
+                    for name in names {
+                        by_name.entry(name).or_default().push(purl.clone());
+                    }
+                }
+            }
+            components.insert(
+                purl.clone(),
+                Component {
+                    reference: purl.clone(),
+                    name: deb.name.clone(),
+                    version: deb.version.clone(),
+                    purl: purl.clone(),
+                    sha256: deb.sha256.to_string(),
+                    url: format!("{}/{}", deb.uri.trim_end_matches('/'), deb.filename),
+                    build: false,
+                    targets: Vec::new(),
+                    source: Some((source, source_version, release.clone())),
+                },
+            );
+            operating_systems
+                .entry(release)
+                .or_default()
+                .insert(purl.clone());
+            debs.push((purl, deb));
+        }
+        for (purl, deb) in &debs {
+            let mut needs = BTreeSet::new();
+            for field in ["Pre-Depends", "Depends"] {
+                let Some(value) = control_field(&deb.control, field) else {
+                    continue;
+                };
+                for alternatives in relation_names(&value) {
+                    // The first alternative the lock holds is the one installed.
+                    if let Some(found) = alternatives
+                        .iter()
+                        .find_map(|name| by_name.get(name).filter(|refs| !refs.is_empty()))
+                    {
+                        needs.extend(found.iter().filter(|r| *r != purl).cloned());
+                    }
+                }
+            }
+            dependencies.insert(purl.clone(), needs);
+        }
+    }
+    for (release, debs) in &operating_systems {
+        let reference = format!("os:debian-{release}");
+        dependencies.insert(reference.clone(), debs.clone());
+        root_refs.insert(reference);
+    }
+    Ok(Model {
+        project: project.to_string(),
+        epoch,
+        serial: uuid_from(&digest.finalize()),
+        components: components.into_values().collect(),
+        operating_systems,
+        dependencies,
+        roots: root_refs,
+    })
+}
+
+/// The CycloneDX 1.6 SBOM of the locks in `lockfiles`, as pretty JSON bytes.
+pub fn cyclonedx(lockfiles: &Path, project: &str, epoch: u64) -> Result<Vec<u8>, SbomError> {
+    let model = model(lockfiles, project, epoch)?;
+    let mut listed: Vec<Value> = Vec::new();
+    for component in &model.components {
+        let mut value = json!({
+            "type": "library",
+            "bom-ref": component.reference,
+            "name": component.name,
+            "version": component.version,
+            "purl": component.purl,
+            "hashes": [{"alg": "SHA-256", "content": component.sha256}],
+        });
+        let mut properties: Vec<Value> = Vec::new();
+        if component.build {
+            value["scope"] = json!("excluded");
+            properties.push(json!({"name": "airlock:build-requirement", "value": "true"}));
+        }
+        for target in &component.targets {
+            properties.push(json!({"name": "airlock:target", "value": target}));
+        }
+        if let Some((source, source_version, release)) = &component.source {
+            let (epoch_part, upstream, revision) = split_debian_version(source_version);
+            properties.push(json!({"name": "aquasecurity:trivy:SrcName", "value": source}));
+            properties.push(json!({"name": "aquasecurity:trivy:SrcVersion", "value": upstream}));
             if let Some(revision) = revision {
                 properties
                     .push(json!({"name": "aquasecurity:trivy:SrcRelease", "value": revision}));
@@ -278,79 +493,165 @@ pub fn cyclonedx(lockfiles: &Path, project: &str, epoch: u64) -> Result<Vec<u8>,
                 properties
                     .push(json!({"name": "aquasecurity:trivy:SrcEpoch", "value": epoch_part}));
             }
-            components.insert(
-                purl.clone(),
-                json!({
-                    "type": "library",
-                    "bom-ref": purl,
-                    "name": deb.name,
-                    "version": deb.version,
-                    "purl": purl,
-                    "hashes": [{"alg": "SHA-256", "content": deb.sha256.as_str()}],
-                    "pedigree": {"ancestors": [{
-                        "type": "library",
-                        "name": source,
-                        "version": source_version,
-                        "purl": format!(
-                            "pkg:deb/debian/{}@{}?arch=source&distro=debian-{}",
-                            purl_encode(&source),
-                            purl_encode(&source_version),
-                            purl_encode(&release)
-                        ),
-                    }]},
-                    "properties": properties,
-                }),
-            );
-            operating_systems.entry(release).or_default().insert(purl);
+            value["pedigree"] = json!({"ancestors": [{
+                "type": "library",
+                "name": source,
+                "version": source_version,
+                "purl": format!(
+                    "pkg:deb/debian/{}@{}?arch=source&distro=debian-{}",
+                    purl_encode(source),
+                    purl_encode(source_version),
+                    purl_encode(release)
+                ),
+            }]});
         }
+        if !properties.is_empty() {
+            value["properties"] = json!(properties);
+        }
+        listed.push(value);
     }
-    let mut listed: Vec<Value> = components.into_values().collect();
-    let mut dependencies: Vec<Value> = Vec::new();
-    let root_refs: BTreeSet<String> = roots
-        .iter()
-        .flat_map(|key| refs_of.get(key).into_iter().flatten().cloned())
-        .collect();
-    let mut project_depends: Vec<String> = root_refs.into_iter().collect();
-    for (release, debs) in &operating_systems {
-        let reference = format!("os:debian-{release}");
+    for release in model.operating_systems.keys() {
         listed.push(json!({
             "type": "operating-system",
-            "bom-ref": reference,
+            "bom-ref": format!("os:debian-{release}"),
             "name": "debian",
             "version": release,
         }));
-        dependencies.push(json!({"ref": reference, "dependsOn": debs}));
-        project_depends.push(reference);
     }
-    for (key, refs) in &refs_of {
-        let targets: BTreeSet<String> = edges
-            .get(key)
-            .into_iter()
-            .flatten()
-            .flat_map(|dep| refs_of.get(dep).into_iter().flatten().cloned())
-            .collect();
-        for reference in refs {
-            dependencies.push(json!({"ref": reference, "dependsOn": targets}));
-        }
+    let mut dependencies = vec![json!({"ref": "project", "dependsOn": model.roots})];
+    for (reference, needs) in &model.dependencies {
+        dependencies.push(json!({"ref": reference, "dependsOn": needs}));
     }
-    project_depends.sort();
-    dependencies.insert(0, json!({"ref": "project", "dependsOn": project_depends}));
     let document = json!({
         "bomFormat": "CycloneDX",
         "specVersion": "1.6",
-        "serialNumber": uuid_from(&digest.finalize()),
+        "serialNumber": model.serial,
         "version": 1,
         "metadata": {
-            "timestamp": timestamp(epoch),
+            "timestamp": timestamp(model.epoch),
             "tools": {"components": [{
                 "type": "application",
                 "name": "airlock",
                 "version": env!("CARGO_PKG_VERSION"),
             }]},
-            "component": {"type": "application", "bom-ref": "project", "name": project},
+            "component": {"type": "application", "bom-ref": "project", "name": model.project},
         },
         "components": listed,
         "dependencies": dependencies,
+    });
+    let mut bytes = serde_json::to_vec_pretty(&document).expect("the SBOM serialises");
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// An SPDX identifier for a reference: letters, digits, `.` and `-` only.
+fn spdx_id(reference: &str) -> String {
+    let mut id = String::from("SPDXRef-");
+    for c in reference.chars() {
+        id.push(if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+            c
+        } else {
+            '-'
+        });
+    }
+    // Two references that differ only in replaced characters must not collide.
+    let digest = hex::encode(&Sha256::digest(reference.as_bytes())[..4]);
+    format!("{id}-{digest}")
+}
+
+/// The SPDX 2.3 JSON document of the same content.
+pub fn spdx(lockfiles: &Path, project: &str, epoch: u64) -> Result<Vec<u8>, SbomError> {
+    let model = model(lockfiles, project, epoch)?;
+    let project_id = "SPDXRef-project".to_string();
+    let mut packages = vec![json!({
+        "SPDXID": project_id,
+        "name": model.project,
+        "downloadLocation": "NOASSERTION",
+        "filesAnalyzed": false,
+        "primaryPackagePurpose": "APPLICATION",
+    })];
+    let id_of = |reference: &str| {
+        if reference == "project" {
+            project_id.clone()
+        } else {
+            spdx_id(reference)
+        }
+    };
+    for component in &model.components {
+        let mut package = json!({
+            "SPDXID": id_of(&component.reference),
+            "name": component.name,
+            "versionInfo": component.version,
+            "downloadLocation": if component.url.is_empty() { "NOASSERTION".to_string() } else { component.url.clone() },
+            "filesAnalyzed": false,
+            "checksums": [{"algorithm": "SHA256", "checksumValue": component.sha256}],
+            "externalRefs": [{
+                "referenceCategory": "PACKAGE-MANAGER",
+                "referenceType": "purl",
+                "referenceLocator": component.purl,
+            }],
+            "primaryPackagePurpose": "LIBRARY",
+        });
+        let mut notes = Vec::new();
+        if component.build {
+            notes.push("build requirement (not installed at run time)".to_string());
+        }
+        if !component.targets.is_empty() {
+            notes.push(format!("targets: {}", component.targets.join(", ")));
+        }
+        if let Some((source, source_version, _)) = &component.source {
+            package["sourceInfo"] = json!(format!(
+                "built from the Debian source package {source} {source_version}"
+            ));
+        }
+        if !notes.is_empty() {
+            package["comment"] = json!(notes.join("; "));
+        }
+        packages.push(package);
+    }
+    for release in model.operating_systems.keys() {
+        packages.push(json!({
+            "SPDXID": id_of(&format!("os:debian-{release}")),
+            "name": "debian",
+            "versionInfo": release,
+            "downloadLocation": "NOASSERTION",
+            "filesAnalyzed": false,
+            "primaryPackagePurpose": "OPERATING_SYSTEM",
+        }));
+    }
+    let mut relationships = vec![json!({
+        "spdxElementId": "SPDXRef-DOCUMENT",
+        "relationshipType": "DESCRIBES",
+        "relatedSpdxElement": project_id,
+    })];
+    for root in &model.roots {
+        relationships.push(json!({
+            "spdxElementId": project_id,
+            "relationshipType": "DEPENDS_ON",
+            "relatedSpdxElement": id_of(root),
+        }));
+    }
+    for (reference, needs) in &model.dependencies {
+        for need in needs {
+            relationships.push(json!({
+                "spdxElementId": id_of(reference),
+                "relationshipType": "DEPENDS_ON",
+                "relatedSpdxElement": id_of(need),
+            }));
+        }
+    }
+    let document = json!({
+        "spdxVersion": "SPDX-2.3",
+        "dataLicense": "CC0-1.0",
+        "SPDXID": "SPDXRef-DOCUMENT",
+        "name": model.project,
+        "documentNamespace": model.serial,
+        "creationInfo": {
+            "created": timestamp(model.epoch),
+            "creators": [format!("Tool: airlock-{}", env!("CARGO_PKG_VERSION"))],
+        },
+        "packages": packages,
+        "relationships": relationships,
     });
     let mut bytes = serde_json::to_vec_pretty(&document).expect("the SBOM serialises");
     bytes.push(b'\n');

@@ -486,6 +486,26 @@ pub fn bundle_inputs(config: &Config, flags: &BundleFlags) -> crate::bundle::Inp
     }
 }
 
+/// The project's name in SBOMs: the name of its root directory.
+pub fn project_name(config: &Config) -> String {
+    std::path::absolute(&config.root)
+        .ok()
+        .and_then(|root| root.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "project".into())
+}
+
+/// SOURCE_DATE_EPOCH, when set: the time bundles and SBOMs are dated with (else the locks').
+pub fn source_date_epoch() -> Result<Option<u64>, SettingsError> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(value) => value.trim().parse::<u64>().map(Some).map_err(|_| {
+            SettingsError::Invalid(vec![format!(
+                "SOURCE_DATE_EPOCH={value:?} is not a number of seconds"
+            )])
+        }),
+        Err(_) => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

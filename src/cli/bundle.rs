@@ -58,6 +58,56 @@ pub struct CreateArgs {
     format: Format,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SbomFormat {
+    CyclonedxJson,
+    SpdxJson,
+}
+
+#[derive(Args)]
+pub struct SbomArgs {
+    /// Write here (atomically) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "cyclonedx-json")]
+    format: SbomFormat,
+    /// Where the lockfiles are (default: [python] lockfiles, or lockfiles/).
+    #[arg(long, value_name = "DIR")]
+    lockfiles: Option<PathBuf>,
+}
+
+/// `airlock sbom`: the document a bundle made now would carry, byte for byte (CycloneDX).
+pub fn sbom(args: SbomArgs, config: Option<&Path>) -> Result<ExitCode> {
+    let project = load_project(config)?;
+    let lockfiles = args
+        .lockfiles
+        .unwrap_or_else(|| project.python.lockfiles.clone());
+    let has_locks = airlock::python::pylock::lockfiles_in(&lockfiles)
+        .is_ok_and(|locks| !locks.is_empty())
+        || lockfiles
+            .join(airlock::debian::aptlock::APT_LOCK_FILE)
+            .is_file();
+    if !has_locks {
+        anyhow::bail!(
+            "no locks in {}; run `airlock resolve` first",
+            lockfiles.display()
+        );
+    }
+    let epoch = airlock::settings::source_date_epoch()?
+        .unwrap_or_else(|| bundle::epoch_from_locks(&lockfiles));
+    let name = airlock::settings::project_name(&project);
+    let bytes = match args.format {
+        SbomFormat::CyclonedxJson => airlock::sbom::cyclonedx(&lockfiles, &name, epoch)?,
+        SbomFormat::SpdxJson => airlock::sbom::spdx(&lockfiles, &name, epoch)?,
+    };
+    match &args.output {
+        Some(path) => airlock::net::cache::write_atomic(path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 #[derive(Args)]
 pub struct VerifyArgs {
     /// The bundle (the first volume of a split one: FILE.001).
@@ -164,17 +214,8 @@ fn create(args: CreateArgs, config: Option<&Path>, quiet: bool) -> Result<ExitCo
         )?),
         None => None,
     };
-    let epoch =
-        match std::env::var("SOURCE_DATE_EPOCH") {
-            Ok(value) => Some(value.trim().parse::<u64>().with_context(|| {
-                format!("SOURCE_DATE_EPOCH={value:?} is not a number of seconds")
-            })?),
-            Err(_) => None,
-        };
-    let name = std::path::absolute(&project.root)
-        .ok()
-        .and_then(|root| root.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "project".into());
+    let epoch = airlock::settings::source_date_epoch()?;
+    let name = airlock::settings::project_name(&project);
     let options = bundle::CreateOptions {
         output: args.output,
         since: args.since,

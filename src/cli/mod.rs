@@ -63,6 +63,8 @@ enum Command {
     /// The air-gap kit: create, verify and unpack a reproducible, signed archive.
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
+    /// Write the SBOM of the locks (CycloneDX 1.6 or SPDX 2.3 JSON), offline.
+    Sbom(bundle::SbomArgs),
 }
 
 #[derive(Args)]
@@ -279,6 +281,7 @@ pub fn main() -> ExitCode {
         Command::Lint(args) => run_lint(args, config),
         Command::Export(args) => run_export(args, config),
         Command::Bundle(command) => bundle::run(command, config, quiet),
+        Command::Sbom(args) => bundle::sbom(args, config),
     };
     match outcome {
         Ok(code) => code,

@@ -43,6 +43,11 @@ pub struct LockedSuite {
     pub suite: String,
     /// The Release's `Date`, so the lock says which snapshot it came from.
     pub date: Option<String>,
+    /// The Release's `Codename` and `Version`: which Debian release this is (SBOMs name it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codename: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_version: Option<String>,
     /// Set when `--allow-expired-release` accepted a Release whose dates apt would refuse:
     /// what was wrong with them, so the lock admits it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -119,6 +124,8 @@ impl AptLock {
                 uri: redact(&s.uri),
                 suite: s.suite.clone(),
                 date: s.release.date.clone(),
+                codename: s.release.codename.clone(),
+                release_version: s.release.version.clone(),
                 accepted_stale: s.stale.clone(),
                 accepted_older: s.older.clone(),
                 indexes: s

@@ -148,6 +148,8 @@ mod tests {
                 uri: "http://127.0.0.1:9/debian/".into(),
                 suite: "stable".into(),
                 date: Some("Sat, 10 Aug 2024 09:12:34 UTC".into()),
+                codename: None,
+                release_version: None,
                 accepted_stale: None,
                 accepted_older: None,
                 indexes: vec![],

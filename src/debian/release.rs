@@ -55,6 +55,8 @@ pub struct IndexFile {
 pub struct Release {
     pub suite: Option<String>,
     pub codename: Option<String>,
+    /// The release number (`12.8`), which main suites carry.
+    pub version: Option<String>,
     pub date: Option<String>,
     pub valid_until: Option<String>,
     pub architectures: Vec<String>,
@@ -104,6 +106,7 @@ pub fn parse_release(text: &str, origin: &str) -> Result<Release, ReleaseError> 
     Ok(Release {
         suite: stanza.get("Suite").map(str::to_string),
         codename: stanza.get("Codename").map(str::to_string),
+        version: stanza.get("Version").map(str::to_string),
         date: stanza.get("Date").map(str::to_string),
         valid_until: stanza.get("Valid-Until").map(str::to_string),
         architectures: list("Architectures"),

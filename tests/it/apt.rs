@@ -32,14 +32,14 @@ fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-struct Repository {
-    server: FakeIndex,
-    key: SignedSecretKey,
+pub(crate) struct Repository {
+    pub(crate) server: FakeIndex,
+    pub(crate) key: SignedSecretKey,
     dir: tempfile::TempDir,
 }
 
 /// One package of the fake archive; `fields` are extra stanza lines (`Depends: x\n`).
-struct FakeDeb {
+pub(crate) struct FakeDeb {
     name: String,
     version: String,
     arch: String,
@@ -48,7 +48,7 @@ struct FakeDeb {
     raw: Option<Vec<u8>>,
 }
 
-fn deb(name: &str, version: &str, arch: &str, fields: &str) -> FakeDeb {
+pub(crate) fn deb(name: &str, version: &str, arch: &str, fields: &str) -> FakeDeb {
     FakeDeb {
         name: name.into(),
         version: version.into(),
@@ -87,7 +87,7 @@ fn deb_bytes(label: &str) -> Vec<u8> {
 }
 
 /// How the fake archive publishes itself.
-struct ArchiveOptions<'a> {
+pub(crate) struct ArchiveOptions<'a> {
     architectures: &'a [&'a str],
     valid_until: &'a str,
     filename_override: Option<&'a str>,
@@ -97,7 +97,7 @@ struct ArchiveOptions<'a> {
     date: &'a str,
 }
 
-const DEFAULTS: ArchiveOptions<'static> = ArchiveOptions {
+pub(crate) const DEFAULTS: ArchiveOptions<'static> = ArchiveOptions {
     architectures: &["amd64"],
     valid_until: FUTURE,
     filename_override: None,
@@ -134,7 +134,7 @@ fn repository(
 
 /// Publishes `debs` as suite `stable`, component `main`, one index per architecture (an
 /// `Architecture: all` package is listed in each), signed by the repository's key.
-fn archive(debs: &[FakeDeb], options: &ArchiveOptions) -> Repository {
+pub(crate) fn archive(debs: &[FakeDeb], options: &ArchiveOptions) -> Repository {
     let server = FakeIndex::start("[[package]]\nname = \"unused\"\nversion = \"1\"\n");
     let key = key(11);
     publish(&server, &key, debs, options);
@@ -148,7 +148,7 @@ fn archive(debs: &[FakeDeb], options: &ArchiveOptions) -> Repository {
 /// Serves `debs` from `server`, signed by `key` (a new snapshot over any earlier one).
 fn publish(server: &FakeIndex, key: &SignedSecretKey, debs: &[FakeDeb], options: &ArchiveOptions) {
     let mut release = format!(
-        "Origin: Test\nSuite: stable\nCodename: testing-airlock\nDate: {}\nValid-Until: {}\nArchitectures: {}\nComponents: main\nAcquire-By-Hash: yes\nSHA256:\n",
+        "Origin: Test\nSuite: stable\nCodename: testing-airlock\nVersion: 12.5\nDate: {}\nValid-Until: {}\nArchitectures: {}\nComponents: main\nAcquire-By-Hash: yes\nSHA256:\n",
         options.date,
         options.valid_until,
         options.architectures.join(" ")

@@ -2,11 +2,13 @@
 
 mod apt;
 mod build;
+
 mod bundle;
 mod fetch;
 mod hostile;
 mod lint;
 mod parse_speed;
+mod sbom;
 mod sdist;
 mod settings;
 mod support;

@@ -49,7 +49,7 @@ fn build_summary(target: &toml::Value) -> Vec<String> {
 /// Publishes `name-version.tar.gz` built with the tests' backend: PKG-INFO at
 /// `metadata_version` with `requires_dist`, and `conf` for the backend (`name` and `version`
 /// are added).
-fn publish_tiny(
+pub(crate) fn publish_tiny(
     index: &FakeIndex,
     name: &str,
     version: &str,
@@ -71,7 +71,7 @@ fn publish_tiny(
     );
 }
 
-fn skip_without_host_python() -> bool {
+pub(crate) fn skip_without_host_python() -> bool {
     if host_can_build() {
         return false;
     }
