@@ -15,6 +15,7 @@ source "$(dirname "$0")/lib.sh"
 repo=$PWD
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+TIMES=$work/times
 # A store of the benchmark's own, so the user's images are not touched.
 cat > "$work/storage.conf" <<EOF
 [storage]
@@ -49,21 +50,11 @@ plain() {
     -q -t localhost/airlock-bench/plain -f Dockerfile . >/dev/null
   buildah rmi localhost/airlock-bench/plain >/dev/null
 }
-timed() { # label command...
-  local start end
-  start=$(date +%s.%N)
-  "${@:2}" >/dev/null 2>"$work/stderr" || { cat "$work/stderr"; exit 1; }
-  end=$(date +%s.%N)
-  local took
-  took=$(echo "$end - $start" | bc)
-  echo "$1 $took" | tee -a "$work/times"
-}
 for _ in $(seq "$runs"); do
   timed plain plain
   timed build "$AIRLOCK" verify --build --builder buildah
   timed verify "$AIRLOCK" verify
 done
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 for label in plain build verify; do
   printf '%-7s median %6.2f s\n' "$label" "$(grep "^$label " "$work/times" | cut -d' ' -f2 | median)"
 done

@@ -10,6 +10,7 @@ source "$(dirname "$0")/lib.sh"
 repo=$PWD
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+TIMES=$work/times
 project=$work/example
 mkdir -p "$project"
 cp -r "$repo/airlock.toml" "$repo/requirements" "$repo/Dockerfile" "$project/"
@@ -22,13 +23,6 @@ tar --zstd -tf "$work/kit.tar.zst" | grep -v '^\.airlock-bundle/' > "$work/files
 bytes=$(xargs -d '\n' du -cb < "$work/files" | tail -1 | cut -f1)
 echo "airlock $("$AIRLOCK" --version | cut -d' ' -f2), $(zstd --version); $(wc -l < "$work/files") files, $((bytes / 1048576)) MiB; $runs runs each"
 
-timed() { # label command...
-  local start end
-  start=$(date +%s.%N)
-  "${@:2}" > /dev/null 2>&1
-  end=$(date +%s.%N)
-  echo "$1 $(echo "$end - $start" | bc)" | tee -a "$work/times"
-}
 peer_create() { tar -cf - -T "$work/files" | zstd -q -T0 > "$work/peer.tar.zst"; }
 peer_verify() { zstd -dc "$work/kit.tar.zst" | sha256sum; }
 for _ in $(seq "$runs"); do
@@ -38,7 +32,6 @@ for _ in $(seq "$runs"); do
   timed verify "$AIRLOCK" bundle verify -q "$work/kit.tar.zst"
   timed zstd-sha256sum peer_verify
 done
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 for label in create tar-zstd verify zstd-sha256sum; do
   m=$(grep "^$label " "$work/times" | cut -d' ' -f2 | median)
   printf '%-15s median %6.2f s  %7.1f MiB/s\n' "$label" "$m" "$(echo "$bytes / 1048576 / $m" | bc -l)"

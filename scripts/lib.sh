@@ -17,3 +17,14 @@ need_uv() {
 need_pip() {
   if [ -z "${PIP:-}" ]; then peer_venv; PIP=$PEER_VENV/bin/pip; fi
 }
+# The median of the numbers on stdin, one a line.
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# timed LABEL COMMAND...: runs it quietly (its stderr shown if it fails, then exit), prints
+# and appends "LABEL SECONDS" to $TIMES.
+timed() {
+  local start end
+  start=$(date +%s.%N)
+  "${@:2}" > /dev/null 2> "$TIMES.stderr" || { cat "$TIMES.stderr"; exit 1; }
+  end=$(date +%s.%N)
+  echo "$1 $(echo "$end - $start" | bc)" | tee -a "$TIMES"
+}

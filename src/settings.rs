@@ -284,15 +284,10 @@ pub fn fetch_request(
             key.display()
         )]));
     }
+    let (lockfiles, wheelhouse) = directories(config, &flags.lockfiles, &flags.wheelhouse);
     Ok(FetchRequest {
-        lockfiles: flags
-            .lockfiles
-            .clone()
-            .unwrap_or_else(|| config.python.lockfiles.clone()),
-        wheelhouse: flags
-            .wheelhouse
-            .clone()
-            .unwrap_or_else(|| config.fetch.wheelhouse.clone()),
+        lockfiles,
+        wheelhouse,
         jobs: flags.jobs.unwrap_or(config.fetch.jobs),
         offline: flags.offline,
         cache_dir: Some(cache_dir),
@@ -453,6 +448,22 @@ impl VerifySettings {
     }
 }
 
+/// The lockfiles and wheelhouse directories: the flags', else airlock.toml's (or the defaults).
+fn directories(
+    config: &Config,
+    lockfiles: &Option<PathBuf>,
+    wheelhouse: &Option<PathBuf>,
+) -> (PathBuf, PathBuf) {
+    (
+        lockfiles
+            .clone()
+            .unwrap_or_else(|| config.python.lockfiles.clone()),
+        wheelhouse
+            .clone()
+            .unwrap_or_else(|| config.fetch.wheelhouse.clone()),
+    )
+}
+
 /// What `bundle create` was told on the command line.
 #[derive(Debug, Clone, Default)]
 pub struct BundleFlags {
@@ -465,18 +476,13 @@ pub struct BundleFlags {
 /// (configured or found) with the build context they use.
 pub fn bundle_inputs(config: &Config, flags: &BundleFlags) -> crate::bundle::Inputs {
     let root = &config.root;
+    let (lockfiles, wheelhouse) = directories(config, &flags.lockfiles, &flags.wheelhouse);
     crate::bundle::Inputs {
         root: root.clone(),
         config_file: config.path.clone(),
         requirements: config.python.requirements.clone(),
-        lockfiles: flags
-            .lockfiles
-            .clone()
-            .unwrap_or_else(|| config.python.lockfiles.clone()),
-        wheelhouse: flags
-            .wheelhouse
-            .clone()
-            .unwrap_or_else(|| config.fetch.wheelhouse.clone()),
+        lockfiles,
+        wheelhouse,
         dockerfiles: config
             .verify
             .dockerfiles

@@ -114,6 +114,15 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// The bytes of the files this archive carries.
+    pub fn included_bytes(&self) -> u64 {
+        self.files
+            .iter()
+            .filter(|f| f.included)
+            .map(|f| f.size)
+            .sum()
+    }
+
     pub fn file(&self, path: &str) -> Option<&ManifestFile> {
         self.files
             .binary_search_by(|f| f.path.as_str().cmp(path))

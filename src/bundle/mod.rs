@@ -701,12 +701,7 @@ pub fn create(
         }
         None => None,
     };
-    let total: u64 = manifest
-        .files
-        .iter()
-        .filter(|f| f.included)
-        .map(|f| f.size)
-        .sum();
+    let total = manifest.included_bytes();
     let write_error = |source: std::io::Error| BundleError::Write {
         path: options.output.display().to_string(),
         error: source,
@@ -1017,12 +1012,7 @@ fn read_bundle(
         }
     }
     sink.manifest(&manifest, &manifest_bytes)?;
-    let total: u64 = manifest
-        .files
-        .iter()
-        .filter(|f| f.included)
-        .map(|f| f.size)
-        .sum();
+    let total = manifest.included_bytes();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut sbom: Option<Vec<u8>> = None;
     loop {

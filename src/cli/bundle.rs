@@ -183,6 +183,13 @@ fn bar(quiet: bool, label: &str) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+fn show(bar: &Option<indicatif::ProgressBar>, done: u64, total: u64) {
+    if let Some(bar) = bar {
+        bar.set_length(total);
+        bar.set_position(done);
+    }
+}
+
 fn keyring(path: Option<&Path>) -> Result<Option<airlock::debian::signature::Keyring>> {
     let Some(path) = path else { return Ok(None) };
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -227,12 +234,7 @@ fn create(args: CreateArgs, config: Option<&Path>, quiet: bool) -> Result<ExitCo
     };
     let bar = bar(quiet, "packing");
     let started = std::time::Instant::now();
-    let report = bundle::create(&inputs, &options, &|done, total| {
-        if let Some(bar) = &bar {
-            bar.set_length(total);
-            bar.set_position(done);
-        }
-    })?;
+    let report = bundle::create(&inputs, &options, &|done, total| show(&bar, done, total))?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -328,10 +330,7 @@ fn verify(args: VerifyArgs, quiet: bool) -> Result<ExitCode> {
     let key = keyring(args.key.as_deref())?;
     let bar = bar(quiet, "verifying");
     let read = bundle::verify(&args.file, key.as_ref(), &|done, total| {
-        if let Some(bar) = &bar {
-            bar.set_length(total);
-            bar.set_position(done);
-        }
+        show(&bar, done, total)
     })?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();

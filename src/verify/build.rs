@@ -1418,6 +1418,18 @@ RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \\
         assert_eq!(ImagePython::parse("sh: python3: not found"), None);
     }
 
+    /// CPython 3.11.2 on x86_64 with glibc 2.36: a Debian bookworm image.
+    fn py311() -> ImagePython {
+        python(
+            (3, 11, 2),
+            "x86_64",
+            Libc::Glibc {
+                major: 2,
+                minor: 36,
+            },
+        )
+    }
+
     fn image() -> BaseImage {
         BaseImage {
             image: "python:3.12-slim".into(),
@@ -1487,14 +1499,7 @@ RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \\
 
     #[test]
     fn pips_refusal_is_explained_with_the_lock() {
-        let py311 = python(
-            (3, 11, 2),
-            "x86_64",
-            Libc::Glibc {
-                major: 2,
-                minor: 36,
-            },
-        );
+        let py311 = py311();
         let wheelhouse = vec!["fastlib-1.0-cp312-cp312-manylinux_2_17_x86_64.whl".to_string()];
         let wrong_python = explain_missing("fastlib==1.0", &view(), Some(&py311), &wheelhouse);
         assert!(
@@ -1520,14 +1525,7 @@ RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \\
 
     #[test]
     fn a_hash_refusal_tells_a_stray_file_from_a_changed_one() {
-        let py311 = python(
-            (3, 11, 2),
-            "x86_64",
-            Libc::Glibc {
-                major: 2,
-                minor: 36,
-            },
-        );
+        let py311 = py311();
         let stray = vec![
             "fastlib==1.0 from file:///wheelhouse/fastlib-1.0-cp311-cp311-manylinux_2_17_x86_64.whl (from -r /tmp/r.txt (line 6)):".to_string(),
         ];
@@ -1629,6 +1627,12 @@ RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \\
         }
     }
 
+    /// The one job, with an empty wheelhouse.
+    fn run(engine: &dyn Engine, options: BuildOptions) -> Result<Vec<Finding>, BuildError> {
+        let dir = tempfile::tempdir().unwrap();
+        verify_builds(engine, &[job()], &view(), dir.path(), options, &|_| {})
+    }
+
     #[test]
     fn a_build_is_reported_and_its_image_removed() {
         let engine = Scripted {
@@ -1637,28 +1641,11 @@ RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \\
             build: None,
             removed: Default::default(),
         };
-        let dir = tempfile::tempdir().unwrap();
-        let found = verify_builds(
-            &engine,
-            &[job()],
-            &view(),
-            dir.path(),
-            BuildOptions::default(),
-            &|_| {},
-        )
-        .unwrap();
+        let found = run(&engine, BuildOptions::default()).unwrap();
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].rule, "BD205");
         assert_eq!(engine.removed.borrow().len(), 1);
-        let kept = verify_builds(
-            &engine,
-            &[job()],
-            &view(),
-            dir.path(),
-            BuildOptions { keep: true },
-            &|_| {},
-        )
-        .unwrap();
+        let kept = run(&engine, BuildOptions { keep: true }).unwrap();
         assert!(
             kept[0]
                 .message
@@ -1675,16 +1662,7 @@ RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \\
             build: Some(BUILDAH_NETWORK),
             removed: Default::default(),
         };
-        let dir = tempfile::tempdir().unwrap();
-        let found = verify_builds(
-            &engine,
-            &[job()],
-            &view(),
-            dir.path(),
-            BuildOptions::default(),
-            &|_| {},
-        )
-        .unwrap();
+        let found = run(&engine, BuildOptions::default()).unwrap();
         let rules: Vec<&str> = found.iter().map(|f| f.rule).collect();
         assert_eq!(rules, ["BD101", "BD203"], "{found:?}");
         assert_eq!(found[1].location.line, Some(4));
@@ -1697,16 +1675,9 @@ RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \\
             images: vec![],
             ..engine
         };
-        let error = verify_builds(
-            &absent,
-            &[job()],
-            &view(),
-            dir.path(),
-            BuildOptions::default(),
-            &|_| {},
-        )
-        .unwrap_err()
-        .to_string();
+        let error = run(&absent, BuildOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(
             error.contains("localhost/py:3.11 is not in buildah's local storage")
                 && error.contains("buildah pull docker-archive:IMAGE.tar"),

@@ -160,16 +160,7 @@ fn project(index: &FakeIndex, base: &BaseImage, python_version: &str, extra: &st
     );
     project.write("Dockerfile", &example_dockerfile(&base.image, extra));
     project.stderr_of(&["sync"], 0);
-    project.stdout_of(
-        &[
-            "export",
-            "--format",
-            "requirements-txt",
-            "-o",
-            "requirements.lock.txt",
-        ],
-        0,
-    );
+    project.export_to("requirements.lock.txt");
     project
 }
 

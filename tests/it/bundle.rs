@@ -45,17 +45,15 @@ fn synced(index: &FakeIndex, dir: Option<&Path>) -> Project {
     project.write(".dockerignore", "app/secret.txt\n");
     project.write("app/secret.txt", "not for the far side\n");
     project.stderr_of(&["sync"], 0);
-    project.stdout_of(
-        &[
-            "export",
-            "--format",
-            "requirements-txt",
-            "-o",
-            "requirements.lock.txt",
-        ],
-        0,
-    );
+    project.export_to("requirements.lock.txt");
     project
+}
+
+/// `bundle unpack KIT TARGET EXTRA…`, expecting `code`; stderr.
+fn unpack(project: &Project, kit: &str, target: &str, extra: &[&str], code: i32) -> String {
+    let mut args = vec!["unpack", kit, target];
+    args.extend(extra);
+    bundle(project, &args, code)
 }
 
 fn bundle(project: &Project, args: &[&str], code: i32) -> String {
@@ -267,13 +265,11 @@ fn one_changed_byte_inside_a_wheel_is_caught_and_named() {
     );
     // Unpacking it writes nothing.
     let target = tempfile::tempdir().unwrap();
-    bundle(
+    unpack(
         &project,
-        &[
-            "unpack",
-            tampered.to_str().unwrap(),
-            target.path().to_str().unwrap(),
-        ],
+        tampered.to_str().unwrap(),
+        target.path().to_str().unwrap(),
+        &[],
         1,
     );
     assert!(
@@ -399,13 +395,11 @@ fn hostile_archives_are_refused_and_nothing_is_written_outside_the_target() {
     for (name, kind, link, said) in cases {
         let kit = hostile_bundle(project.path(), &name, kind, link.as_deref());
         let target = tempfile::tempdir().unwrap();
-        let stderr = bundle(
+        let stderr = unpack(
             &project,
-            &[
-                "unpack",
-                kit.to_str().unwrap(),
-                target.path().to_str().unwrap(),
-            ],
+            kit.to_str().unwrap(),
+            target.path().to_str().unwrap(),
+            &[],
             1,
         );
         assert_mentions(&stderr, &[said, "the archive is refused"]);
@@ -424,14 +418,11 @@ fn hostile_archives_are_refused_and_nothing_is_written_outside_the_target() {
     bundle(&source, &["create", "-o", kit.to_str().unwrap()], 0);
     let target = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(outside.path(), target.path().join("wheelhouse")).unwrap();
-    let stderr = bundle(
+    let stderr = unpack(
         &source,
-        &[
-            "unpack",
-            kit.to_str().unwrap(),
-            target.path().to_str().unwrap(),
-            "--force",
-        ],
+        kit.to_str().unwrap(),
+        target.path().to_str().unwrap(),
+        &["--force"],
         1,
     );
     assert_mentions(
@@ -450,16 +441,7 @@ fn a_delta_applies_on_its_base_and_is_refused_elsewhere() {
     // The requirements change: one more package, and webapp is dropped (its wheel goes).
     project.write("requirements/app.in", "corelib\nextra\n");
     project.stderr_of(&["sync"], 0);
-    project.stdout_of(
-        &[
-            "export",
-            "--format",
-            "requirements-txt",
-            "-o",
-            "requirements.lock.txt",
-        ],
-        0,
-    );
+    project.export_to("requirements.lock.txt");
     let delta = project.path().join("delta.tar.zst");
     let stderr = bundle(
         &project,
@@ -486,13 +468,11 @@ fn a_delta_applies_on_its_base_and_is_refused_elsewhere() {
 
     // On anything but its base, the delta is refused.
     let elsewhere = tempfile::tempdir().unwrap();
-    let stderr = bundle(
+    let stderr = unpack(
         &project,
-        &[
-            "unpack",
-            delta.to_str().unwrap(),
-            elsewhere.path().to_str().unwrap(),
-        ],
+        delta.to_str().unwrap(),
+        elsewhere.path().to_str().unwrap(),
+        &[],
         2,
     );
     assert_mentions(
@@ -506,22 +486,18 @@ fn a_delta_applies_on_its_base_and_is_refused_elsewhere() {
 
     // On its base: applied, the pruned wheel removed, and the result verifies.
     let far = tempfile::tempdir().unwrap();
-    bundle(
+    unpack(
         &project,
-        &[
-            "unpack",
-            full.to_str().unwrap(),
-            far.path().to_str().unwrap(),
-        ],
+        full.to_str().unwrap(),
+        far.path().to_str().unwrap(),
+        &[],
         0,
     );
-    let stderr = bundle(
+    let stderr = unpack(
         &project,
-        &[
-            "unpack",
-            delta.to_str().unwrap(),
-            far.path().to_str().unwrap(),
-        ],
+        delta.to_str().unwrap(),
+        far.path().to_str().unwrap(),
+        &[],
         0,
     );
     assert_mentions(&stderr, &["1 removed"]);
@@ -562,13 +538,11 @@ fn split_volumes_round_trip_and_a_missing_or_changed_volume_is_named() {
     let sums = project.read("kit.tar.zst.sha256");
     assert!(sums.contains("  kit.tar.zst.001\n"), "{sums}");
     let target = tempfile::tempdir().unwrap();
-    bundle(
+    unpack(
         &project,
-        &[
-            "unpack",
-            first.to_str().unwrap(),
-            target.path().to_str().unwrap(),
-        ],
+        first.to_str().unwrap(),
+        target.path().to_str().unwrap(),
+        &[],
         0,
     );
     assert!(
@@ -648,15 +622,11 @@ fn a_signed_bundle_verifies_with_its_key_and_fails_with_another() {
     );
     assert_mentions(&stderr, &["the signature does not verify"]);
     let target = tempfile::tempdir().unwrap();
-    bundle(
+    unpack(
         &project,
-        &[
-            "unpack",
-            kit.to_str().unwrap(),
-            target.path().to_str().unwrap(),
-            "--key",
-            "keys/stranger.pub",
-        ],
+        kit.to_str().unwrap(),
+        target.path().to_str().unwrap(),
+        &["--key", "keys/stranger.pub"],
         1,
     );
     assert!(files_under(target.path()).is_empty());
@@ -762,13 +732,11 @@ fn the_bundles_sbom_is_valid_cyclonedx_and_matches_the_manifest() {
     let kit = project.path().join("kit.tar.zst");
     bundle(&project, &["create", "-o", kit.to_str().unwrap()], 0);
     let target = tempfile::tempdir().unwrap();
-    bundle(
+    unpack(
         &project,
-        &[
-            "unpack",
-            kit.to_str().unwrap(),
-            target.path().to_str().unwrap(),
-        ],
+        kit.to_str().unwrap(),
+        target.path().to_str().unwrap(),
+        &[],
         0,
     );
     let sbom: serde_json::Value = serde_json::from_slice(

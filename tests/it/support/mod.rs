@@ -810,6 +810,12 @@ impl Project {
         text(&self.output_of(args, code).stdout)
     }
 
+    /// `airlock export --format requirements-txt -o FILE` (the file the example's Dockerfile
+    /// installs), expected to succeed.
+    pub fn export_to(&self, file: &str) {
+        self.stdout_of(&["export", "--format", "requirements-txt", "-o", file], 0);
+    }
+
     /// Runs `airlock ARGS…`, expects exit `code`, and returns stderr.
     pub fn stderr_of(&self, args: &[&str], code: i32) -> String {
         text(&self.output_of(args, code).stderr)
