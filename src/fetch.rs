@@ -263,6 +263,8 @@ pub fn plan(items: &[DownloadItem], wheelhouse: &Path) -> FetchPlan {
                 && !wanted.contains(name.as_str())
                 && name != "README.md"
                 && name != crate::debian::publish::APT_DIRECTORY
+                // `airlock export --format pylock` writes its locks here; verify checks them.
+                && crate::python::export::pylock_name(&name).is_none()
             {
                 plan.extraneous.push(name);
             }

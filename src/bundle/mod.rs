@@ -285,6 +285,21 @@ fn collect(inputs: &Inputs) -> Result<Collected, BundleError> {
         Err(crate::fetch::FetchError::NoLocks(_)) => {}
         Err(error) => return Err(BundleError::Input(crate::fetch::error_chain(&error))),
     }
+    // Locks exported into the wheelhouse (`airlock export --format pylock`).
+    if let Ok(entries) = std::fs::read_dir(&wheelhouse) {
+        let mut exported: Vec<PathBuf> = entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| {
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| crate::python::export::pylock_name(n).is_some())
+            })
+            .collect();
+        exported.sort();
+        for path in exported {
+            collected.add_file(&root, &path, FileKind::Lock)?;
+        }
+    }
     // The .debs and the local apt repository's indexes.
     let apt = crate::fetch::apt_items(&lockfiles)
         .map_err(|error| BundleError::Input(crate::fetch::error_chain(&error)))?;

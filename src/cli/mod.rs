@@ -255,6 +255,8 @@ enum PrereleaseArg {
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ExportFormat {
     RequirementsTxt,
+    /// A PEP 751 lock whose files are paths into the wheelhouse (for `uv pip install -r`).
+    Pylock,
 }
 
 #[derive(Args)]
@@ -264,9 +266,16 @@ struct ExportArgs {
     format: ExportFormat,
     /// The lockfile (default: the only pylock.*.toml in lockfiles/).
     lock: Option<PathBuf>,
-    /// Write here instead of stdout (atomically).
+    /// Write here instead of stdout (atomically). `--format pylock` writes into the
+    /// wheelhouse by default (`wheelhouse/pylock.<name>.toml`).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// `--format pylock`: only this target's files (give with --python-platform; repeat the
+    /// pair for more; default: every target of the lock).
+    #[arg(long, value_name = "VERSION")]
+    python_version: Vec<String>,
+    #[arg(long, value_name = "PLATFORM")]
+    python_platform: Vec<String>,
 }
 
 pub fn main() -> ExitCode {
@@ -804,9 +813,102 @@ fn report_findings(findings: &[verify::Finding], format: FindingFormat) -> Resul
     })
 }
 
+/// The path from `from` (a directory) to `to`, both made absolute: `../wheelhouse/`.
+fn relative_dir(from: &Path, to: &Path) -> Result<String> {
+    let from = std::path::absolute(from)?;
+    let to = std::path::absolute(to)?;
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); from.len() - common];
+    parts.extend(
+        to[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    Ok(parts.iter().map(|p| format!("{p}/")).collect())
+}
+
+/// `export --format pylock`: the lock's chosen targets, with files as paths into the
+/// wheelhouse, written into the wheelhouse unless `-o` says otherwise.
+fn export_pylock(
+    args: &ExportArgs,
+    config: Option<&Path>,
+    lock_path: &Path,
+    text: &str,
+    lock: &PyLock,
+) -> Result<ExitCode> {
+    let project = load_project(config)?;
+    let wheelhouse = project.fetch.wheelhouse.clone();
+    let file_name = lock_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if airlock::python::export::pylock_name(&file_name).is_none() {
+        bail!("{}: not a pylock.<name>.toml file", lock_path.display());
+    }
+    let recorded = lock
+        .tool
+        .as_ref()
+        .map(|t| t.airlock.targets.clone())
+        .unwrap_or_default();
+    if args.python_version.len() != args.python_platform.len() {
+        bail!("give --python-version and --python-platform in pairs, one pair per target");
+    }
+    let mut targets = Vec::new();
+    for (version, platform) in args.python_version.iter().zip(&args.python_platform) {
+        let at = recorded
+            .iter()
+            .position(|t| &t.python_version == version && &t.python_platform == platform)
+            .with_context(|| {
+                format!(
+                    "{} has no target {version} {platform} (it has: {})",
+                    lock_path.display(),
+                    recorded
+                        .iter()
+                        .map(|t| format!("{} {}", t.python_version, t.python_platform))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+        targets.push(at);
+    }
+    if targets.is_empty() {
+        targets = (0..recorded.len()).collect();
+    }
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| wheelhouse.join(&file_name));
+    let out_dir = match output.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let prefix = relative_dir(&out_dir, &wheelhouse)?;
+    let record = airlock::python::export::ExportRecord {
+        source: display_path(lock_path, &project.root),
+        source_sha256: airlock::digest::Sha256Hex::of(text.as_bytes()).to_string(),
+        targets: targets
+            .iter()
+            .map(|&i| {
+                format!(
+                    "{} {}",
+                    recorded[i].python_version, recorded[i].python_platform
+                )
+            })
+            .collect(),
+    };
+    let exported = airlock::python::export::to_wheelhouse_pylock(lock, record, &targets, &prefix)
+        .map_err(|problem| anyhow::anyhow!("{}: {problem}", lock_path.display()))?;
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    write_atomic(&output, exported.as_bytes())
+        .with_context(|| format!("cannot write {}", output.display()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run_export(args: ExportArgs, config: Option<&Path>) -> Result<ExitCode> {
-    let ExportFormat::RequirementsTxt = args.format;
-    let lock_path = match args.lock {
+    let lock_path = match args.lock.clone() {
         Some(path) => path,
         None => {
             let config = load_project(config)?;
@@ -831,6 +933,9 @@ fn run_export(args: ExportArgs, config: Option<&Path>) -> Result<ExitCode> {
     let text =
         std::fs::read_to_string(&lock_path).with_context(|| format!("cannot read {label}"))?;
     let lock = PyLock::parse(&text, &label)?;
+    if let ExportFormat::Pylock = args.format {
+        return export_pylock(&args, config, &lock_path, &text, &lock);
+    }
     let exported = to_requirements_txt(&lock, &label).map_err(|missing| {
         anyhow::anyhow!(
             "{label}: these entries have no hashed wheel, so --require-hashes would reject them: {}",

@@ -38,6 +38,158 @@ pub fn to_requirements_txt(lock: &PyLock, source: &str) -> Result<String, Vec<St
     }
 }
 
+/// An exported PEP 751 lock's own record: which lock it was made from (and that lock's
+/// sha256, so verify can tell it is current) and for which targets.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ExportRecord {
+    pub source: String,
+    pub source_sha256: String,
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ExportedFile {
+    pub name: String,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    pub hashes: super::pylock::Hashes,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ExportedPackage {
+    pub name: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_python: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wheels: Vec<ExportedFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdist: Option<ExportedFile>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ExportTool {
+    pub airlock: ExportRecord,
+}
+
+/// A PEP 751 lock whose files are `path`s into the wheelhouse.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ExportedLock {
+    pub lock_version: String,
+    #[serde(default)]
+    pub environments: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_python: Option<String>,
+    pub created_by: String,
+    #[serde(default)]
+    pub packages: Vec<ExportedPackage>,
+    pub tool: ExportTool,
+}
+
+/// `lock` for `targets` (indexes into its recorded targets), its files named by `prefix` +
+/// file name (the wheelhouse as seen from where the export is written). Only the files the
+/// targets install are listed: the wheel each target's installer picks, or the sdist it
+/// builds. Build requirements stay in the wheelhouse for `--find-links` (PEP 751 has no place
+/// for them that installers would not install).
+pub fn to_wheelhouse_pylock(
+    lock: &PyLock,
+    record: ExportRecord,
+    targets: &[usize],
+    prefix: &str,
+) -> Result<String, String> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let tool = lock
+        .tool
+        .as_ref()
+        .ok_or("the lock has no [tool.airlock] record of its targets; resolve it again")?;
+    // (name, version) -> the files the chosen targets use.
+    let mut chosen: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    let mut environments = Vec::new();
+    for &index in targets {
+        let target = tool
+            .airlock
+            .targets
+            .get(index)
+            .ok_or_else(|| format!("the lock has no target number {index}"))?;
+        environments.push(target.marker.clone());
+        for pin in &target.pins {
+            let file = if pin.wheel.is_empty() {
+                pin.sdist.clone().unwrap_or_default()
+            } else {
+                pin.wheel.clone()
+            };
+            chosen
+                .entry((pin.name.to_ascii_lowercase(), pin.version.clone()))
+                .or_default()
+                .insert(file);
+        }
+    }
+    let reference = |file: &super::pylock::LockedFile| ExportedFile {
+        name: file.name.to_string(),
+        path: format!("{prefix}{}", file.name),
+        size: file.size,
+        hashes: file.hashes.clone(),
+    };
+    let mut packages = Vec::new();
+    for package in &lock.packages {
+        let Some(files) = chosen.get(&(package.name.to_ascii_lowercase(), package.version.clone()))
+        else {
+            continue;
+        };
+        let wheels: Vec<ExportedFile> = package
+            .wheels
+            .iter()
+            .filter(|w| files.contains(w.name.as_str()))
+            .map(reference)
+            .collect();
+        let sdist = package
+            .sdist
+            .as_ref()
+            .filter(|s| files.contains(s.name.as_str()))
+            .map(reference);
+        if wheels.is_empty() && sdist.is_none() {
+            return Err(format!(
+                "{}=={}: the lock lists none of the files its targets pin ({}); resolve it again",
+                package.name,
+                package.version,
+                files.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        packages.push(ExportedPackage {
+            name: package.name.clone(),
+            version: package.version.clone(),
+            marker: package.marker.clone(),
+            requires_python: package.requires_python.clone(),
+            wheels,
+            sdist,
+        });
+    }
+    let exported = ExportedLock {
+        lock_version: "1.0".into(),
+        environments,
+        requires_python: lock.requires_python.clone(),
+        created_by: "airlock".into(),
+        packages,
+        tool: ExportTool { airlock: record },
+    };
+    toml::to_string(&exported).map_err(|e| e.to_string())
+}
+
+/// `pylock.<name>.toml` -> `<name>`, per PEP 751's file names.
+pub fn pylock_name(file_name: &str) -> Option<&str> {
+    file_name
+        .strip_prefix("pylock.")
+        .and_then(|rest| rest.strip_suffix(".toml"))
+        .filter(|name| !name.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -120,6 +120,10 @@ pub const RULES: &[(&str, &str)] = &[
     ),
     ("AL204", "A lock cannot be read"),
     (
+        "AL108",
+        "An exported pylock in the wheelhouse is out of date with its lock or names files the wheelhouse lacks",
+    ),
+    (
         "AL205",
         "A source build lacks its build requirements in the wheelhouse",
     ),
@@ -324,6 +328,11 @@ pub fn verify_python(request: &PythonVerify) -> Result<Vec<Finding>, VerifyError
     let (_, wheels) = crate::fetch::locked_wheels(&request.lockfiles)?;
     let wheelhouse_uri = display_path(&request.wheelhouse, &request.root);
     let mut findings = integrity::check(&wheels, &request.wheelhouse, &wheelhouse_uri);
+    findings.extend(check_exports(
+        &request.wheelhouse,
+        &wheelhouse_uri,
+        &request.root,
+    ));
     let source = match closure::WheelhouseSource::scan(&request.wheelhouse) {
         Ok(source) => source,
         Err(error) => {
@@ -404,6 +413,100 @@ pub fn verify_python(request: &PythonVerify) -> Result<Vec<Finding>, VerifyError
         }
     }
     Ok(findings)
+}
+
+/// AL108: every `pylock.<name>.toml` that `airlock export --format pylock` wrote into the
+/// wheelhouse must be current with the lock it was made from (its recorded sha256) and name
+/// only files the wheelhouse holds with the lock's digests. The files' own bytes are checked
+/// against the lock by the integrity check (AL101/AL102), so nothing is hashed twice.
+pub fn check_exports(
+    wheelhouse: &std::path::Path,
+    wheelhouse_uri: &str,
+    root: &std::path::Path,
+) -> Vec<Finding> {
+    use crate::python::export::{ExportedLock, pylock_name};
+    let mut findings = Vec::new();
+    let mut names: Vec<String> = match std::fs::read_dir(wheelhouse) {
+        Ok(entries) => entries
+            .filter_map(|entry| entry.ok())
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| pylock_name(name).is_some())
+            .collect(),
+        // An unreadable wheelhouse is AL201's to report.
+        Err(_) => return findings,
+    };
+    names.sort();
+    for name in names {
+        let uri = format!("{wheelhouse_uri}/{name}");
+        let mut problem = |message: String| {
+            findings.push(Finding::new("AL108", Severity::Error, &uri, None, message));
+        };
+        let path = wheelhouse.join(&name);
+        let exported: ExportedLock = match std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| toml::from_str(&text).map_err(|e| e.to_string()))
+        {
+            Ok(exported) => exported,
+            Err(error) => {
+                problem(format!("cannot read it as an exported pylock: {error}"));
+                continue;
+            }
+        };
+        let record = &exported.tool.airlock;
+        let source = root.join(&record.source);
+        let source_text = match std::fs::read_to_string(&source) {
+            Ok(text) => text,
+            Err(error) => {
+                problem(format!(
+                    "it was exported from {}, which cannot be read ({error})",
+                    record.source
+                ));
+                continue;
+            }
+        };
+        if crate::digest::Sha256Hex::of(source_text.as_bytes()).as_str() != record.source_sha256 {
+            problem(format!(
+                "it was exported from another version of {}; run `airlock export --format pylock` again",
+                record.source
+            ));
+            continue;
+        }
+        let Ok(lock) = crate::python::pylock::PyLock::parse(&source_text, &record.source) else {
+            // The lock itself is reported as AL204.
+            continue;
+        };
+        let locked: std::collections::BTreeMap<&str, &str> = lock
+            .packages
+            .iter()
+            .flat_map(|p| p.wheels.iter().chain(&p.sdist))
+            .map(|f| (f.name.as_str(), f.hashes.sha256.as_str()))
+            .collect();
+        for package in &exported.packages {
+            for file in package.wheels.iter().chain(&package.sdist) {
+                let inside =
+                    crate::bundle::manifest::safe_relative(&file.path) && !file.path.contains('/');
+                if !inside || file.path != file.name {
+                    problem(format!(
+                        "{}: its path `{}` does not name a file of this wheelhouse",
+                        package.name, file.path
+                    ));
+                } else if locked.get(file.name.as_str()) != Some(&file.hashes.sha256.as_str()) {
+                    problem(format!(
+                        "{}: {} is not in {} with this sha256",
+                        package.name, file.name, record.source
+                    ));
+                } else if !std::fs::symlink_metadata(wheelhouse.join(&file.name))
+                    .is_ok_and(|m| m.file_type().is_file())
+                {
+                    problem(format!(
+                        "{}: {} is not in the wheelhouse; run `airlock fetch`",
+                        package.name, file.name
+                    ));
+                }
+            }
+        }
+    }
+    findings
 }
 
 /// AL203 findings from `resolve --check`-style lock reports.

@@ -4,6 +4,7 @@ mod apt;
 mod build;
 
 mod bundle;
+mod export;
 mod fetch;
 mod hostile;
 mod lint;

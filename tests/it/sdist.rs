@@ -497,7 +497,7 @@ fn a_setup_py_sdist_without_pyproject_gets_setuptools_legacy_metadata() {
 }
 
 /// `--python-version` and `--python-platform` of this machine, when it can build.
-fn host_target() -> Option<(String, String)> {
+pub(crate) fn host_target() -> Option<(String, String)> {
     let output = std::process::Command::new("python3")
         .args([
             "-c",

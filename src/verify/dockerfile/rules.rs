@@ -1178,7 +1178,32 @@ fn check_install(
             ),
         );
     }
-    if !offline {
+    // `uv pip install -r /wheelhouse/pylock.<name>.toml`: an `airlock export --format pylock`
+    // lock in the mounted wheelhouse names every file by its path there, so uv needs no index
+    // and no --find-links, unless sdists are built (their build requirements are found with
+    // --offline --find-links).
+    let wheelhouse_lock = installer == Installer::Uv
+        && options
+            .requirement_files
+            .iter()
+            .any(|file| is_wheelhouse_pylock(file, wheel_mounts));
+    let self_contained = wheelhouse_lock && settings.source_builds.is_empty();
+    if wheelhouse_lock && !self_contained && (!offline || options.find_links.is_empty()) {
+        let target = wheel_mounts
+            .iter()
+            .find_map(|m| m.target.as_deref())
+            .unwrap_or("/wheelhouse");
+        add(
+            "DF012",
+            Severity::Error,
+            line,
+            format!(
+                "the locks build sdists, and uv finds their build requirements only with `--offline --find-links {target}` beside the exported pylock"
+            ),
+        );
+        return;
+    }
+    if !offline && !self_contained {
         let needed = match installer {
             Installer::Pip => "--no-index",
             Installer::Uv => "--offline (or --no-index)",
@@ -1221,7 +1246,7 @@ fn check_install(
             at_wheelhouse = true;
         }
     }
-    if !at_wheelhouse {
+    if !at_wheelhouse && !self_contained {
         let targets: Vec<&str> = wheel_mounts
             .iter()
             .filter_map(|m| m.target.as_deref())
@@ -1251,6 +1276,32 @@ fn check_install(
     check_source_builds(tool, options, line, settings, add);
     let mut locked = options.require_hashes;
     for file in &options.requirement_files {
+        if wheelhouse_lock && is_wheelhouse_pylock(file, wheel_mounts) {
+            // Hash-pinned by construction; verify checks it is current (AL108). It must be
+            // there to be installed.
+            locked = true;
+            let in_context = wheel_mounts.iter().find_map(|m| {
+                let target = m.target.as_deref()?;
+                let rest = clean_path(file)
+                    .strip_prefix(&clean_path(target))?
+                    .trim_start_matches('/')
+                    .to_string();
+                Some(format!("{}/{rest}", clean_path(m.source.as_deref()?)))
+            });
+            if let Some(path) = in_context
+                && !context.exists(&path)
+            {
+                add(
+                    "DF014",
+                    Severity::Error,
+                    line,
+                    format!(
+                        "`{path}` is installed but is not in the build context; run `airlock export --format pylock`"
+                    ),
+                );
+            }
+            continue;
+        }
         let Some(path) = context_path(file, mounts, copies) else {
             add(
                 "DF014",
@@ -1295,6 +1346,16 @@ fn check_install(
             ),
         );
     }
+}
+
+/// A `pylock.<name>.toml` inside the wheelhouse mount: what `airlock export --format pylock`
+/// writes there.
+fn is_wheelhouse_pylock(file: &str, wheel_mounts: &[&Mount]) -> bool {
+    let name = file.rsplit('/').next().unwrap_or(file);
+    crate::python::export::pylock_name(name).is_some()
+        && wheel_mounts
+            .iter()
+            .any(|m| m.target.as_deref().is_some_and(|t| under(file, t)))
 }
 
 /// Normalises a project name the way PEP 503 does (a name that is not one stays as written).
@@ -1475,6 +1536,7 @@ mod tests {
             String::new(),
         );
         files.insert("lockfiles/pylock.app.toml".to_string(), String::new());
+        files.insert("wheelhouse/pylock.app.toml".to_string(), String::new());
         files.insert(
             "requirements.lock.txt".to_string(),
             format!("six==1.16.0 \\\n    --hash=sha256:{}\n", "a".repeat(64)),
@@ -1503,6 +1565,41 @@ mod tests {
         assert_eq!(rules_of(GOOD), Vec::<String>::new());
         let uv = "# syntax=docker/dockerfile:1\nFROM python:3.12-slim\nRUN --mount=type=bind,src=wheelhouse,dst=/w --mount=type=bind,source=lockfiles,target=/locks \\\n    uv pip install --system --offline -f /w -r /locks/pylock.app.toml\n";
         assert_eq!(rules_of(uv), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_exported_pylock_in_the_wheelhouse_mount_is_an_air_gapped_install() {
+        for verb in ["install", "sync"] {
+            let text = format!(
+                "# syntax=docker/dockerfile:1\nFROM python:3.12-slim\nRUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \\\n    uv pip {verb} --system -r /wheelhouse/pylock.app.toml\n"
+            );
+            assert_eq!(rules_of(&text), Vec::<String>::new(), "uv pip {verb}");
+        }
+        // Outside the mount, or not a pylock, it is an ordinary install.
+        let elsewhere = "# syntax=docker/dockerfile:1\nFROM python:3.12-slim\nRUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \\\n    uv pip install --system -r /tmp/pylock.app.toml\n";
+        assert!(rules_of(elsewhere).contains(&"DF011@3".to_string()));
+        let absent = "# syntax=docker/dockerfile:1\nFROM python:3.12-slim\nRUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \\\n    uv pip install --system -r /wheelhouse/pylock.other.toml\n";
+        assert_eq!(rules_of(absent), ["DF014@3"]);
+        // When the locks build sdists, uv needs --offline --find-links for their build
+        // requirements.
+        let with_builds = AuditSettings {
+            source_builds: vec![SourceBuild {
+                package: "langdetect".into(),
+                sdist: "langdetect-1.0.9.tar.gz".into(),
+                build_requires: vec!["setuptools".into()],
+            }],
+            ..settings()
+        };
+        let found = |text: &str| -> Vec<&'static str> {
+            audit(&parse(text), "Dockerfile", &context(), &with_builds)
+                .into_iter()
+                .map(|f| f.rule)
+                .collect()
+        };
+        let bare = "# syntax=docker/dockerfile:1\nFROM python:3.12-slim\nRUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \\\n    uv pip install --system -r /wheelhouse/pylock.app.toml\n";
+        assert_eq!(found(bare), ["DF012"]);
+        let flagged = bare.replace("--system", "--system --offline --find-links /wheelhouse");
+        assert_eq!(found(&flagged), Vec::<&str>::new());
     }
 
     #[test]
