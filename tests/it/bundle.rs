@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use crate::support::{FakeIndex, Project, assert_mentions, text};
 
-const STACK: &str = r#"
+/// webapp needs corelib (1.5 MB, so split volumes have something to split); extra is there
+/// to be added later. Shared by the bundle, export and SBOM tests.
+pub(crate) const STACK: &str = r#"
 [[package]]
 name = "webapp"
 version = "1.0"

@@ -3,20 +3,7 @@
 
 use crate::support::{FakeIndex, Project, assert_mentions, skip, text};
 
-const STACK: &str = r#"
-[[package]]
-name = "webapp"
-version = "1.0"
-requires-dist = ["corelib>=1"]
-
-[[package]]
-name = "corelib"
-version = "2.0"
-
-[[package]]
-name = "extra"
-version = "1.0"
-"#;
+use crate::bundle::STACK;
 
 /// A project synced for this machine's Python and platform.
 fn host_project(index: &FakeIndex) -> Option<Project> {

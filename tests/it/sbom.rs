@@ -10,17 +10,6 @@ use serde_json::Value;
 use crate::apt::{DEFAULTS, archive, deb};
 use crate::support::{FakeIndex, Project};
 
-const PYTHON: &str = r#"
-[[package]]
-name = "webapp"
-version = "1.0"
-requires-dist = ["corelib>=1"]
-
-[[package]]
-name = "corelib"
-version = "2.0"
-"#;
-
 fn schema(path: &str) -> Value {
     serde_json::from_slice(
         &std::fs::read(
@@ -50,7 +39,7 @@ fn project() -> Option<(Project, FakeIndex, crate::apt::Repository)> {
     if crate::sdist::skip_without_host_python() {
         return None;
     }
-    let index = FakeIndex::start(PYTHON);
+    let index = FakeIndex::start(crate::bundle::STACK);
     crate::sdist::publish_tiny(
         &index,
         "statics",
