@@ -24,5 +24,6 @@ pub mod python;
 pub mod reporter;
 pub mod sandbox;
 pub mod sbom;
+pub mod serve;
 pub mod settings;
 pub mod verify;

@@ -65,6 +65,20 @@ enum Command {
     Bundle(bundle::BundleCommand),
     /// Write the SBOM of the locks (CycloneDX 1.6 or SPDX 2.3 JSON), offline.
     Sbom(bundle::SbomArgs),
+    /// Serve the locked files as a package index (PEP 503/691) and the apt repository, read-only.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The project or unpacked bundle to serve (default: the current project).
+    dir: Option<PathBuf>,
+    /// Where to listen (port 0: any free port; the startup line names it).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// The startup line: text, or one JSON object with the URLs for pip, uv and apt.
+    #[arg(long, value_enum, default_value = "text")]
+    format: SummaryFormat,
 }
 
 #[derive(Args)]
@@ -291,6 +305,7 @@ pub fn main() -> ExitCode {
         Command::Export(args) => run_export(args, config),
         Command::Bundle(command) => bundle::run(command, config, quiet),
         Command::Sbom(args) => bundle::sbom(args, config),
+        Command::Serve(args) => run_serve(args, config, quiet),
     };
     match outcome {
         Ok(code) => code,
@@ -739,6 +754,103 @@ fn run_verify(args: VerifyArgs, config: Option<&Path>, quiet: bool) -> Result<Ex
         )?);
     }
     report_findings(&findings, args.format)
+}
+
+fn run_serve(args: ServeArgs, config: Option<&Path>, quiet: bool) -> Result<ExitCode> {
+    let project = match (&args.dir, config) {
+        (_, Some(config)) => load_project(Some(config))?,
+        (Some(dir), None) => {
+            let file = dir.join("airlock.toml");
+            if file.is_file() {
+                load_project(Some(&file))?
+            } else {
+                airlock::config::Config::empty(dir.clone())
+            }
+        }
+        (None, None) => load_project(None)?,
+    };
+    let catalogue =
+        airlock::serve::Catalogue::load(&project.python.lockfiles, &project.fetch.wheelhouse)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let address = listener.local_addr()?;
+        let base = format!("http://{address}");
+        let index = format!("{base}/simple/");
+        let signed = project
+            .fetch
+            .wheelhouse
+            .join(airlock::debian::publish::APT_DIRECTORY)
+            .join("InRelease")
+            .is_file();
+        let apt = catalogue.apt.then(|| {
+            if signed {
+                format!("deb [signed-by=/etc/apt/keyrings/airlock.asc] {base}/apt/ ./")
+            } else {
+                format!("deb [trusted=yes] {base}/apt/ ./")
+            }
+        });
+        let pip = format!("pip install --index-url {index} -r requirements.lock.txt");
+        let uv = format!("uv pip install --index-url {index} -r requirements.lock.txt");
+        match args.format {
+            SummaryFormat::Json => println!(
+                "{}",
+                serde_json::json!({
+                    "listen": address.to_string(),
+                    "index-url": index,
+                    "projects": catalogue.projects.len(),
+                    "pip": pip,
+                    "uv": uv,
+                    "apt": apt,
+                })
+            ),
+            SummaryFormat::Text => {
+                eprintln!(
+                    "serving {} project(s){} on {base}/ (read-only; Ctrl-C stops)",
+                    catalogue.projects.len(),
+                    if catalogue.apt {
+                        " and the apt repository"
+                    } else {
+                        ""
+                    }
+                );
+                eprintln!("  {pip}");
+                eprintln!("  {uv}");
+                if let Some(apt) = &apt {
+                    eprintln!("  apt source: {apt}");
+                }
+            }
+        }
+        use std::io::Write as _;
+        std::io::stdout().flush()?;
+        let shutdown = async {
+            use tokio::signal::unix::{SignalKind, signal};
+            match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                // Without signal handlers the server runs until it is killed.
+                _ => std::future::pending::<()>().await,
+            }
+        };
+        airlock::serve::run(std::sync::Arc::new(catalogue), listener, !quiet, shutdown).await?;
+        if !quiet {
+            eprintln!("stopped");
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_lint(args: LintArgs, config: Option<&Path>) -> Result<ExitCode> {

@@ -11,6 +11,7 @@ mod lint;
 mod parse_speed;
 mod sbom;
 mod sdist;
+mod serve;
 mod settings;
 mod support;
 mod verify;
