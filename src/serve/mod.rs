@@ -147,7 +147,7 @@ async fn file_response(
     {
         return status(StatusCode::INTERNAL_SERVER_ERROR, &error.to_string());
     }
-    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(length), 256 * 1024);
+    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(length), 1024 * 1024);
     let body = StreamBody::new(futures::StreamExt::map(stream, |chunk| {
         chunk.map(Frame::data)
     }));
