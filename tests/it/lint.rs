@@ -45,6 +45,7 @@ fn project() -> Project {
     project.write("requirements/extra.txt", "six\n");
     project.write("wheelhouse/six-1.16.0-py2.py3-none-any.whl", "");
     project.write("wheelhouse/extra/six-1.16.0-py2.py3-none-any.whl", "");
+    project.write("wheelhouse/pylock.app.toml", "");
     // A lock that builds one sdist (no wheel fits its target), as DF015/DF016 need.
     project.write("lockfiles/pylock.app.toml", LOCK_WITH_A_BUILD);
     project.write(

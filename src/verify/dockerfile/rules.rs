@@ -43,6 +43,10 @@ pub const RULES: &[(&str, &str)] = &[
         "DF017",
         "A heredoc RUN installs packages without `set -e`, so a failed install can pass",
     ),
+    (
+        "DF018",
+        "An unquoted `<` or `>` in an install's package argument is a shell redirection",
+    ),
     ("DF020", "A network fallback after an offline install"),
     ("DF021", "An index URL is configured in the build"),
     ("DF022", "--find-links points at the network"),
@@ -440,6 +444,89 @@ struct Stage {
     copies: Vec<(String, String)>,
 }
 
+/// The shell's commands of a script as written (quotes kept), split at unquoted newlines,
+/// `;`, `&` and `|`.
+fn raw_commands(script: &str) -> Vec<String> {
+    let mut commands = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in script.chars() {
+        if escaped {
+            current.push(c);
+            escaped = false;
+            continue;
+        }
+        match quote {
+            Some(q) => {
+                if c == q {
+                    quote = None;
+                }
+                current.push(c);
+            }
+            None => match c {
+                '\\' => {
+                    escaped = true;
+                    current.push(c);
+                }
+                '\'' | '"' => {
+                    quote = Some(c);
+                    current.push(c);
+                }
+                '\n' | ';' | '&' | '|' => commands.push(std::mem::take(&mut current)),
+                _ => current.push(c),
+            },
+        }
+    }
+    commands.push(current);
+    commands.retain(|c| !c.trim().is_empty());
+    commands
+}
+
+/// The arguments of pip/uv installs with an unquoted `<` or `>` inside a word
+/// (`pkg>=1.2`): the shell ends the word there and redirects. File-descriptor redirections
+/// (`2>`, `&>`) and whole-word redirections (`> log`) are the user's intent and pass.
+fn unquoted_comparisons(script: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for raw in raw_commands(script) {
+        if install_command(&split_words(&raw)).is_none() {
+            continue;
+        }
+        let chars: Vec<char> = raw.chars().collect();
+        let mut quote: Option<char> = None;
+        let mut word_start = 0;
+        let mut at = 0;
+        while at < chars.len() {
+            let c = chars[at];
+            if let Some(q) = quote {
+                if c == q {
+                    quote = None;
+                }
+            } else if c == '\'' || c == '"' {
+                quote = Some(c);
+            } else if c == '\\' {
+                at += 1;
+            } else if c.is_whitespace() {
+                word_start = at + 1;
+            } else if (c == '<' || c == '>') && at > word_start {
+                let before: String = chars[word_start..at].iter().collect();
+                if !before.chars().all(|b| b.is_ascii_digit() || b == '&') {
+                    let end = chars[at..]
+                        .iter()
+                        .position(|c| c.is_whitespace())
+                        .map_or(chars.len(), |p| at + p);
+                    found.push(chars[word_start..end].iter().collect());
+                    word_start = end;
+                    at = end;
+                    continue;
+                }
+            }
+            at += 1;
+        }
+    }
+    found
+}
+
 /// The script a RUN executes: shell form, exec form's `sh -c` script, and heredoc bodies.
 fn run_script(instruction: &Instruction) -> String {
     let mut script = match &instruction.json {
@@ -829,6 +916,16 @@ pub fn audit(
                     }
                 }
                 check_heredoc_errexit(instruction, line, &mut add);
+                for argument in unquoted_comparisons(&run_script(instruction)) {
+                    add(
+                        "DF018",
+                        Severity::Error,
+                        line,
+                        format!(
+                            "`{argument}` is not quoted: the shell reads `<`/`>` as a redirection, so the install takes any version (and writes its output to a file); quote it: `'{argument}'`"
+                        ),
+                    );
+                }
                 check_mounts(
                     &mounts,
                     line,
@@ -1565,6 +1662,28 @@ mod tests {
         assert_eq!(rules_of(GOOD), Vec::<String>::new());
         let uv = "# syntax=docker/dockerfile:1\nFROM python:3.12-slim\nRUN --mount=type=bind,src=wheelhouse,dst=/w --mount=type=bind,source=lockfiles,target=/locks \\\n    uv pip install --system --offline -f /w -r /locks/pylock.app.toml\n";
         assert_eq!(rules_of(uv), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_unquoted_comparison_in_an_install_is_a_redirection() {
+        assert_eq!(
+            unquoted_comparisons(
+                "pip install --no-index -f /w requests>=2.31 'six<2' \"idna>=3\" 2>/dev/null > log"
+            ),
+            ["requests>=2.31"]
+        );
+        assert_eq!(
+            unquoted_comparisons("uv pip install --system x<3 && echo a>b"),
+            ["x<3"]
+        );
+        assert!(unquoted_comparisons("echo a>=b; ls 2>&1").is_empty());
+        let text = "# syntax=docker/dockerfile:1\nFROM python:3.12-slim\nRUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \\\n    pip install --no-index --find-links /wheelhouse --require-hashes -r /tmp/requirements.lock.txt six>=1.16\n";
+        assert!(
+            rules_of(text).contains(&"DF018@3".to_string()),
+            "{:?}",
+            rules_of(text)
+        );
+        assert!(!rules_of(GOOD).iter().any(|r| r.starts_with("DF018")));
     }
 
     #[test]
