@@ -77,6 +77,31 @@ fn warn_unusable(
             ),
         });
     }
+    // A pinned yanked release (PEP 592: installers warn): which file, the index's reason, and
+    // that only the exact pin admits it.
+    let mut yanked = std::collections::BTreeMap::new();
+    for resolution in resolutions {
+        for package in resolution.packages.values() {
+            if package.dist.yanked {
+                yanked
+                    .entry((package.name.to_string(), package.version.to_string()))
+                    .or_insert_with(|| {
+                        (
+                            package.dist.filename.to_string(),
+                            package.dist.yanked_reason.clone(),
+                        )
+                    });
+            }
+        }
+    }
+    for ((name, version), (file, reason)) in yanked {
+        reporter.event(Event::Warning {
+            message: format!(
+                "{name}=={version} is a yanked release ({file}; the index says: {}); it is locked only because it is pinned with ==, and a `>=` range would skip it",
+                reason.as_deref().unwrap_or("no reason given")
+            ),
+        });
+    }
     // Extras the chosen version does not have: pip and uv install without them and warn.
     let mut missing = std::collections::BTreeSet::new();
     for resolution in resolutions {

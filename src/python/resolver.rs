@@ -1617,6 +1617,7 @@ pub(crate) mod tests {
                 requires_python: requires_python
                     .map(|r| Arc::new(VersionSpecifiers::from_str(r).unwrap())),
                 yanked,
+                yanked_reason: None,
                 size: Some(1),
                 upload_time: None,
                 core_metadata: CoreMetadataFile::Present { sha256: None },

@@ -116,6 +116,8 @@ pub struct DistFile {
     /// Shared between the files of a page that say the same (most of a project's do).
     pub requires_python: Option<Arc<VersionSpecifiers>>,
     pub yanked: bool,
+    /// PEP 592's reason, when the index gives one.
+    pub yanked_reason: Option<Box<str>>,
     pub size: Option<u64>,
     pub upload_time: Option<Box<str>>,
     pub core_metadata: CoreMetadataFile,
@@ -208,6 +210,7 @@ struct RawFile<'s> {
     sha512: Option<&'s str>,
     requires_python: Option<&'s str>,
     yanked: bool,
+    yanked_reason: Option<String>,
     size: Option<u64>,
     upload_time: Option<&'s str>,
     core_metadata: CoreMetadataFile,
@@ -408,6 +411,7 @@ impl<'a> PageBuilder<'a> {
             other_hash,
             requires_python,
             yanked: raw.yanked,
+            yanked_reason: raw.yanked_reason.map(Box::from),
             size: raw.size,
             upload_time: raw.upload_time.map(Box::from),
             core_metadata: raw.core_metadata,
@@ -654,7 +658,8 @@ impl<'de> serde::de::Visitor<'de> for FilesSeed<'_, '_> {
                     sha384: file.hashes.sha384.as_deref(),
                     sha512: file.hashes.sha512.as_deref(),
                     requires_python: file.requires_python.as_deref(),
-                    yanked: file.yanked.is_some_and(|y| y.0),
+                    yanked: file.yanked.as_ref().is_some_and(|y| y.0),
+                    yanked_reason: file.yanked.as_ref().and_then(|y| y.1.clone()),
                     size: file.size,
                     upload_time: file.upload_time.as_deref(),
                     core_metadata,
@@ -705,7 +710,7 @@ struct JsonHashes<'a> {
 }
 
 /// PEP 592's `yanked`: `true`, `false`, or a reason (which means yanked).
-struct YankedFlag(bool);
+struct YankedFlag(bool, Option<String>);
 
 impl<'de> Deserialize<'de> for YankedFlag {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -716,13 +721,17 @@ impl<'de> Deserialize<'de> for YankedFlag {
                 f.write_str("a boolean or a reason")
             }
             fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<YankedFlag, E> {
-                Ok(YankedFlag(value))
+                Ok(YankedFlag(value, None))
             }
-            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<YankedFlag, E> {
-                Ok(YankedFlag(true))
+            fn visit_str<E: serde::de::Error>(self, reason: &str) -> Result<YankedFlag, E> {
+                let reason = reason.trim();
+                Ok(YankedFlag(
+                    true,
+                    (!reason.is_empty()).then(|| reason.chars().take(200).collect()),
+                ))
             }
             fn visit_unit<E: serde::de::Error>(self) -> Result<YankedFlag, E> {
-                Ok(YankedFlag(false))
+                Ok(YankedFlag(false, None))
             }
         }
         deserializer.deserialize_any(Visitor)
@@ -831,6 +840,9 @@ pub fn parse_html(
                 url: &href,
                 requires_python: requires_python.as_deref(),
                 yanked: attribute(tag, "data-yanked").is_some(),
+                yanked_reason: attribute(tag, "data-yanked")
+                    .map(|reason| reason.trim().chars().take(200).collect::<String>())
+                    .filter(|reason| !reason.is_empty()),
                 core_metadata,
                 ..RawFile::default()
             },
@@ -995,6 +1007,7 @@ mod tests {
         );
         let sdist = &files[1];
         assert!(sdist.yanked);
+        assert_eq!(sdist.yanked_reason.as_deref(), Some("broken release"));
         assert_eq!(sdist.sha256.as_deref(), Some("fe".repeat(32).as_str()));
         assert_eq!(sdist.url.fragment(), None);
         assert_eq!(
@@ -1146,6 +1159,7 @@ mod tests {
         );
         assert!(!files[0].yanked);
         assert!(files[1].yanked);
+        assert_eq!(files[1].yanked_reason, None);
         assert_eq!(
             files[1].url.as_str(),
             "http://127.0.0.1:9/simple/anyio/anyio-4.5.0.tar.gz"

@@ -558,10 +558,17 @@ version = "1.0"
         ["lib==1.0"]
     );
     project.write("requirements/app.in", "lib==2.0\n");
-    project.airlock().arg("resolve").assert().success();
+    let stderr = project.stderr_of(&["resolve"], 0);
     assert_eq!(
         pins(&project.read("lockfiles/pylock.app.toml"))[0],
         ["lib==2.0"]
+    );
+    // PEP 592: installers warn about a pinned yanked release, and so does the lock.
+    assert_mentions(
+        &stderr,
+        &[
+            "warning: lib==2.0 is a yanked release (lib-2.0-py3-none-any.whl; the index says: no reason given); it is locked only because it is pinned with ==, and a `>=` range would skip it",
+        ],
     );
 }
 
