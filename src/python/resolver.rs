@@ -892,6 +892,28 @@ impl Provider<'_> {
         range: &Ranges<Version>,
     ) -> String {
         if candidates.files.files.is_empty() {
+            let files = &candidates.files;
+            if files.rejected_count > 0 {
+                // The page is there; what it lists was refused. Say so, with the reasons.
+                let shown: Vec<String> = files
+                    .rejected
+                    .iter()
+                    .take(3)
+                    .map(|refused| format!("\n    {} ({})", refused.file, refused.reason))
+                    .collect();
+                let more = files.rejected_count.saturating_sub(shown.len());
+                return format!(
+                    "{name} was found in {}, but all {} of its file(s) were refused:{}{}",
+                    self.source.describe(),
+                    files.rejected_count,
+                    shown.concat(),
+                    if more > 0 {
+                        format!("\n    and {more} more")
+                    } else {
+                        String::new()
+                    }
+                );
+            }
             return format!("{name} was not found in {}", self.source.describe());
         }
         let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();

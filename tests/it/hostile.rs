@@ -411,3 +411,37 @@ fn a_flags_only_lock_with_a_backslash_in_its_file_name_verifies_from_anywhere() 
     );
     assert!(stderr.contains("0 finding(s)"), "{stderr}");
 }
+
+/// A page whose every file is refused is not "not found": the error says the project was
+/// found, how many files were refused and why.
+#[test]
+fn a_project_whose_every_file_is_refused_is_said_to_be_found() {
+    let index = FakeIndex::start(UNUSED);
+    let (evil, evil_bytes) = serve_wheel(&index, "name = \"evil\"\nversion = \"9.0\"");
+    index.serve_page(
+        "/simple/webapp/",
+        "application/vnd.pypi.simple.v1+json",
+        &json_page(&[
+            entry(
+                &evil,
+                serde_json::json!({"sha256": sha256_hex(&evil_bytes)}),
+            ),
+            entry(
+                "../webapp-1.0-py3-none-any.whl",
+                serde_json::json!({"sha256": "00".repeat(32)}),
+            ),
+        ]),
+    );
+    let project = one_target_project("webapp\n", &index);
+    let stderr = project.stderr_of(&["resolve"], 2);
+    crate::support::assert_mentions(
+        &stderr,
+        &[
+            "webapp was found in",
+            "but all 2 of its file(s) were refused:",
+            "evil-9.0-py3-none-any.whl (a wheel of evil)",
+            "../webapp-1.0-py3-none-any.whl (",
+        ],
+    );
+    assert!(!stderr.contains("was not found"), "{stderr}");
+}
