@@ -489,6 +489,70 @@ impl Rejection {
     }
 }
 
+/// What the wheels of the versions in `range` are built for, as uv says it ("only has wheels
+/// for: …"), and the nearest target that would take one: the same architecture with a newer
+/// manylinux, or another Python version.
+fn wheels_on_offer(files: &[DistFile], range: &Ranges<Version>, target: &Target) -> String {
+    let mut tags: BTreeSet<String> = BTreeSet::new();
+    let mut newer_glibc: Option<(u32, u32)> = None;
+    let mut pythons: BTreeSet<String> = BTreeSet::new();
+    let arch = target.platform.arch.linux_name();
+    for file in files {
+        let DistFilename::Wheel(wheel) = &file.kind else {
+            continue;
+        };
+        if !range.contains(&wheel.version) {
+            continue;
+        }
+        for (python, _, platform) in wheel.tags() {
+            tags.insert(format!("{python}-{platform}"));
+            if let Some(rest) = python.strip_prefix("cp")
+                && rest.len() >= 2
+            {
+                pythons.insert(format!("{}.{}", &rest[..1], &rest[1..]));
+            }
+            let glibc = platform
+                .strip_prefix("manylinux_")
+                .and_then(|rest| rest.strip_suffix(&format!("_{arch}")))
+                .and_then(|rest| rest.split_once('_'))
+                .and_then(|(major, minor)| Some((major.parse().ok()?, minor.parse().ok()?)));
+            if let Some(glibc) = glibc {
+                newer_glibc = Some(newer_glibc.map_or(glibc, |known: (u32, u32)| known.min(glibc)));
+            }
+        }
+    }
+    if tags.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<&str> = tags.iter().take(6).map(String::as_str).collect();
+    let more = tags.len().saturating_sub(shown.len());
+    let mut said = format!(
+        " (among its wheels: {}{})",
+        shown.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    );
+    let current = target.python_version.to_string();
+    if let crate::python::target::Os::Manylinux { major, minor } = target.platform.os
+        && let Some(glibc) = newer_glibc
+        && glibc > (major, minor)
+    {
+        said.push_str(&format!(
+            "; a target of {arch}-manylinux_{}_{} would take them",
+            glibc.0, glibc.1
+        ));
+    } else if !pythons.is_empty() && !pythons.iter().any(|p| current.starts_with(p.as_str())) {
+        said.push_str(&format!(
+            "; they are built for Python {}",
+            pythons.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    said
+}
+
 /// One version of a project, for the target.
 #[derive(Debug, Clone)]
 enum Candidate {
@@ -864,10 +928,24 @@ impl Provider<'_> {
             return Ok(solver::Selection::None);
         };
         Ok(match candidate {
-            Candidate::Unusable(rejection) => solver::Selection::Unavailable(
-                version.clone(),
-                format!("{name} {version} has {}", rejection.describe(self.target)),
-            ),
+            Candidate::Unusable(rejection) => {
+                let offer = if *rejection == Rejection::NoCompatibleWheel {
+                    wheels_on_offer(
+                        &candidates.files.files,
+                        &Ranges::singleton(version.clone()),
+                        self.target,
+                    )
+                } else {
+                    String::new()
+                };
+                solver::Selection::Unavailable(
+                    version.clone(),
+                    format!(
+                        "{name} {version} has {}{offer}",
+                        rejection.describe(self.target)
+                    ),
+                )
+            }
             Candidate::Usable(_) => match &candidates
                 .dist(candidate)
                 .expect("a usable candidate names a file")
@@ -922,6 +1000,11 @@ impl Provider<'_> {
                 continue;
             }
             let reason = match candidate {
+                Candidate::Unusable(Rejection::NoCompatibleWheel) => format!(
+                    "{}{}",
+                    Rejection::NoCompatibleWheel.describe(self.target),
+                    wheels_on_offer(&candidates.files.files, range, self.target)
+                ),
                 Candidate::Unusable(rejection) => rejection.describe(self.target),
                 Candidate::Usable(_) => match candidates
                     .dist(candidate)
@@ -2087,7 +2170,7 @@ pub(crate) mod tests {
         );
         assert!(
             message.contains(
-                "Because native 2.0 has no wheel for cp3.12 on x86_64-manylinux_2_36 and app depends on native >=2, app cannot be used."
+                "Because native 2.0 has no wheel for cp3.12 on x86_64-manylinux_2_36 (among its wheels: cp311-manylinux_2_17_x86_64); they are built for Python 3.11 and app depends on native >=2, app cannot be used."
             ),
             "{message}"
         );

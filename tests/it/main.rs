@@ -312,7 +312,7 @@ fn no_wheel_for_the_target_is_explained() {
     assert_mentions(
         &stderr,
         &[
-            "corelib 2.0 has no wheel for cp3.12 on aarch64-macos_13_0",
+            "corelib 2.0 has no wheel for cp3.12 on aarch64-macos_13_0 (among its wheels: cp3",
             "requirements/app.in requires corelib >=2, <3",
         ],
     );
@@ -634,5 +634,32 @@ fn tls_trusts_a_private_ca_named_by_ssl_cert_file() {
             .path()
             .join("wheelhouse/corelib-2.0-cp312-cp312-manylinux_2_17_x86_64.whl")
             .is_file()
+    );
+}
+
+/// A target whose manylinux is older than every wheel's: the hint names the wheels' tags and
+/// the target that would take them (issue 14, as uv says "only has wheels for").
+#[test]
+fn no_wheel_for_an_old_manylinux_names_the_target_that_would_work() {
+    let index = FakeIndex::start(
+        "[[package]]\nname = \"native\"\nversion = \"1.0\"\ntags = [\"cp312-cp312-manylinux_2_28_x86_64\", \"cp312-cp312-win_amd64\"]\n",
+    );
+    let project = project_with("native\n", &index);
+    let stderr = project.stderr_of(
+        &[
+            "resolve",
+            "--python-version",
+            "3.12",
+            "--python-platform",
+            "x86_64-manylinux_2_17",
+        ],
+        2,
+    );
+    assert_mentions(
+        &stderr,
+        &[
+            "native 1.0 has no wheel for cp3.12 on x86_64-manylinux_2_17 (among its wheels: cp312-manylinux_2_28_x86_64",
+            "a target of x86_64-manylinux_2_28 would take them",
+        ],
     );
 }
