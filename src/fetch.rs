@@ -64,6 +64,11 @@ pub enum FetchError {
     LinkedLockFile { path: PathBuf },
     #[error("the wheelhouse {} is in use by another airlock run ({holder}); wait for it to finish", .path.display())]
     Busy { path: PathBuf, holder: String },
+    #[error(
+        "the wheels' own METADATA disagrees with the metadata the locks were made from (the index's `.metadata` files, PEP 658/714), so the locks may miss dependencies:\n  {}\nreport it to the index's maintainers; `airlock verify` re-checks the closure from the wheels",
+        .0.join("\n  ")
+    )]
+    MetadataDisagrees(Vec<String>),
     #[error("cannot build the HTTP client")]
     Client(#[from] crate::net::NetError),
     #[error(transparent)]
@@ -170,6 +175,103 @@ fn refuse_what_verify_rejects(item: &DownloadItem, path: &Path) -> Result<(), St
         .map_err(|error| error.to_string());
     }
     Ok(())
+}
+
+/// Where a locked wheel's own METADATA disagrees with its lock: another name or version, or
+/// a dependency (no extra involved, its marker true for a target that installs the wheel)
+/// that the lock does not record for the package. The resolver read the index's `.metadata`
+/// file; an index whose file lies about the wheel would otherwise leave a dependency out of
+/// the lock unnoticed. Wheels not in the wheelhouse are not read.
+pub fn metadata_disagreements(
+    lockfiles: &Path,
+    wheelhouse: &Path,
+) -> Result<Vec<String>, FetchError> {
+    use crate::python::metadata::CoreMetadata;
+    let locks = lockfiles_in(lockfiles).map_err(|source| FetchError::Read {
+        path: lockfiles.to_path_buf(),
+        source,
+    })?;
+    let mut problems = Vec::new();
+    for path in &locks {
+        let label = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| FetchError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let lock = PyLock::parse(&text, &label)?;
+        let Some(tool) = &lock.tool else { continue };
+        let normalized = |name: &str| crate::serve::catalogue::normalize(name);
+        let mut checked = BTreeSet::new();
+        for locked in &tool.airlock.targets {
+            let Ok(target) =
+                crate::python::target::Target::new(&locked.python_version, &locked.python_platform)
+            else {
+                continue;
+            };
+            let env = target.marker_environment();
+            for pin in locked.pins.iter().filter(|pin| !pin.wheel.is_empty()) {
+                let Some(package) = lock.packages.iter().find(|p| {
+                    normalized(&p.name) == normalized(&pin.name) && p.version == pin.version
+                }) else {
+                    continue;
+                };
+                let wheel = wheelhouse.join(&pin.wheel);
+                let Some(bytes) = crate::verify::integrity::read_metadata(&wheel) else {
+                    continue;
+                };
+                let metadata = match CoreMetadata::parse(&bytes) {
+                    Ok(metadata) => metadata,
+                    Err(error) => {
+                        problems.push(format!(
+                            "{}: its METADATA cannot be read: {error}",
+                            pin.wheel
+                        ));
+                        continue;
+                    }
+                };
+                if normalized(metadata.name.as_ref()) != normalized(&package.name)
+                    || metadata.version.to_string() != package.version
+                {
+                    if checked.insert((pin.wheel.clone(), String::new())) {
+                        problems.push(format!(
+                            "{}: the wheel says it is {} {}, the lock ({label}) says {} {}",
+                            pin.wheel,
+                            metadata.name,
+                            metadata.version,
+                            package.name,
+                            package.version
+                        ));
+                    }
+                    continue;
+                }
+                let recorded: BTreeSet<String> = package
+                    .dependencies
+                    .iter()
+                    .map(|d| normalized(&d.name))
+                    .collect();
+                for requirement in &metadata.requires_dist {
+                    let written = requirement.to_string();
+                    let mentions_extra = written
+                        .split_once(';')
+                        .is_some_and(|(_, marker)| marker.contains("extra"));
+                    if mentions_extra || !requirement.evaluate_markers(&env, &[]) {
+                        continue;
+                    }
+                    let name = normalized(requirement.name.as_ref());
+                    if name != normalized(&package.name)
+                        && !recorded.contains(&name)
+                        && checked.insert((pin.wheel.clone(), name.clone()))
+                    {
+                        problems.push(format!(
+                            "{}: the wheel requires `{requirement}` (for {target}), which {label} does not record as a dependency of {} {}",
+                            pin.wheel, package.name, package.version
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(problems)
 }
 
 /// Every wheel of every lock in `dir`, deduplicated by file name.
@@ -522,6 +624,12 @@ pub async fn fetch_all(
     }
     if !errors.is_empty() {
         return Err(FetchError::Downloads(errors, work.len()));
+    }
+    if locks > 0 {
+        let disagreements = metadata_disagreements(&request.lockfiles, &request.wheelhouse)?;
+        if !disagreements.is_empty() {
+            return Err(FetchError::MetadataDisagrees(disagreements));
+        }
     }
     if let Some((lock, _)) = &apt {
         // Every .deb is in place and verified: publish the local repository over them.

@@ -445,3 +445,43 @@ fn a_project_whose_every_file_is_refused_is_said_to_be_found() {
     );
     assert!(!stderr.contains("was not found"), "{stderr}");
 }
+
+/// An index whose `.metadata` file (PEP 658/714) lists fewer dependencies than the wheel's own
+/// METADATA: the lock misses one. fetch, which has the wheel, says so, naming the wheel, the
+/// requirement and the lock.
+#[test]
+fn a_metadata_file_that_lies_about_the_wheel_is_caught_at_fetch() {
+    let index = FakeIndex::start(UNUSED);
+    let (wheel, wheel_bytes) = serve_wheel(
+        &index,
+        "name = \"webapp\"\nversion = \"1.0\"\nrequires-dist = [\"corelib>=1\"]",
+    );
+    let lying = b"Metadata-Version: 2.1\nName: webapp\nVersion: 1.0\n".to_vec();
+    index.serve(&format!("/files/{wheel}.metadata"), lying.clone());
+    let mut listed = entry(
+        &wheel,
+        serde_json::json!({"sha256": sha256_hex(&wheel_bytes)}),
+    );
+    listed["core-metadata"] = serde_json::json!({"sha256": sha256_hex(&lying)});
+    index.serve_page(
+        "/simple/webapp/",
+        "application/vnd.pypi.simple.v1+json",
+        &json_page(&[listed]),
+    );
+    let project = one_target_project("webapp\n", &index);
+    project.stderr_of(&["resolve"], 0);
+    assert_eq!(
+        pins(&project),
+        ["webapp==1.0"],
+        "the lying metadata leaves corelib out"
+    );
+    let stderr = project.stderr_of(&["fetch"], 2);
+    crate::support::assert_mentions(
+        &stderr,
+        &[
+            "the wheels' own METADATA disagrees with the metadata the locks were made from",
+            &format!("{wheel}: the wheel requires `corelib>=1`"),
+            "does not record as a dependency of webapp 1.0",
+        ],
+    );
+}
