@@ -177,6 +177,17 @@ fn refuse_what_verify_rejects(item: &DownloadItem, path: &Path) -> Result<(), St
     Ok(())
 }
 
+/// A lock and how messages name it.
+fn read_lock(path: &Path) -> Result<(String, PyLock), FetchError> {
+    let label = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| FetchError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let lock = PyLock::parse(&text, &label)?;
+    Ok((label, lock))
+}
+
 /// Where a locked wheel's own METADATA disagrees with its lock: another name or version, or
 /// a dependency (no extra involved, its marker true for a target that installs the wheel)
 /// that the lock does not record for the package. The resolver read the index's `.metadata`
@@ -193,12 +204,7 @@ pub fn metadata_disagreements(
     })?;
     let mut problems = Vec::new();
     for path in &locks {
-        let label = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| FetchError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let lock = PyLock::parse(&text, &label)?;
+        let (label, lock) = read_lock(path)?;
         let Some(tool) = &lock.tool else { continue };
         let normalized = |name: &str| crate::serve::catalogue::normalize(name);
         let mut checked = BTreeSet::new();
@@ -291,12 +297,7 @@ pub fn locked_wheels(dir: &Path) -> Result<(usize, Vec<LockedWheel>), FetchError
     }
     let mut items: BTreeMap<String, (LockedWheel, String)> = BTreeMap::new();
     for path in &locks {
-        let label = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| FetchError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let lock = PyLock::parse(&text, &label)?;
+        let (label, lock) = read_lock(path)?;
         let built = lock.built_sdists();
         let build_packages = lock.tool.iter().flat_map(|t| &t.airlock.build_packages);
         for package in lock.packages.iter().chain(build_packages) {

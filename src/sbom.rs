@@ -34,19 +34,9 @@ fn purl_encode(text: &str) -> String {
     out
 }
 
-/// The purl type `pypi` wants names lower-case with `-` for runs of `-_.`.
+/// The purl type `pypi` wants names as PEP 503 normalizes them.
 fn pypi_name(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
+    crate::serve::catalogue::normalize(name)
 }
 
 /// The Debian release number of a locked suite: the major part of its Release's `Version`
