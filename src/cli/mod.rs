@@ -54,11 +54,12 @@ enum Command {
     Fetch(FetchArgs),
     /// Resolve (only where the inputs changed since the lock was written), then fetch.
     Sync(SyncArgs),
-    /// Prove offline that the wheelhouse builds will work: integrity, closure, lock freshness.
+    /// Prove offline that the wheelhouse builds will work: integrity, closure, lock freshness
+    /// (and with --build, by building the Dockerfiles with no network).
     Verify(VerifyArgs),
     /// Audit Dockerfiles/Containerfiles for air-gapped builds (the Dockerfile part of verify).
     Lint(LintArgs),
-    /// Write a lock as a hash-pinned requirements file.
+    /// Write a lock as a hash-pinned requirements file, or as a PEP 751 lock into the wheelhouse.
     Export(ExportArgs),
     /// The air-gap kit: create, verify and unpack a reproducible, signed archive.
     #[command(subcommand)]
