@@ -124,7 +124,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-fn timestamp(epoch: u64) -> String {
+pub(crate) fn timestamp(epoch: u64) -> String {
     let days = (epoch / 86_400) as i64;
     let seconds = epoch % 86_400;
     let (year, month, day) = civil_from_days(days);

@@ -12,7 +12,9 @@
 //! unpack extracts into a staging directory inside the target, moving files into place only
 //! once everything has been checked.
 
+pub mod credentials;
 pub mod manifest;
+pub mod registry;
 pub mod volumes;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -927,6 +929,42 @@ pub fn read_manifest(first: &Path) -> Result<(Manifest, Vec<u8>), BundleError> {
     let manifest = Manifest::parse(&bytes)
         .map_err(|problem| not_a_bundle(first, format!("{MANIFEST_PATH}: {problem}")))?;
     Ok((manifest, bytes))
+}
+
+/// The leading entries of a bundle under `.airlock-bundle/`: what a registry shows of it.
+#[derive(Debug, Clone)]
+pub struct BundleMeta {
+    pub manifest: Manifest,
+    pub manifest_bytes: Vec<u8>,
+    pub signature: Option<Vec<u8>>,
+    pub sbom: Option<Vec<u8>>,
+}
+
+/// Reads the manifest, its signature and the SBOM, which `create` writes before any other
+/// file, and stops at the first entry outside `.airlock-bundle/`.
+pub fn read_meta(first: &Path) -> Result<BundleMeta, BundleError> {
+    let (manifest, manifest_bytes) = read_manifest(first)?;
+    let (stream, _) = open_stream(first)?;
+    let mut archive = tar::Archive::new(stream);
+    let entries = archive.entries().map_err(read_error(first))?;
+    let (mut signature, mut sbom) = (None, None);
+    for entry in entries.skip(1) {
+        let mut entry = entry.map_err(read_error(first))?;
+        let path = entry.path_bytes().into_owned();
+        if path == SIGNATURE_PATH.as_bytes() {
+            signature = Some(read_limited(&mut entry, 1024 * 1024).map_err(read_error(first))?);
+        } else if path == SBOM_PATH.as_bytes() {
+            sbom = Some(read_limited(&mut entry, MANIFEST_LIMIT).map_err(read_error(first))?);
+        } else if !path.starts_with(format!("{META_DIR}/").as_bytes()) {
+            break;
+        }
+    }
+    Ok(BundleMeta {
+        manifest,
+        manifest_bytes,
+        signature,
+        sbom,
+    })
 }
 
 /// What reading a bundle found.

@@ -18,7 +18,7 @@ pub fn volume_path(output: &Path, number: u32) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn sums_path(output: &Path) -> PathBuf {
+pub fn sums_path(output: &Path) -> PathBuf {
     let mut name = output.as_os_str().to_owned();
     name.push(".sha256");
     PathBuf::from(name)

@@ -21,6 +21,39 @@ pub enum BundleCommand {
     Verify(VerifyArgs),
     /// Verify a bundle and unpack it into DIR (default: the current directory).
     Unpack(UnpackArgs),
+    /// Push a bundle to an OCI registry as an artifact (its manifest, signature and SBOM as
+    /// layers of their own, then the archive or its volumes).
+    Push(PushArgs),
+    /// Pull a bundle pushed by `bundle push`, resuming an interrupted download, and check it
+    /// is byte for byte the artifact's.
+    Pull(PullArgs),
+}
+
+#[derive(Args)]
+pub struct PushArgs {
+    /// The bundle (the first volume of a split one: FILE.001).
+    file: PathBuf,
+    /// Where to: oci://HOST[:PORT]/REPOSITORY[:TAG] (TAG defaults to latest).
+    reference: String,
+    /// Plain HTTP to a registry that is not on loopback (loopback always speaks HTTP).
+    #[arg(long)]
+    insecure: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+#[derive(Args)]
+pub struct PullArgs {
+    /// oci://HOST[:PORT]/REPOSITORY[:TAG][@sha256:DIGEST]
+    reference: String,
+    /// The archive to write (a split bundle: FILE.001, FILE.002, … and FILE.sha256).
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    /// Plain HTTP to a registry that is not on loopback (loopback always speaks HTTP).
+    #[arg(long)]
+    insecure: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -204,7 +237,77 @@ pub fn run(command: BundleCommand, config: Option<&Path>, quiet: bool) -> Result
         BundleCommand::Create(args) => create(args, config, quiet),
         BundleCommand::Verify(args) => verify(args, quiet),
         BundleCommand::Unpack(args) => unpack(args, quiet),
+        BundleCommand::Push(args) => push(args, quiet),
+        BundleCommand::Pull(args) => pull(args, quiet),
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn push(args: PushArgs, quiet: bool) -> Result<ExitCode> {
+    use bundle::registry;
+    let target: registry::ArtifactRef = args.reference.parse()?;
+    let options = registry::RegistryOptions {
+        insecure: args.insecure,
+    };
+    let say = |line: &str| {
+        if !quiet && args.format == Format::Text {
+            eprintln!("{line}");
+        }
+    };
+    let report = runtime()?.block_on(registry::push(&args.file, &target, &options, &say))?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Text if !quiet => {
+            let sent = report.layers.iter().filter(|l| l.transferred).count();
+            eprintln!(
+                "pushed {} layer(s) ({sent} uploaded, {} already there) to {}",
+                report.layers.len(),
+                report.layers.len() - sent,
+                report.reference
+            );
+            eprintln!(
+                "digest {}\npull it with: airlock bundle pull {} -o FILE",
+                report.digest, report.pinned
+            );
+        }
+        Format::Text => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pull(args: PullArgs, quiet: bool) -> Result<ExitCode> {
+    use bundle::registry;
+    let source: registry::ArtifactRef = args.reference.parse()?;
+    let options = registry::RegistryOptions {
+        insecure: args.insecure,
+    };
+    let say = |line: &str| {
+        if !quiet && args.format == Format::Text {
+            eprintln!("{line}");
+        }
+    };
+    let report = runtime()?.block_on(registry::pull(&source, &args.output, &options, &say))?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Text if !quiet => {
+            eprintln!("pulled {} ({})", report.reference, report.digest);
+            for file in &report.files {
+                eprintln!("  {file}");
+            }
+            eprintln!(
+                "check it before use: airlock bundle verify {} --key PUB",
+                report.files[0]
+            );
+        }
+        Format::Text => {}
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn create(args: CreateArgs, config: Option<&Path>, quiet: bool) -> Result<ExitCode> {

@@ -108,7 +108,10 @@ impl HostPython {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("python3"));
         let shown = python.display().to_string();
-        let program = "import sys, platform\nimport pip\nprint(sys.implementation.name, sys.version_info[0], sys.version_info[1], platform.machine(), *platform.libc_ver())";
+        // sys.executable: the interpreter itself, not a wrapper such as pyenv's shim, whose
+        // hook runs `pyenv rehash` after every `pip install` and fails when two builds run at
+        // once ("cannot rehash: … isn't writable").
+        let program = "import sys, platform\nimport pip\nprint(sys.implementation.name, sys.version_info[0], sys.version_info[1], platform.machine(), *platform.libc_ver())\nprint(sys.executable)";
         let output = Command::new(&python)
             .args(["-c", program])
             .stdin(Stdio::null())
@@ -118,6 +121,7 @@ impl HostPython {
                 message: e.to_string(),
             })?;
         let text = String::from_utf8_lossy(&output.stdout);
+        let (text, executable) = text.split_once('\n').unwrap_or((&text, ""));
         let words: Vec<&str> = text.split_whitespace().collect();
         let unsupported = |message: String| BuildError::NoPython {
             python: shown.clone(),
@@ -147,6 +151,12 @@ impl HostPython {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(600);
+        let executable = executable.trim_end_matches('\n');
+        let python = if executable.is_empty() {
+            python
+        } else {
+            PathBuf::from(executable)
+        };
         Ok(HostPython {
             python,
             target,

@@ -472,12 +472,30 @@ fn explain_patch_level(
     }
 }
 
-/// The Python that runs pip: `AIRLOCK_PYTHON`, else `python3`.
+/// The Python that runs pip: `AIRLOCK_PYTHON`, else `python3`, as the interpreter's own path
+/// (`sys.executable`) when it answers: a wrapper such as pyenv's shim runs `pyenv rehash`
+/// after every `pip install`, which fails when two run at once. A Python that does not answer
+/// is left as named, so the error comes from running pip, with pip's words.
 pub fn python() -> String {
-    std::env::var("AIRLOCK_PYTHON")
-        .ok()
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| "python3".into())
+    static RESOLVED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    RESOLVED
+        .get_or_init(|| {
+            let named = std::env::var("AIRLOCK_PYTHON")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "python3".into());
+            std::process::Command::new(&named)
+                .args(["-c", "import sys; print(sys.executable)"])
+                .stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .output()
+                .ok()
+                .filter(|output| output.status.success())
+                .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+                .filter(|path| !path.is_empty())
+                .unwrap_or(named)
+        })
+        .clone()
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ version = "1.0"
 const DOCKERFILE: &str = "# syntax=docker/dockerfile:1\nFROM python:3.12-slim-bookworm\nCOPY app/ /app/\nRUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \\\n    --mount=type=bind,source=requirements.lock.txt,target=/tmp/r.txt \\\n    pip install --no-index --find-links /wheelhouse --require-hashes -r /tmp/r.txt\n";
 
 /// A synced project with a Dockerfile, its exported lock and an app directory.
-fn synced(index: &FakeIndex, dir: Option<&Path>) -> Project {
+pub(crate) fn synced(index: &FakeIndex, dir: Option<&Path>) -> Project {
     let project = match dir {
         Some(dir) => Project {
             dir: tempfile::tempdir_in(dir).unwrap(),

@@ -9,6 +9,7 @@ mod fetch;
 mod hostile;
 mod lint;
 mod parse_speed;
+mod registry;
 mod sbom;
 mod sdist;
 mod serve;
