@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Benchmark: `airlock serve` against nginx (Debian's package) serving the same wheelhouse.
+# Benchmark: `airlock serve` against nginx (Debian's package) serving the same wheelhouse,
+# airlock twice: as it runs by default (files held in memory once asked for, --memory 1G) and
+# with --memory 0 (every file streamed from disk through a 1 MiB buffer).
 # CLIENTS concurrent clients (curl's parallel transfers, one process) each download every
 # locked file once, from each server in turn, RUNS times; every answer must be a 200 with
 # the file's full length. Prints each run, the medians, the throughput ratio and the errors.
@@ -23,6 +25,8 @@ bytes=$(cd "$project/wheelhouse" && echo "$files" | xargs du -cb | tail -1 | cut
 
 "$AIRLOCK" serve "$project" --listen 127.0.0.1:18481 --format json -q > "$work/serve.json" &
 airlock_pid=$!
+"$AIRLOCK" serve "$project" --listen 127.0.0.1:18483 --memory 0 --format json -q > "$work/serve0.json" &
+streamed_pid=$!
 cat > "$work/nginx.conf" <<EOF
 user root;
 worker_processes auto;
@@ -44,8 +48,8 @@ http {
 EOF
 mkdir -p "$work/nginx-tmp"
 nginx -c "$work/nginx.conf"
-trap 'kill $airlock_pid 2>/dev/null; nginx -c "$work/nginx.conf" -s stop 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 50); do [ -s "$work/serve.json" ] && break; sleep 0.1; done
+trap 'kill $airlock_pid $streamed_pid 2>/dev/null; nginx -c "$work/nginx.conf" -s stop 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 50); do [ -s "$work/serve.json" ] && [ -s "$work/serve0.json" ] && break; sleep 0.1; done
 
 # One curl config: every client fetches every file (shuffled per client).
 make_urls() { # port
@@ -57,6 +61,7 @@ make_urls() { # port
 }
 make_urls 18481
 make_urls 18482
+make_urls 18483
 fetch_all() { # port
   curl -s -Z --parallel-max "$clients" -K "$work/urls-$1" \
     -w '%{http_code} %{size_download}\n' > "$work/codes-$1"
@@ -70,11 +75,15 @@ for _ in $(seq "$runs"); do
   echo "  errors: $(cat "$work/errors-18481")"
   timed nginx fetch_all 18482
   echo "  errors: $(cat "$work/errors-18482")"
+  timed airlock-memory-0 fetch_all 18483
+  echo "  errors: $(cat "$work/errors-18483")"
 done
 total=$((bytes * clients))
-for label in airlock nginx; do
+for label in airlock nginx airlock-memory-0; do
   m=$(grep "^$label " "$TIMES" | cut -d' ' -f2 | median)
-  printf '%-8s median %6.2f s  %8.1f MiB/s\n' "$label" "$m" "$(echo "$total / 1048576 / $m" | bc -l)"
-  eval "m_$label=$m"
+  printf '%-17s median %6.2f s  %8.1f MiB/s\n' "$label" "$m" "$(echo "$total / 1048576 / $m" | bc -l)"
+  eval "m_${label//-/_}=$m"
 done
+echo "peak RSS: airlock $(awk '/VmHWM/ {print $2 / 1024 " MiB"}' /proc/$airlock_pid/status), airlock --memory 0 $(awk '/VmHWM/ {print $2 / 1024 " MiB"}' /proc/$streamed_pid/status)"
 echo "airlock throughput / nginx: $(echo "scale=2; $m_nginx / $m_airlock" | bc)x"
+echo "airlock --memory 0 throughput / nginx: $(echo "scale=2; $m_nginx / $m_airlock_memory_0" | bc)x"

@@ -172,6 +172,15 @@ pub struct UnpackArgs {
 /// `4G`, `700M`, `1.5G`, `4096`: bytes, K/M/G/T as powers of 1024 (a trailing `B`/`iB` is
 /// accepted).
 fn parse_size(text: &str) -> Result<u64, String> {
+    let bytes = parse_size_or_zero(text)?;
+    if bytes < 1024 * 1024 {
+        return Err(format!("`{text}`: a volume must be at least 1M"));
+    }
+    Ok(bytes)
+}
+
+/// A size such as 4G or 700M (K, M, G, T: powers of 1024), 0 allowed.
+pub(crate) fn parse_size_or_zero(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
     let upper = trimmed.to_ascii_uppercase();
     let upper = upper
@@ -193,11 +202,10 @@ fn parse_size(text: &str) -> Result<u64, String> {
     let value: f64 = number
         .parse()
         .map_err(|_| format!("`{text}` is not a size such as 4G or 700M"))?;
-    let bytes = (value * multiplier as f64) as u64;
-    if bytes < 1024 * 1024 {
-        return Err(format!("`{text}`: a volume must be at least 1M"));
+    if !value.is_finite() || value < 0.0 {
+        return Err(format!("`{text}` is not a size such as 4G or 700M"));
     }
-    Ok(bytes)
+    Ok((value * multiplier as f64) as u64)
 }
 
 fn bar(quiet: bool, label: &str) -> Option<indicatif::ProgressBar> {

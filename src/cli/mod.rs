@@ -77,6 +77,10 @@ struct ServeArgs {
     /// Where to listen (port 0: any free port; the startup line names it).
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
     listen: String,
+    /// Hold up to SIZE bytes of files in memory once asked for (each checked against its lock
+    /// first); the rest stream from disk. K, M, G: powers of 1024; 0 turns it off.
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = bundle::parse_size_or_zero)]
+    memory: u64,
     /// The startup line: text, or one JSON object with the URLs for pip, uv and apt.
     #[arg(long, value_enum, default_value = "text")]
     format: SummaryFormat,
@@ -845,7 +849,14 @@ fn run_serve(args: ServeArgs, config: Option<&Path>, quiet: bool) -> Result<Exit
                 _ => std::future::pending::<()>().await,
             }
         };
-        airlock::serve::run(std::sync::Arc::new(catalogue), listener, !quiet, shutdown).await?;
+        airlock::serve::run(
+            std::sync::Arc::new(catalogue),
+            args.memory,
+            listener,
+            !quiet,
+            shutdown,
+        )
+        .await?;
         if !quiet {
             eprintln!("stopped");
         }

@@ -168,7 +168,18 @@ impl Catalogue {
                 "Release.gpg",
             ] {
                 let disk = repository.join(name);
-                if let Ok((digest, size)) = crate::net::download::hash_file(&disk) {
+                // The signature files exist only when the repository is signed; every other
+                // index must be there and readable.
+                let optional = matches!(name, "InRelease" | "Release.gpg");
+                let hashed = match crate::net::download::hash_file(&disk) {
+                    Ok(hashed) => Some(hashed),
+                    Err(error) if optional && error.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(error) => {
+                        missing.push(format!("apt/{name} ({error})"));
+                        None
+                    }
+                };
+                if let Some((digest, size)) = hashed {
                     catalogue.files.insert(
                         format!("/apt/{name}"),
                         ServedFile {

@@ -5,6 +5,7 @@
 //! request; graceful shutdown.
 
 pub mod catalogue;
+pub mod memory;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use hyper::{Method, Request, Response, StatusCode, header};
 
 pub use catalogue::{Catalogue, CatalogueError};
 use catalogue::{PageFormat, negotiate, normalize, project_page, root_page};
+use memory::{Held, MemoryCache};
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
@@ -78,7 +80,9 @@ pub fn parse_range(header: &str, size: u64) -> Result<Option<(u64, u64)>, Unsati
 
 async fn file_response(
     request: &Request<hyper::body::Incoming>,
+    url_path: &str,
     served: &catalogue::ServedFile,
+    memory: &MemoryCache,
 ) -> Response<Body> {
     let etag = format!("\"{}\"", served.sha256);
     let matches = request
@@ -131,6 +135,16 @@ async fn file_response(
     if request.method() == Method::HEAD {
         return builder.body(full(Bytes::new())).expect("a valid response");
     }
+    match memory.get(url_path, served).await {
+        Held::Bytes(bytes) => {
+            let end = (first + length) as usize;
+            return builder
+                .body(full(bytes.slice(first as usize..end)))
+                .expect("a valid response");
+        }
+        Held::Refused(problem) => return status(StatusCode::INTERNAL_SERVER_ERROR, &problem),
+        Held::Stream => {}
+    }
     let file = match tokio::fs::File::open(&served.path).await {
         Ok(file) => file,
         Err(error) => {
@@ -157,6 +171,7 @@ async fn file_response(
 /// Answers one request.
 pub async fn answer(
     catalogue: &Catalogue,
+    memory: &MemoryCache,
     request: &Request<hyper::body::Incoming>,
 ) -> Response<Body> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
@@ -171,7 +186,7 @@ pub async fn answer(
     };
     let path = clean.as_str();
     if let Some(served) = catalogue.files.get(path) {
-        return file_response(request, served).await;
+        return file_response(request, path, served, memory).await;
     }
     if let Some(bytes) = catalogue.metadata.get(path) {
         let body = if request.method() == Method::HEAD {
@@ -271,13 +286,16 @@ fn redirect(to: &str) -> Response<Body> {
         .expect("a valid response")
 }
 
-/// Serves until `shutdown` resolves, then lets open connections finish (at most 10 s).
+/// Serves until `shutdown` resolves, then lets open connections finish (at most 10 s). Up to
+/// `memory_budget` bytes of files are held in memory once asked for (`memory`).
 pub async fn run(
     catalogue: Arc<Catalogue>,
+    memory_budget: u64,
     listener: tokio::net::TcpListener,
     log: bool,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let memory = Arc::new(MemoryCache::new(&catalogue.files, memory_budget));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
@@ -297,13 +315,15 @@ pub async fn run(
             () = &mut shutdown => break,
         };
         let catalogue = catalogue.clone();
+        let memory = memory.clone();
         let mut stopped = stopped.clone();
         connections.spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let catalogue = catalogue.clone();
+                let memory = memory.clone();
                 async move {
                     let started = std::time::Instant::now();
-                    let response = answer(&catalogue, &request).await;
+                    let response = answer(&catalogue, &memory, &request).await;
                     if log {
                         log_line(&peer, &request, &response, started);
                     }

@@ -209,9 +209,13 @@ fn the_index_speaks_pep_691_ranges_etags_and_serves_nothing_unlisted() {
     let (_, _, metadata) = get(&format!("/files/{wheel}.metadata"), "");
     assert!(String::from_utf8_lossy(&metadata).contains("Name: webapp"));
     // Ranges, ETags, HEAD.
+    let on_disk = std::fs::read(project.path().join("wheelhouse").join(wheel)).unwrap();
+    let (status, _, whole) = get(&format!("/files/{wheel}"), "");
+    assert!(status.contains("200"), "{status}");
+    assert_eq!(whole, on_disk);
     let (status, headers, body) = get(&format!("/files/{wheel}"), "Range: bytes=0-9\r\n");
     assert!(status.contains("206"), "{status}");
-    assert_eq!(body.len(), 10);
+    assert_eq!(body, on_disk[..10]);
     assert!(headers.contains("content-range: bytes 0-9/"), "{headers}");
     let (status, _, _) = get(
         &format!("/files/{wheel}"),
@@ -240,6 +244,12 @@ fn the_index_speaks_pep_691_ranges_etags_and_serves_nothing_unlisted() {
         "DELETE /simple/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert!(status.contains("405"), "{status}");
+    // A locked file that changed on disk after the server started is refused, not served.
+    let corelib = "corelib-2.0-py3-none-any.whl";
+    std::fs::write(project.path().join("wheelhouse").join(corelib), b"tampered").unwrap();
+    let (status, _, body) = get(&format!("/files/{corelib}"), "");
+    assert!(status.contains("500"), "{status}");
+    assert!(String::from_utf8_lossy(&body).contains("changed since it was catalogued"));
     let (status, headers, _) = get("/simple/WebApp", "");
     assert!(status.contains("301") && headers.contains("location: /simple/webapp/"));
     server.kill().unwrap();
