@@ -48,7 +48,7 @@ pub enum RegistryError {
     #[error(transparent)]
     Bundle(#[from] BundleError),
     // The registry's error is said in the message, not again as a cause.
-    #[error("{reference}: {action} failed: {error}{}", login_hint(error))]
+    #[error("{reference}: {action} failed: {}{}", describe(error), login_hint(error))]
     Registry {
         reference: String,
         action: String,
@@ -72,6 +72,16 @@ pub enum RegistryError {
     Write { path: String, error: std::io::Error },
     #[error("cannot read {path}: {error}")]
     Read { path: String, error: std::io::Error },
+}
+
+/// The library's message, without the empty detail some of its errors end with
+/// ("Authentication failure: ").
+fn describe(error: &oci_client::errors::OciDistributionError) -> String {
+    error
+        .to_string()
+        .trim_end()
+        .trim_end_matches(':')
+        .to_string()
 }
 
 /// What to do when the registry refused the credentials (or their absence).

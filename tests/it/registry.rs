@@ -425,3 +425,191 @@ fn what_is_not_a_bundle_is_refused_before_anything_is_pushed() {
     );
     assert_mentions(&stderr, &["manifest unknown"]);
 }
+
+/// An ECDSA signature in DER (what rcgen gives) as JOSE's fixed r || s (RFC 7518, 3.4).
+fn jose_signature(der: &[u8]) -> Vec<u8> {
+    assert_eq!(der[0], 0x30);
+    let mut at = 2;
+    let mut fixed = Vec::new();
+    for _ in 0..2 {
+        assert_eq!(der[at], 0x02);
+        let length = der[at + 1] as usize;
+        let mut integer = &der[at + 2..at + 2 + length];
+        while integer.len() > 32 && integer[0] == 0 {
+            integer = &integer[1..];
+        }
+        fixed.extend(std::iter::repeat_n(0u8, 32 - integer.len()));
+        fixed.extend_from_slice(integer);
+        at += 2 + length;
+    }
+    fixed
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A token service as a registry's `auth: token` expects one: it answers `GET /token?…&scope=…`
+/// with a JWT (ES256, the signing certificate in `x5c`) granting the scopes asked for, when
+/// the request carries `ci:s3cret` as basic authentication. Returns its port and the number of
+/// tokens it issued; writes the certificate the registry trusts to `cert_path`.
+fn token_service(cert_path: &Path) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use base64::Engine;
+    use rcgen::SigningKey;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["airlock-test-token".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    std::fs::write(cert_path, cert.pem()).unwrap();
+    let x5c = base64::engine::general_purpose::STANDARD.encode(cert.der());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let issued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = issued.clone();
+    let expected = base64::engine::general_purpose::STANDARD.encode("ci:s3cret");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut head = Vec::new();
+            loop {
+                let mut line = String::new();
+                if std::io::BufRead::read_line(&mut reader, &mut line).unwrap_or(0) == 0
+                    || line == "\r\n"
+                {
+                    break;
+                }
+                head.push(line.trim_end().to_string());
+            }
+            let target = head.first().and_then(|l| l.split(' ').nth(1)).unwrap_or("");
+            let authorized = head.iter().any(|l| {
+                l.split_once(':').is_some_and(|(name, value)| {
+                    let value = value.trim();
+                    name.eq_ignore_ascii_case("authorization")
+                        && value.len() > 6
+                        && value[..6].eq_ignore_ascii_case("basic ")
+                        && value[6..] == expected
+                })
+            });
+            if !authorized {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            }
+            let query = target.split_once('?').map_or("", |(_, q)| q);
+            let access: Vec<serde_json::Value> = query
+                .split('&')
+                .filter_map(|pair| pair.strip_prefix("scope="))
+                .map(|scope| {
+                    let scope = scope.replace("%3A", ":").replace("%2F", "/").replace("%2C", ",");
+                    let mut parts = scope.splitn(3, ':');
+                    let (kind, name, actions) =
+                        (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+                    serde_json::json!({"type": kind, "name": name, "actions": actions.split(',').collect::<Vec<_>>()})
+                })
+                .collect();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let header = serde_json::json!({"typ": "JWT", "alg": "ES256", "x5c": [x5c]});
+            let claims = serde_json::json!({
+                "iss": "airlock-test-issuer", "sub": "ci", "aud": "airlock-test-registry",
+                "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("{now}-{}", counter.load(std::sync::atomic::Ordering::SeqCst)),
+                "access": access,
+            });
+            let signed = format!(
+                "{}.{}",
+                b64url(header.to_string().as_bytes()),
+                b64url(claims.to_string().as_bytes())
+            );
+            let signature = jose_signature(&key.sign(signed.as_bytes()).unwrap());
+            let token = format!("{signed}.{}", b64url(&signature));
+            let body =
+                serde_json::json!({"token": token, "access_token": token, "expires_in": 300})
+                    .to_string();
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, issued)
+}
+
+#[test]
+fn the_bearer_token_flow_logs_in_through_the_registrys_token_service() {
+    if !Path::new("/usr/bin/docker-registry").is_file() {
+        skip("docker-registry is not installed (apt-get install docker-registry)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("token.pem");
+    let (token_port, issued) = token_service(&cert);
+    let address = format!("127.0.0.1:{}", free_port());
+    std::fs::write(
+        dir.path().join("config.yml"),
+        format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {address}\nauth:\n  token:\n    realm: http://127.0.0.1:{token_port}/token\n    service: airlock-test-registry\n    issuer: airlock-test-issuer\n    rootcertbundle: {}\n",
+            dir.path().join("data").display(),
+            cert.display()
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new("/usr/bin/docker-registry")
+        .arg("serve")
+        .arg(dir.path().join("config.yml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("log")).unwrap())
+        .spawn()
+        .unwrap();
+    let registry = Registry {
+        child,
+        address,
+        _dir: dir,
+    };
+    for _ in 0..100 {
+        if v2_status(&registry.address) == Some(401) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let index = FakeIndex::start(STACK);
+    let project = synced(&index, None);
+    let kit = project.path().join("kit.tar.zst");
+    project.stderr_of(&["bundle", "create", "-o", path_str(&kit)], 0);
+    let target = registry.reference("private/kit:1");
+
+    // Without credentials the token service refuses, and the message says how to log in.
+    let stderr = project.stderr_of(&["bundle", "push", path_str(&kit), &target], 2);
+    assert_mentions(&stderr, &["private/kit:1", "login"]);
+    assert_eq!(issued.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    let with_login = |args: &[&str]| {
+        let output = project
+            .airlock()
+            .args(args)
+            .env("AIRLOCK_REGISTRY_USERNAME", "ci")
+            .env("AIRLOCK_REGISTRY_PASSWORD", "s3cret")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    with_login(&["bundle", "push", path_str(&kit), &target]);
+    let out = project.path().join("pulled.tar.zst");
+    with_login(&["bundle", "pull", &target, "-o", path_str(&out)]);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&kit).unwrap());
+    assert!(
+        issued.load(std::sync::atomic::Ordering::SeqCst) >= 2,
+        "a token for the push and one for the pull"
+    );
+}
