@@ -48,7 +48,11 @@ pub enum RegistryError {
     #[error(transparent)]
     Bundle(#[from] BundleError),
     // The registry's error is said in the message, not again as a cause.
-    #[error("{reference}: {action} failed: {}{}", describe(error), login_hint(error))]
+    #[error(
+        "{reference}: {action} failed: {}{}",
+        describe(error),
+        login_hint(error)
+    )]
     Registry {
         reference: String,
         action: String,
