@@ -408,36 +408,29 @@ fn plan(first: &Path) -> Result<(Vec<PlannedLayer>, Vec<u8>), RegistryError> {
         path: first.display().to_string(),
         error,
     })?;
-    let mut layers = vec![PlannedLayer {
+    let in_memory = |media_type: &str, bytes: Vec<u8>, title: &str| PlannedLayer {
         descriptor: descriptor(
-            MANIFEST_MEDIA_TYPE,
-            sha256_of_bytes(&meta.manifest_bytes),
-            meta.manifest_bytes.len() as u64,
-            Some("manifest.json"),
+            media_type,
+            sha256_of_bytes(&bytes),
+            bytes.len() as u64,
+            Some(title),
         ),
-        blob: Blob::Memory(meta.manifest_bytes.clone()),
-    }];
+        blob: Blob::Memory(bytes),
+    };
+    let mut layers = vec![in_memory(
+        MANIFEST_MEDIA_TYPE,
+        meta.manifest_bytes.clone(),
+        "manifest.json",
+    )];
     if let Some(signature) = meta.signature {
-        layers.push(PlannedLayer {
-            descriptor: descriptor(
-                SIGNATURE_MEDIA_TYPE,
-                sha256_of_bytes(&signature),
-                signature.len() as u64,
-                Some("manifest.json.asc"),
-            ),
-            blob: Blob::Memory(signature),
-        });
+        layers.push(in_memory(
+            SIGNATURE_MEDIA_TYPE,
+            signature,
+            "manifest.json.asc",
+        ));
     }
     if let Some(sbom) = meta.sbom {
-        layers.push(PlannedLayer {
-            descriptor: descriptor(
-                SBOM_MEDIA_TYPE,
-                sha256_of_bytes(&sbom),
-                sbom.len() as u64,
-                Some("sbom.cdx.json"),
-            ),
-            blob: Blob::Memory(sbom),
-        });
+        layers.push(in_memory(SBOM_MEDIA_TYPE, sbom, "sbom.cdx.json"));
     }
     for (index, path) in paths.iter().enumerate() {
         let (digest, size) = sha256_of_file(path)?;
@@ -465,15 +458,7 @@ fn plan(first: &Path) -> Result<(Vec<PlannedLayer>, Vec<u8>), RegistryError> {
             path: sums_path.display().to_string(),
             error,
         })?;
-        layers.push(PlannedLayer {
-            descriptor: descriptor(
-                SUMS_MEDIA_TYPE,
-                sha256_of_bytes(&bytes),
-                bytes.len() as u64,
-                Some(&file_name(&sums_path)),
-            ),
-            blob: Blob::Memory(bytes),
-        });
+        layers.push(in_memory(SUMS_MEDIA_TYPE, bytes, &file_name(&sums_path)));
     }
     let manifest = OciImageManifest {
         schema_version: 2,

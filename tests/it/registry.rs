@@ -41,21 +41,18 @@ fn v2_status(address: &str) -> Option<u16> {
     answer.split_whitespace().nth(1)?.parse().ok()
 }
 
+const PROGRAM: &str = "/usr/bin/docker-registry";
+
 impl Registry {
     /// A registry, or None (the test is skipped) where docker-registry is not installed.
     /// With `login`, it asks for HTTP basic authentication (an htpasswd file, bcrypt).
     fn start(login: Option<(&str, &str)>) -> Option<Registry> {
-        let program = Path::new("/usr/bin/docker-registry");
-        if !program.is_file() {
+        if !Path::new(PROGRAM).is_file() {
             skip("docker-registry is not installed (apt-get install docker-registry)");
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let address = format!("127.0.0.1:{}", free_port());
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {address}\n",
-            dir.path().join("data").display()
-        );
+        let mut auth = String::new();
         if let Some((user, password)) = login {
             let htpasswd = std::process::Command::new("htpasswd")
                 .args(["-Bbn", user, password])
@@ -63,13 +60,24 @@ impl Registry {
                 .expect("htpasswd (apache2-utils) makes the registry's password file");
             assert!(htpasswd.status.success());
             std::fs::write(dir.path().join("htpasswd"), &htpasswd.stdout).unwrap();
-            config.push_str(&format!(
+            auth = format!(
                 "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
                 dir.path().join("htpasswd").display()
-            ));
+            );
         }
+        Some(Registry::launch(dir, &auth))
+    }
+
+    /// Starts the registry with its storage in `dir` and `auth` (YAML) as its `auth:` section,
+    /// and waits until it answers.
+    fn launch(dir: tempfile::TempDir, auth: &str) -> Registry {
+        let address = format!("127.0.0.1:{}", free_port());
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {address}\n{auth}",
+            dir.path().join("data").display()
+        );
         std::fs::write(dir.path().join("config.yml"), config).unwrap();
-        let child = std::process::Command::new(program)
+        let child = std::process::Command::new(PROGRAM)
             .arg("serve")
             .arg(dir.path().join("config.yml"))
             .stdout(std::process::Stdio::null())
@@ -83,7 +91,7 @@ impl Registry {
         };
         for _ in 0..100 {
             if v2_status(&registry.address).is_some() {
-                return Some(registry);
+                return registry;
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
@@ -103,15 +111,24 @@ fn path_str(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
+/// A synced project and its bundle `kit.tar.zst`, made with `create_flags`. The index must
+/// outlive the project's use.
+fn project_with_kit(create_flags: &[&str]) -> (FakeIndex, Project, PathBuf) {
+    let index = FakeIndex::start(STACK);
+    let project = synced(&index, None);
+    let kit = project.path().join("kit.tar.zst");
+    let mut args = vec!["bundle", "create", "-o", path_str(&kit)];
+    args.extend(create_flags);
+    project.stderr_of(&args, 0);
+    (index, project, kit)
+}
+
 #[test]
 fn a_pushed_bundle_pulls_back_byte_identical_and_a_second_push_uploads_nothing() {
     let Some(registry) = Registry::start(None) else {
         return;
     };
-    let index = FakeIndex::start(STACK);
-    let project = synced(&index, None);
-    let kit = project.path().join("kit.tar.zst");
-    project.stderr_of(&["bundle", "create", "-o", path_str(&kit)], 0);
+    let (_index, project, kit) = project_with_kit(&[]);
     let target = registry.reference("kits/webapp:2026.12");
 
     let pushed = json_of(
@@ -221,20 +238,7 @@ fn split_volumes_travel_as_layers_and_an_interrupted_pull_resumes() {
     let Some(registry) = Registry::start(None) else {
         return;
     };
-    let index = FakeIndex::start(STACK);
-    let project = synced(&index, None);
-    let kit = project.path().join("kit.tar.zst");
-    project.stderr_of(
-        &[
-            "bundle",
-            "create",
-            "-o",
-            path_str(&kit),
-            "--split-size",
-            "1M",
-        ],
-        0,
-    );
+    let (_index, project, _kit) = project_with_kit(&["--split-size", "1M"]);
     let first = project.path().join("kit.tar.zst.001");
     let target = registry.reference("kits/split");
     let pushed = json_of(
@@ -337,10 +341,7 @@ fn credentials_come_from_docker_config_or_the_environment() {
     let Some(registry) = Registry::start(Some(("ci", "s3cret"))) else {
         return;
     };
-    let index = FakeIndex::start(STACK);
-    let project = synced(&index, None);
-    let kit = project.path().join("kit.tar.zst");
-    project.stderr_of(&["bundle", "create", "-o", path_str(&kit)], 0);
+    let (_index, project, kit) = project_with_kit(&[]);
     let target = registry.reference("private/kit:1");
 
     // No login: the error says so and how to log in.
@@ -544,45 +545,19 @@ fn token_service(cert_path: &Path) -> (u16, std::sync::Arc<std::sync::atomic::At
 
 #[test]
 fn the_bearer_token_flow_logs_in_through_the_registrys_token_service() {
-    if !Path::new("/usr/bin/docker-registry").is_file() {
+    if !Path::new(PROGRAM).is_file() {
         skip("docker-registry is not installed (apt-get install docker-registry)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let cert = dir.path().join("token.pem");
     let (token_port, issued) = token_service(&cert);
-    let address = format!("127.0.0.1:{}", free_port());
-    std::fs::write(
-        dir.path().join("config.yml"),
-        format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {address}\nauth:\n  token:\n    realm: http://127.0.0.1:{token_port}/token\n    service: airlock-test-registry\n    issuer: airlock-test-issuer\n    rootcertbundle: {}\n",
-            dir.path().join("data").display(),
-            cert.display()
-        ),
-    )
-    .unwrap();
-    let child = std::process::Command::new("/usr/bin/docker-registry")
-        .arg("serve")
-        .arg(dir.path().join("config.yml"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("log")).unwrap())
-        .spawn()
-        .unwrap();
-    let registry = Registry {
-        child,
-        address,
-        _dir: dir,
-    };
-    for _ in 0..100 {
-        if v2_status(&registry.address) == Some(401) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let index = FakeIndex::start(STACK);
-    let project = synced(&index, None);
-    let kit = project.path().join("kit.tar.zst");
-    project.stderr_of(&["bundle", "create", "-o", path_str(&kit)], 0);
+    let auth = format!(
+        "auth:\n  token:\n    realm: http://127.0.0.1:{token_port}/token\n    service: airlock-test-registry\n    issuer: airlock-test-issuer\n    rootcertbundle: {}\n",
+        cert.display()
+    );
+    let registry = Registry::launch(dir, &auth);
+    let (_index, project, kit) = project_with_kit(&[]);
     let target = registry.reference("private/kit:1");
 
     // Without credentials the token service refuses, and the message says how to log in.
