@@ -808,6 +808,27 @@ async fn write_stream(
     Ok(offset)
 }
 
+/// `-o` names a file to write, in a directory that exists: said before anything is downloaded.
+fn check_output(output: &Path) -> Result<(), RegistryError> {
+    let refuse = |problem: &str| RegistryError::Write {
+        path: output.display().to_string(),
+        error: std::io::Error::other(problem.to_string()),
+    };
+    if output.is_dir() || output.as_os_str().to_string_lossy().ends_with('/') {
+        return Err(refuse(
+            "a directory; -o names the bundle file to write (e.g. DIR/kit.tar.zst)",
+        ));
+    }
+    let parent = match output.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(refuse("its directory does not exist"));
+    }
+    Ok(())
+}
+
 /// Pulls the bundle at `source` into `output` (or its volumes `output.001`, …), then checks
 /// that the archive's own manifest is the one the artifact carries.
 pub async fn pull(
@@ -816,6 +837,7 @@ pub async fn pull(
     options: &RegistryOptions,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<PullReport, RegistryError> {
+    check_output(output)?;
     let session = Session::open(source, options, RegistryOperation::Pull).await?;
     let (bytes, _) = session
         .client

@@ -201,6 +201,11 @@ fn a_pushed_bundle_pulls_back_byte_identical_and_a_second_push_uploads_nothing()
         "no partial files are left"
     );
 
+    // -o naming a directory is refused before anything is downloaded into it.
+    let stderr = project.stderr_of(&["bundle", "pull", &target, "-o", path_str(far.path())], 2);
+    assert_mentions(&stderr, &["a directory"]);
+    assert_eq!(std::fs::read_dir(far.path()).unwrap().count(), 2);
+
     // A digest the registry does not have, and a tag it does not have: errors naming them,
     // and no file.
     let unknown = format!(
