@@ -808,6 +808,45 @@ async fn write_stream(
     Ok(offset)
 }
 
+/// A small layer into memory, never more bytes than its descriptor says, checked against its
+/// digest.
+async fn pull_small(
+    session: &Session,
+    layer: &OciDescriptor,
+    what: &str,
+) -> Result<Vec<u8>, RegistryError> {
+    let mut stream = session
+        .client
+        .pull_blob_stream(&session.reference, layer)
+        .await
+        .map_err(session.failed(&format!("downloading {what}")))?
+        .stream;
+    let expected_size = layer.size as u64;
+    let mut bytes = Vec::new();
+    let mismatch = |bytes: &[u8]| RegistryError::Digest {
+        what: what.to_string(),
+        reference: session.shown.clone(),
+        expected: layer.digest.clone(),
+        expected_size,
+        actual: sha256_of_bytes(bytes),
+        actual_size: bytes.len() as u64,
+    };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|error| RegistryError::Read {
+            path: format!("{} ({what})", session.shown),
+            error,
+        })?;
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() as u64 > expected_size {
+            return Err(mismatch(&bytes));
+        }
+    }
+    if bytes.len() as u64 != expected_size || sha256_of_bytes(&bytes) != layer.digest {
+        return Err(mismatch(&bytes));
+    }
+    Ok(bytes)
+}
+
 /// `-o` names a file to write, in a directory that exists: said before anything is downloaded.
 fn check_output(output: &Path) -> Result<(), RegistryError> {
     let refuse = |problem: &str| RegistryError::Write {
@@ -867,12 +906,7 @@ pub async fn pull(
             problem: format!("its manifest is not an OCI image manifest: {error}"),
         })?;
     let (manifest_layer, volume_layers, sums_layer) = bundle_layers(&manifest, &session.shown)?;
-    let mut expected_manifest = Vec::new();
-    session
-        .client
-        .pull_blob(&session.reference, manifest_layer, &mut expected_manifest)
-        .await
-        .map_err(session.failed("downloading the bundle manifest"))?;
+    let expected_manifest = pull_small(&session, manifest_layer, "the bundle manifest").await?;
     let mut archive_layers: Vec<&OciDescriptor> = volume_layers.clone();
     archive_layers.extend(sums_layer);
     let paths = destinations(output, volume_layers.len(), sums_layer.is_some());
