@@ -352,6 +352,14 @@ fn sha256_of_file(path: &Path) -> Result<(String, u64), RegistryError> {
     Ok((format!("sha256:{}", hex::encode(hasher.finalize())), size))
 }
 
+/// What push and pull report while they work: a line to show, or how many of the bytes to
+/// transfer are done (for a progress bar).
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    Line(&'a str),
+    Bytes { done: u64, total: u64 },
+}
+
 /// One layer of the artifact, as pushed or pulled.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LayerReport {
@@ -494,7 +502,7 @@ pub async fn push(
     first: &Path,
     target: &ArtifactRef,
     options: &RegistryOptions,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<PushReport, RegistryError> {
     if target.digest.is_some() {
         return Err(RegistryError::Reference {
@@ -521,6 +529,8 @@ pub async fn push(
             .await
             .map_err(session.failed("uploading the config blob"))?;
     }
+    let total: u64 = layers.iter().map(|l| l.descriptor.size as u64).sum();
+    let mut done = 0u64;
     for layer in layers {
         let title = layer
             .descriptor
@@ -537,7 +547,7 @@ pub async fn push(
             .await
             .map_err(session.failed(&format!("checking {title}")))?;
         if !there {
-            progress(&format!("uploading {title} ({size} bytes)"));
+            progress(Progress::Line(&format!("uploading {title} ({size} bytes)")));
             let action = format!("uploading {title}");
             match layer.blob {
                 Blob::Memory(bytes) => {
@@ -554,20 +564,48 @@ pub async fn push(
                             error,
                         }
                     })?;
-                    let stream =
-                        tokio_util::io::ReaderStream::with_capacity(file, 4 << 20).map(|chunk| {
+                    // The stream must own what it touches: it counts into a shared number
+                    // that this task reads on a timer while the upload runs.
+                    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+                    let counter = sent.clone();
+                    let stream = tokio_util::io::ReaderStream::with_capacity(file, 4 << 20).map(
+                        move |chunk| {
+                            if let Ok(bytes) = &chunk {
+                                counter.fetch_add(
+                                    bytes.len() as u64,
+                                    std::sync::atomic::Ordering::Relaxed,
+                                );
+                            }
                             chunk.map_err(oci_client::errors::OciDistributionError::IoError)
-                        });
-                    session
-                        .client
-                        .push_blob_stream(&session.reference, stream, &digest, Some(size))
-                        .await
-                        .map_err(session.failed(&action))?;
+                        },
+                    );
+                    let upload = session.client.push_blob_stream(
+                        &session.reference,
+                        stream,
+                        &digest,
+                        Some(size),
+                    );
+                    tokio::pin!(upload);
+                    let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+                    let uploaded = loop {
+                        tokio::select! {
+                            outcome = &mut upload => break outcome,
+                            _ = tick.tick() => progress(Progress::Bytes {
+                                done: done + sent.load(std::sync::atomic::Ordering::Relaxed),
+                                total,
+                            }),
+                        }
+                    };
+                    uploaded.map_err(session.failed(&action))?;
                 }
             }
         } else {
-            progress(&format!("{title}: the registry has it already"));
+            progress(Progress::Line(&format!(
+                "{title}: the registry has it already"
+            )));
         }
+        done += size;
+        progress(Progress::Bytes { done, total });
         reports.push(LayerReport {
             title,
             media_type: layer.descriptor.media_type.clone(),
@@ -697,6 +735,7 @@ async fn pull_layer(
     session: &Session,
     layer: &OciDescriptor,
     dest: &Path,
+    shown: &Shown<'_>,
 ) -> Result<bool, RegistryError> {
     let expected_size = layer.size as u64;
     let write_error = |path: &Path| {
@@ -734,7 +773,8 @@ async fn pull_layer(
                 error: std::io::Error::other("not a regular file; remove it"),
             });
         }
-        Err(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(write_error(&partial)(error)),
     }
     let mut file;
     if offset > 0 {
@@ -756,7 +796,15 @@ async fn pull_layer(
                 stream
             }
         };
-        offset = write_stream(stream.stream, &mut file, &mut hasher, offset, &partial).await?;
+        offset = write_stream(
+            stream.stream,
+            &mut file,
+            &mut hasher,
+            offset,
+            &partial,
+            shown,
+        )
+        .await?;
     } else {
         file = open_partial(&partial, true).map_err(write_error(&partial))?;
         let stream = session
@@ -764,7 +812,7 @@ async fn pull_layer(
             .pull_blob_stream(&session.reference, layer)
             .await
             .map_err(session.failed(&format!("downloading {}", layer.digest)))?;
-        offset = write_stream(stream.stream, &mut file, &mut hasher, 0, &partial).await?;
+        offset = write_stream(stream.stream, &mut file, &mut hasher, 0, &partial, shown).await?;
     }
     let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
     if actual != layer.digest || offset != expected_size {
@@ -785,12 +833,21 @@ async fn pull_layer(
     Ok(true)
 }
 
+/// Where a pull's progress goes: the bytes of the layers before this one, the total, and
+/// the callback.
+struct Shown<'a> {
+    before: u64,
+    total: u64,
+    progress: &'a (dyn Fn(Progress<'_>) + Sync),
+}
+
 async fn write_stream(
     mut stream: futures::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>,
     file: &mut std::fs::File,
     hasher: &mut Sha256,
     mut offset: u64,
     partial: &Path,
+    shown: &Shown<'_>,
 ) -> Result<u64, RegistryError> {
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|error| RegistryError::Read {
@@ -804,6 +861,10 @@ async fn write_stream(
                 error,
             })?;
         offset += chunk.len() as u64;
+        (shown.progress)(Progress::Bytes {
+            done: shown.before + offset,
+            total: shown.total,
+        });
     }
     Ok(offset)
 }
@@ -874,7 +935,7 @@ pub async fn pull(
     source: &ArtifactRef,
     output: &Path,
     options: &RegistryOptions,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<PullReport, RegistryError> {
     check_output(output)?;
     let session = Session::open(source, options, RegistryOperation::Pull).await?;
@@ -911,13 +972,25 @@ pub async fn pull(
     archive_layers.extend(sums_layer);
     let paths = destinations(output, volume_layers.len(), sums_layer.is_some());
     let mut layers = Vec::new();
+    let total: u64 = archive_layers.iter().map(|l| l.size as u64).sum();
+    let mut before = 0u64;
     for (layer, path) in archive_layers.iter().zip(&paths) {
-        progress(&format!(
+        progress(Progress::Line(&format!(
             "downloading {} ({} bytes)",
             path.display(),
             layer.size
-        ));
-        let transferred = pull_layer(&session, layer, path).await?;
+        )));
+        let shown = Shown {
+            before,
+            total,
+            progress,
+        };
+        let transferred = pull_layer(&session, layer, path, &shown).await?;
+        before += layer.size as u64;
+        progress(Progress::Bytes {
+            done: before,
+            total,
+        });
         layers.push(LayerReport {
             title: file_name(path),
             media_type: layer.media_type.clone(),

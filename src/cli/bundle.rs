@@ -257,18 +257,40 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// How a push or pull shows its progress: a bar when stderr is a terminal (lines above it),
+/// else the lines alone; nothing when `silent`.
+fn transfer_reporter(
+    silent: bool,
+    label: &str,
+) -> (
+    Option<indicatif::ProgressBar>,
+    impl Fn(bundle::registry::Progress<'_>) + Sync,
+) {
+    let bar = bar(silent, label);
+    let shown = bar.clone();
+    let report = move |event: bundle::registry::Progress<'_>| match event {
+        bundle::registry::Progress::Line(line) => match &shown {
+            Some(bar) => bar.println(line),
+            None if !silent => eprintln!("{line}"),
+            None => {}
+        },
+        bundle::registry::Progress::Bytes { done, total } => show(&shown, done, total),
+    };
+    (bar, report)
+}
+
 fn push(args: PushArgs, quiet: bool) -> Result<ExitCode> {
     use bundle::registry;
     let target: registry::ArtifactRef = args.reference.parse()?;
     let options = registry::RegistryOptions {
         insecure: args.insecure,
     };
-    let say = |line: &str| {
-        if !quiet && args.format == Format::Text {
-            eprintln!("{line}");
-        }
-    };
-    let report = runtime()?.block_on(registry::push(&args.file, &target, &options, &say))?;
+    let (bar, report) = transfer_reporter(quiet || args.format == Format::Json, "pushing");
+    let outcome = runtime()?.block_on(registry::push(&args.file, &target, &options, &report));
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = outcome?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Text if !quiet => {
@@ -295,12 +317,12 @@ fn pull(args: PullArgs, quiet: bool) -> Result<ExitCode> {
     let options = registry::RegistryOptions {
         insecure: args.insecure,
     };
-    let say = |line: &str| {
-        if !quiet && args.format == Format::Text {
-            eprintln!("{line}");
-        }
-    };
-    let report = runtime()?.block_on(registry::pull(&source, &args.output, &options, &say))?;
+    let (bar, report) = transfer_reporter(quiet || args.format == Format::Json, "pulling");
+    let outcome = runtime()?.block_on(registry::pull(&source, &args.output, &options, &report));
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = outcome?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Text if !quiet => {
