@@ -915,6 +915,14 @@ pub fn read_manifest(first: &Path) -> Result<(Manifest, Vec<u8>), BundleError> {
     let (stream, _) = open_stream(first)?;
     let mut archive = tar::Archive::new(stream);
     let mut entries = archive.entries().map_err(read_error(first))?;
+    manifest_entry(&mut entries, first)
+}
+
+/// Reads the archive's first entry, which must be the manifest.
+fn manifest_entry<R: Read>(
+    entries: &mut tar::Entries<'_, R>,
+    first: &Path,
+) -> Result<(Manifest, Vec<u8>), BundleError> {
     let mut entry = entries
         .next()
         .ok_or_else(|| not_a_bundle(first, "the archive is empty"))?
@@ -941,14 +949,14 @@ pub struct BundleMeta {
 }
 
 /// Reads the manifest, its signature and the SBOM, which `create` writes before any other
-/// file, and stops at the first entry outside `.airlock-bundle/`.
+/// file, in one pass that stops at the first entry outside `.airlock-bundle/`.
 pub fn read_meta(first: &Path) -> Result<BundleMeta, BundleError> {
-    let (manifest, manifest_bytes) = read_manifest(first)?;
     let (stream, _) = open_stream(first)?;
     let mut archive = tar::Archive::new(stream);
-    let entries = archive.entries().map_err(read_error(first))?;
+    let mut entries = archive.entries().map_err(read_error(first))?;
+    let (manifest, manifest_bytes) = manifest_entry(&mut entries, first)?;
     let (mut signature, mut sbom) = (None, None);
-    for entry in entries.skip(1) {
+    for entry in entries {
         let mut entry = entry.map_err(read_error(first))?;
         let path = entry.path_bytes().into_owned();
         if path == SIGNATURE_PATH.as_bytes() {
@@ -1018,21 +1026,10 @@ fn read_bundle(
     };
     let mut archive = tar::Archive::new(stream);
     let mut entries = archive.entries().map_err(read_error(first))?;
+    let (manifest, manifest_bytes) = manifest_entry(&mut entries, first)?;
     let mut next = || -> Result<Option<tar::Entry<'_, ChannelReader>>, BundleError> {
         entries.next().transpose().map_err(read_error(first))
     };
-    let mut first_entry = next()?.ok_or_else(|| not_a_bundle(first, "the archive is empty"))?;
-    if first_entry.path_bytes().as_ref() != MANIFEST_PATH.as_bytes() {
-        return Err(not_a_bundle(
-            first,
-            format!("its first entry is not {MANIFEST_PATH}; not an airlock bundle"),
-        ));
-    }
-    let manifest_bytes =
-        read_limited(&mut first_entry, MANIFEST_LIMIT).map_err(read_error(first))?;
-    drop(first_entry);
-    let manifest = Manifest::parse(&manifest_bytes)
-        .map_err(|problem| not_a_bundle(first, format!("{MANIFEST_PATH}: {problem}")))?;
     report.base = manifest.base.as_ref().map(|b| b.file.clone());
     let mut pending = next()?;
     let mut signature = None;

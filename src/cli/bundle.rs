@@ -257,26 +257,30 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// How a push or pull shows its progress: a bar when stderr is a terminal (lines above it),
-/// else the lines alone; nothing when `silent`.
-fn transfer_reporter(
+/// Runs a push or pull, showing its progress: a bar when stderr is a terminal (lines above
+/// it), else the lines alone; nothing when `silent`. The bar is cleared whatever the outcome.
+fn transfer<T>(
     silent: bool,
     label: &str,
-) -> (
-    Option<indicatif::ProgressBar>,
-    impl Fn(bundle::registry::Progress<'_>) + Sync,
-) {
+    work: impl AsyncFnOnce(
+        &(dyn Fn(bundle::registry::Progress<'_>) + Sync),
+    ) -> Result<T, bundle::registry::RegistryError>,
+) -> Result<T> {
+    use bundle::registry::Progress;
     let bar = bar(silent, label);
-    let shown = bar.clone();
-    let report = move |event: bundle::registry::Progress<'_>| match event {
-        bundle::registry::Progress::Line(line) => match &shown {
+    let shown = |event: Progress<'_>| match event {
+        Progress::Line(line) => match &bar {
             Some(bar) => bar.println(line),
             None if !silent => eprintln!("{line}"),
             None => {}
         },
-        bundle::registry::Progress::Bytes { done, total } => show(&shown, done, total),
+        Progress::Bytes { done, total } => show(&bar, done, total),
     };
-    (bar, report)
+    let outcome = runtime()?.block_on(work(&shown));
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    Ok(outcome?)
 }
 
 fn push(args: PushArgs, quiet: bool) -> Result<ExitCode> {
@@ -285,12 +289,11 @@ fn push(args: PushArgs, quiet: bool) -> Result<ExitCode> {
     let options = registry::RegistryOptions {
         insecure: args.insecure,
     };
-    let (bar, report) = transfer_reporter(quiet || args.format == Format::Json, "pushing");
-    let outcome = runtime()?.block_on(registry::push(&args.file, &target, &options, &report));
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let report = outcome?;
+    let report = transfer(
+        quiet || args.format == Format::Json,
+        "pushing",
+        async |shown| registry::push(&args.file, &target, &options, shown).await,
+    )?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Text if !quiet => {
@@ -317,12 +320,11 @@ fn pull(args: PullArgs, quiet: bool) -> Result<ExitCode> {
     let options = registry::RegistryOptions {
         insecure: args.insecure,
     };
-    let (bar, report) = transfer_reporter(quiet || args.format == Format::Json, "pulling");
-    let outcome = runtime()?.block_on(registry::pull(&source, &args.output, &options, &report));
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let report = outcome?;
+    let report = transfer(
+        quiet || args.format == Format::Json,
+        "pulling",
+        async |shown| registry::pull(&source, &args.output, &options, shown).await,
+    )?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Text if !quiet => {

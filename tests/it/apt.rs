@@ -38,6 +38,42 @@ pub(crate) struct Repository {
     dir: tempfile::TempDir,
 }
 
+/// A project that locks `requirements` (as `requirements/app.in`) from `index_url` for
+/// `targets` (Python version, platform) and Debian's `curl` for amd64 from `repository`,
+/// trusting the repository's key (`keys/archive.asc`). Not synced.
+pub(crate) fn python_and_curl_project(
+    index_url: &str,
+    repository: &Repository,
+    requirements: &str,
+    targets: &[(&str, &str)],
+) -> crate::support::Project {
+    let project = crate::support::Project::new();
+    project.write("requirements/app.in", requirements);
+    project.write(
+        "keys/archive.asc",
+        &repository
+            .key
+            .to_public_key()
+            .to_armored_string(Default::default())
+            .unwrap(),
+    );
+    let targets: Vec<String> = targets
+        .iter()
+        .map(|(version, platform)| {
+            format!("{{ python-version = \"{version}\", python-platform = \"{platform}\" }}")
+        })
+        .collect();
+    project.write(
+        "airlock.toml",
+        &format!(
+            "[python]\nrequirements = [\"requirements/app.in\"]\nindex-url = \"{index_url}\"\ntargets = [{}]\n\n[apt]\npackages = [\"curl\"]\narchitectures = [\"amd64\"]\nsources = [{{ uris = [\"{}debian\"], suites = [\"stable\"], components = [\"main\"], signed-by = \"keys/archive.asc\" }}]\n",
+            targets.join(", "),
+            repository.server.root()
+        ),
+    );
+    project
+}
+
 /// One package of the fake archive; `fields` are extra stanza lines (`Depends: x\n`).
 pub(crate) struct FakeDeb {
     name: String,

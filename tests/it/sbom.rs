@@ -72,23 +72,14 @@ fn project() -> Option<(Project, FakeIndex, crate::apt::Repository)> {
         ],
         &DEFAULTS,
     );
-    let project = Project::new();
-    project.write("requirements/app.in", "webapp\nstatics\n");
-    project.write(
-        "keys/archive.asc",
-        &repository
-            .key
-            .to_public_key()
-            .to_armored_string(Default::default())
-            .unwrap(),
-    );
-    project.write(
-        "airlock.toml",
-        &format!(
-            "[python]\nrequirements = [\"requirements/app.in\"]\nindex-url = \"{}\"\ntargets = [{{ python-version = \"3.12\", python-platform = \"x86_64-manylinux_2_36\" }}, {{ python-version = \"3.11\", python-platform = \"aarch64-manylinux_2_28\" }}]\n\n[apt]\npackages = [\"curl\"]\narchitectures = [\"amd64\"]\nsources = [{{ uris = [\"{}debian\"], suites = [\"stable\"], components = [\"main\"], signed-by = \"keys/archive.asc\" }}]\n",
-            index.url,
-            repository.server.root()
-        ),
+    let project = crate::apt::python_and_curl_project(
+        &index.url,
+        &repository,
+        "webapp\nstatics\n",
+        &[
+            ("3.12", "x86_64-manylinux_2_36"),
+            ("3.11", "aarch64-manylinux_2_28"),
+        ],
     );
     let output = project.airlock().arg("sync").output().unwrap();
     assert!(

@@ -27,23 +27,11 @@ fn served_project() -> Option<(Project, FakeIndex, crate::apt::Repository)> {
         ],
         &DEFAULTS,
     );
-    let project = Project::new();
-    project.write("requirements/app.in", "webapp\n");
-    project.write(
-        "keys/archive.asc",
-        &repository
-            .key
-            .to_public_key()
-            .to_armored_string(Default::default())
-            .unwrap(),
-    );
-    project.write(
-        "airlock.toml",
-        &format!(
-            "[python]\nrequirements = [\"requirements/app.in\"]\nindex-url = \"{}\"\ntargets = [{{ python-version = \"{version}\", python-platform = \"{platform}\" }}]\n\n[apt]\npackages = [\"curl\"]\narchitectures = [\"amd64\"]\nsources = [{{ uris = [\"{}debian\"], suites = [\"stable\"], components = [\"main\"], signed-by = \"keys/archive.asc\" }}]\n",
-            index.url,
-            repository.server.root()
-        ),
+    let project = crate::apt::python_and_curl_project(
+        &index.url,
+        &repository,
+        "webapp\n",
+        &[(&version, &platform)],
     );
     project.stderr_of(&["sync"], 0);
     project.export_to("requirements.lock.txt");
