@@ -800,8 +800,10 @@ fn run_serve(args: ServeArgs, config: Option<&Path>, quiet: bool) -> Result<Exit
                 format!("deb [trusted=yes] {base}/apt/ ./")
             }
         });
-        let pip = format!("pip install --index-url {index} -r requirements.lock.txt");
-        let uv = format!("uv pip install --index-url {index} -r requirements.lock.txt");
+        let pip =
+            format!("pip install --index-url {index} --require-hashes -r requirements.lock.txt");
+        let uv =
+            format!("uv pip install --index-url {index} --require-hashes -r requirements.lock.txt");
         match args.format {
             SummaryFormat::Json => println!(
                 "{}",
