@@ -7,15 +7,13 @@
 set -euo pipefail
 runs=${1:-5}
 source "$(dirname "$0")/lib.sh"
-repo=$PWD
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 TIMES=$work/times
 project=$work/example
-mkdir -p "$project"
-cp -r "$repo/airlock.toml" "$repo/requirements" "$repo/Dockerfile" "$project/"
+synced_example "$project"
+cp Dockerfile "$project/"
 cd "$project"
-"$AIRLOCK" sync -q
 "$AIRLOCK" export --format requirements-txt -o requirements.lock.txt
 "$AIRLOCK" bundle create -q -o "$work/kit.tar.zst"
 # The peer packs exactly the files the bundle holds.

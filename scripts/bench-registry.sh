@@ -9,13 +9,12 @@ set -euo pipefail
 runs=${1:-5}
 source "$(dirname "$0")/lib.sh"
 [ -x /usr/bin/docker-registry ] || { echo "docker-registry is not installed (apt-get install docker-registry)" >&2; exit 2; }
-repo=$PWD
 work=$(mktemp -d)
 TIMES=$work/times
 project=$work/example
-mkdir -p "$project" "$work/registry"
-cp -r "$repo/airlock.toml" "$repo/requirements" "$project/"
-(cd "$project" && "$AIRLOCK" sync -q && "$AIRLOCK" bundle create -q -o "$work/kit.tar.zst")
+mkdir -p "$work/registry"
+synced_example "$project"
+(cd "$project" && "$AIRLOCK" bundle create -q -o "$work/kit.tar.zst")
 cat > "$work/registry.yml" <<EOF
 version: 0.1
 log:

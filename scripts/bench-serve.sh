@@ -12,13 +12,10 @@ runs=${1:-3}
 clients=${2:-200}
 source "$(dirname "$0")/lib.sh"
 command -v nginx >/dev/null || { echo "nginx is not installed (apt-get install nginx-light)" >&2; exit 2; }
-repo=$PWD
 work=$(mktemp -d)
 TIMES=$work/times
 project=$work/example
-mkdir -p "$project"
-cp -r "$repo/airlock.toml" "$repo/requirements" "$project/"
-(cd "$project" && "$AIRLOCK" sync -q)
+synced_example "$project"
 files=$(find "$project/wheelhouse" -maxdepth 1 -type f \( -name '*.whl' -o -name '*.tar.gz' -o -name '*.zip' \) -printf '%f\n' | sort)
 count=$(echo "$files" | wc -l)
 bytes=$(cd "$project/wheelhouse" && echo "$files" | xargs du -cb | tail -1 | cut -f1)

@@ -28,3 +28,10 @@ timed() {
   end=$(date +%s.%N)
   echo "$1 $(echo "$end - $start" | bc)" | tee -a "$TIMES"
 }
+# synced_example DIR: the shipped example (airlock.toml, requirements/) copied into DIR and
+# synced there, so a benchmark works on a scratch copy, not the repository.
+synced_example() {
+  mkdir -p "$1"
+  cp -r airlock.toml requirements "$1/"
+  (cd "$1" && "$AIRLOCK" sync -q)
+}

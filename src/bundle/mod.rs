@@ -288,19 +288,10 @@ fn collect(inputs: &Inputs) -> Result<Collected, BundleError> {
         Err(error) => return Err(BundleError::Input(crate::fetch::error_chain(&error))),
     }
     // Locks exported into the wheelhouse (`airlock export --format pylock`).
-    if let Ok(entries) = std::fs::read_dir(&wheelhouse) {
-        let mut exported: Vec<PathBuf> = entries
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| {
-                path.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| crate::python::export::pylock_name(n).is_some())
-            })
-            .collect();
-        exported.sort();
-        for path in exported {
-            collected.add_file(&root, &path, FileKind::Lock)?;
-        }
+    for name in
+        crate::python::export::exported_pylocks(&wheelhouse).map_err(read_error(&wheelhouse))?
+    {
+        collected.add_file(&root, &wheelhouse.join(name), FileKind::Lock)?;
     }
     // The .debs and the local apt repository's indexes.
     let apt = crate::fetch::apt_items(&lockfiles)
@@ -349,7 +340,12 @@ fn collect(inputs: &Inputs) -> Result<Collected, BundleError> {
     }
     // The Dockerfiles and what they take from the context.
     let context = absolute(&inputs.context);
-    let dockerignore = std::fs::read_to_string(context.join(".dockerignore")).ok();
+    // An unreadable .dockerignore must not pack what it excludes: only its absence is none.
+    let dockerignore = match std::fs::read_to_string(context.join(".dockerignore")) {
+        Ok(text) => Some(text),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => return Err(read_error(&context.join(".dockerignore"))(error)),
+    };
     if dockerignore.is_some() {
         collected.add_file(
             &root,
@@ -471,15 +467,21 @@ fn toml_epoch(datetime: &toml::value::Datetime) -> Option<u64> {
 
 /// The time written into the archive when SOURCE_DATE_EPOCH is not set: the newest upload
 /// time a Python lock records, or the newest Release date of the apt lock; 0 without either.
-pub fn epoch_from_locks(lockfiles: &Path) -> u64 {
+pub fn epoch_from_locks(lockfiles: &Path) -> Result<u64, BundleError> {
+    let unreadable = |path: &Path, problem: String| BundleError::NotABundle {
+        file: path.display().to_string(),
+        problem: format!("cannot read the lock for the bundle's time: {problem}"),
+    };
     let mut newest = 0;
-    for path in crate::python::pylock::lockfiles_in(lockfiles).unwrap_or_default() {
-        let Some(lock) = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|text| crate::python::pylock::PyLock::parse(&text, "").ok())
-        else {
-            continue;
-        };
+    let locks = match crate::python::pylock::lockfiles_in(lockfiles) {
+        Ok(locks) => locks,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(error) => return Err(read_error(lockfiles)(error)),
+    };
+    for path in locks {
+        let text = std::fs::read_to_string(&path).map_err(read_error(&path))?;
+        let lock = crate::python::pylock::PyLock::parse(&text, &path.display().to_string())
+            .map_err(|error| unreadable(&path, error.to_string()))?;
         for package in &lock.packages {
             for file in package.wheels.iter().chain(&package.sdist) {
                 if let Some(epoch) = file.upload_time.as_ref().and_then(toml_epoch) {
@@ -489,10 +491,14 @@ pub fn epoch_from_locks(lockfiles: &Path) -> u64 {
         }
     }
     let apt = lockfiles.join(crate::debian::aptlock::APT_LOCK_FILE);
-    if let Some(lock) = std::fs::read_to_string(&apt)
-        .ok()
-        .and_then(|text| crate::debian::aptlock::AptLock::parse(&text).ok())
-    {
+    let text = match std::fs::read_to_string(&apt) {
+        Ok(text) => Some(text),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => return Err(read_error(&apt)(error)),
+    };
+    if let Some(text) = text {
+        let lock = crate::debian::aptlock::AptLock::parse(&text)
+            .map_err(|error| unreadable(&apt, error.to_string()))?;
         for suite in &lock.sources {
             if let Some(epoch) = suite
                 .date
@@ -504,7 +510,7 @@ pub fn epoch_from_locks(lockfiles: &Path) -> u64 {
             }
         }
     }
-    newest
+    Ok(newest)
 }
 
 /// How `bundle create` runs.
@@ -625,9 +631,10 @@ pub fn create(
 ) -> Result<CreateReport, BundleError> {
     let collected = collect(inputs)?;
     let hashes = hash_sources(&collected.sources);
-    let epoch = options
-        .epoch
-        .unwrap_or_else(|| epoch_from_locks(&inputs.lockfiles));
+    let epoch = match options.epoch {
+        Some(epoch) => epoch,
+        None => epoch_from_locks(&inputs.lockfiles)?,
+    };
     let mut files: Vec<ManifestFile> = Vec::new();
     for (source, hashed) in collected.sources.iter().zip(hashes) {
         let (sha256, size) = hashed?;

@@ -126,8 +126,10 @@ pub fn sbom(args: SbomArgs, config: Option<&Path>) -> Result<ExitCode> {
             lockfiles.display()
         );
     }
-    let epoch = airlock::settings::source_date_epoch()?
-        .unwrap_or_else(|| bundle::epoch_from_locks(&lockfiles));
+    let epoch = match airlock::settings::source_date_epoch()? {
+        Some(epoch) => epoch,
+        None => bundle::epoch_from_locks(&lockfiles)?,
+    };
     let name = airlock::settings::project_name(&project);
     let bytes = match args.format {
         SbomFormat::CyclonedxJson => airlock::sbom::cyclonedx(&lockfiles, &name, epoch)?,

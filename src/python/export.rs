@@ -190,6 +190,25 @@ pub fn pylock_name(file_name: &str) -> Option<&str> {
         .filter(|name| !name.is_empty())
 }
 
+/// The file names of the locks exported into `wheelhouse` (`pylock.<name>.toml`), sorted; none
+/// when the wheelhouse does not exist.
+pub fn exported_pylocks(wheelhouse: &std::path::Path) -> std::io::Result<Vec<String>> {
+    let entries = match std::fs::read_dir(wheelhouse) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if pylock_name(&name).is_some() {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

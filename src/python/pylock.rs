@@ -568,14 +568,17 @@ impl PyLock {
 
 /// The `pylock.*.toml` files in `dir`, sorted.
 pub fn lockfiles_in(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
-    let mut locks: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| {
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("pylock.") && n.ends_with(".toml"))
-        })
-        .collect();
+    let mut locks = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("pylock.") && n.ends_with(".toml"))
+        {
+            locks.push(path);
+        }
+    }
     locks.sort();
     Ok(locks)
 }

@@ -424,18 +424,13 @@ pub fn check_exports(
     wheelhouse_uri: &str,
     root: &std::path::Path,
 ) -> Vec<Finding> {
-    use crate::python::export::{ExportedLock, pylock_name};
+    use crate::python::export::{ExportedLock, exported_pylocks};
     let mut findings = Vec::new();
-    let mut names: Vec<String> = match std::fs::read_dir(wheelhouse) {
-        Ok(entries) => entries
-            .filter_map(|entry| entry.ok())
-            .map(|entry| entry.file_name().to_string_lossy().into_owned())
-            .filter(|name| pylock_name(name).is_some())
-            .collect(),
+    let names = match exported_pylocks(wheelhouse) {
+        Ok(names) => names,
         // An unreadable wheelhouse is AL201's to report.
         Err(_) => return findings,
     };
-    names.sort();
     for name in names {
         let uri = format!("{wheelhouse_uri}/{name}");
         let mut problem = |message: String| {

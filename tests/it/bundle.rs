@@ -777,3 +777,16 @@ fn the_bundles_sbom_is_valid_cyclonedx_and_matches_the_manifest() {
     let caught = std::panic::catch_unwind(|| assert_valid_cyclonedx(&broken));
     assert!(caught.is_err());
 }
+
+#[test]
+fn a_dockerignore_that_cannot_be_read_stops_create_instead_of_packing_what_it_excludes() {
+    let index = FakeIndex::start(STACK);
+    let project = synced(&index, None);
+    // Unreadable even for root: a directory where the file should be.
+    std::fs::remove_file(project.path().join(".dockerignore")).unwrap();
+    std::fs::create_dir(project.path().join(".dockerignore")).unwrap();
+    let kit = project.path().join("kit.tar.zst");
+    let stderr = bundle(&project, &["create", "-o", kit.to_str().unwrap()], 2);
+    assert_mentions(&stderr, &[".dockerignore"]);
+    assert!(!kit.exists());
+}
